@@ -1,0 +1,58 @@
+/**
+ * Stable error codes shared by the server, the SDK and the bot. Clients branch on `code`,
+ * never on `message`, so codes are never renamed once released.
+ */
+export const ErrorCode = {
+  BadRequest: 'BAD_REQUEST',
+  MalformedMessage: 'MALFORMED_MESSAGE',
+  MessageTooLarge: 'MESSAGE_TOO_LARGE',
+  UnknownMethod: 'UNKNOWN_METHOD',
+  InvalidParams: 'INVALID_PARAMS',
+  Unauthorized: 'UNAUTHORIZED',
+  Forbidden: 'FORBIDDEN',
+  NotFound: 'NOT_FOUND',
+  NotInRoom: 'NOT_IN_ROOM',
+  AlreadyInRoom: 'ALREADY_IN_ROOM',
+  RoomHostedElsewhere: 'ROOM_HOSTED_ELSEWHERE',
+  RtpCapabilitiesRequired: 'RTP_CAPABILITIES_REQUIRED',
+  TransportNotFound: 'TRANSPORT_NOT_FOUND',
+  ProducerNotFound: 'PRODUCER_NOT_FOUND',
+  ConsumerNotFound: 'CONSUMER_NOT_FOUND',
+  CannotConsume: 'CANNOT_CONSUME',
+  MediaError: 'MEDIA_ERROR',
+  Unavailable: 'UNAVAILABLE',
+  RateLimited: 'RATE_LIMITED',
+  Internal: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** An error whose code and message are safe to send to the client as they are. */
+export class ServiceError extends Error {
+  readonly code: ErrorCode;
+  /** HTTP status used when this error leaves through the HTTP API. */
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, status = 400) {
+    super(message);
+    this.name = 'ServiceError';
+    this.code = code;
+    this.status = status;
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** WebSocket close codes (4000-4999 are reserved for applications). */
+export const CloseCode = {
+  TokenExpired: 4001,
+  TokenInvalid: 4003,
+  ServerShutdown: 4010,
+} as const;

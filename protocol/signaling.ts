@@ -1,0 +1,162 @@
+/**
+ * The signaling protocol: every request, response and notification that crosses the WebSocket.
+ * Server, SDK and bot all import this file, so a renamed field fails to compile on every side.
+ *
+ * Wire format (JSON text frames):
+ *   client → server  { "id": 7, "method": "join", "data": { ... } }
+ *   server → client  { "id": 7, "ok": true, "data": { ... } }
+ *                    { "id": 7, "ok": false, "error": { "code": "NOT_IN_ROOM", "message": "..." } }
+ *                    { "notification": "peerJoined", "data": { ... } }
+ */
+import { z } from 'zod';
+import type { types as ms } from 'mediasoup-client';
+import type { ErrorBody } from './errors.js';
+
+/** Largest text frame the server accepts; an SDP-derived rtpParameters object is a few KB. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+const id = z.string().min(1).max(128);
+export const roomNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[\p{L}\p{N}_.\- ]+$/u, 'letters, digits, spaces, "_", "." and "-" only');
+export const displayNameSchema = z.string().trim().min(1).max(64);
+
+// mediasoup objects are checked for shape here and for meaning by mediasoup itself, which
+// rejects bad values with a TypeError that the server turns into MEDIA_ERROR.
+const rtpCapabilities = z.looseObject({
+  codecs: z.array(z.looseObject({ mimeType: z.string(), kind: z.enum(['audio', 'video']) })).max(64),
+  headerExtensions: z
+    .array(z.looseObject({ uri: z.string() }))
+    .max(64)
+    .optional(),
+});
+const dtlsParameters = z.looseObject({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z
+    .array(z.object({ algorithm: z.string().max(32), value: z.string().max(256) }))
+    .min(1)
+    .max(8),
+});
+const rtpParameters = z.looseObject({
+  codecs: z
+    .array(z.looseObject({ mimeType: z.string(), payloadType: z.number().int() }))
+    .min(1)
+    .max(32),
+  encodings: z.array(z.looseObject({})).max(8).optional(),
+  headerExtensions: z
+    .array(z.looseObject({ uri: z.string(), id: z.number().int() }))
+    .max(32)
+    .optional(),
+});
+const appData = z.record(z.string(), z.union([z.string().max(256), z.number(), z.boolean()])).optional();
+
+export const requestSchemas = {
+  /** Enter a room (created on first join). Answers with what the client needs to load its Device. */
+  join: z.object({ room: roomNameSchema, displayName: displayNameSchema.optional() }),
+  /** Tells the server what this client can receive; required before `consume`. */
+  setRtpCapabilities: z.object({ rtpCapabilities }),
+  createTransport: z.object({ direction: z.enum(['send', 'recv']) }),
+  connectTransport: z.object({ transportId: id, dtlsParameters }),
+  restartIce: z.object({ transportId: id }),
+  produce: z.object({
+    transportId: id,
+    kind: z.enum(['audio', 'video']),
+    rtpParameters,
+    appData,
+  }),
+  closeProducer: z.object({ producerId: id }),
+  pauseProducer: z.object({ producerId: id }),
+  resumeProducer: z.object({ producerId: id }),
+  /** Creates a paused consumer; the client resumes it once its track is wired up. */
+  consume: z.object({ transportId: id, producerId: id }),
+  resumeConsumer: z.object({ consumerId: id }),
+  setConsumerPreferredLayers: z.object({
+    consumerId: id,
+    spatialLayer: z.number().int().min(0).max(3),
+    temporalLayer: z.number().int().min(0).max(3).optional(),
+  }),
+  getTransportStats: z.object({ transportId: id }),
+  leave: z.object({}).strict(),
+} as const;
+
+export type Method = keyof typeof requestSchemas;
+export type RequestData<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
+
+export interface PeerInfo {
+  peerId: string;
+  userId: string;
+  displayName: string;
+  producers: ProducerInfo[];
+}
+
+export interface ProducerInfo {
+  producerId: string;
+  kind: 'audio' | 'video';
+  paused: boolean;
+}
+
+export interface TransportOptions {
+  id: string;
+  iceParameters: ms.IceParameters;
+  iceCandidates: ms.IceCandidate[];
+  dtlsParameters: ms.DtlsParameters;
+}
+
+export interface ResponseData {
+  join: { peerId: string; routerRtpCapabilities: ms.RtpCapabilities; peers: PeerInfo[] };
+  setRtpCapabilities: Record<string, never>;
+  createTransport: TransportOptions;
+  connectTransport: Record<string, never>;
+  restartIce: { iceParameters: ms.IceParameters };
+  produce: { producerId: string };
+  closeProducer: Record<string, never>;
+  pauseProducer: Record<string, never>;
+  resumeProducer: Record<string, never>;
+  consume: {
+    consumerId: string;
+    producerId: string;
+    peerId: string;
+    kind: 'audio' | 'video';
+    rtpParameters: ms.RtpParameters;
+  };
+  resumeConsumer: Record<string, never>;
+  setConsumerPreferredLayers: Record<string, never>;
+  getTransportStats: { stats: unknown[] };
+  leave: Record<string, never>;
+}
+
+export interface NotificationData {
+  peerJoined: { peerId: string; userId: string; displayName: string };
+  peerLeft: { peerId: string };
+  newProducer: { peerId: string; producer: ProducerInfo };
+  producerClosed: { peerId: string; producerId: string };
+  producerPaused: { peerId: string; producerId: string };
+  producerResumed: { peerId: string; producerId: string };
+  /** The server closed one of this client's consumers (its producer went away). */
+  consumerClosed: { consumerId: string };
+  activeSpeaker: { peerId: string | null };
+  /** The room can no longer be served (its media worker died); the client should rejoin. */
+  roomClosed: { reason: string };
+}
+export type NotificationName = keyof NotificationData;
+
+export const requestEnvelopeSchema = z.object({
+  id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  method: z.string().min(1).max(64),
+  data: z.unknown().optional(),
+});
+
+export type ResponseEnvelope =
+  { id: number; ok: true; data: unknown } | { id: number | null; ok: false; error: ErrorBody };
+
+export interface NotificationEnvelope<N extends NotificationName = NotificationName> {
+  notification: N;
+  data: NotificationData[N];
+}
+
+export function isMethod(name: string): name is Method {
+  return Object.prototype.hasOwnProperty.call(requestSchemas, name);
+}

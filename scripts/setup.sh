@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs everything the service needs on Debian 12 with Node.js 20, idempotently:
+#   1. Debian packages (with --test also redis-server and chromium for the test suite)
+#   2. the mediasoup worker, built offline from source (scripts/worker/build-worker.sh), cached
+#   3. npm packages (npm ci, skipped when package-lock.json has not changed)
+#   4. the TypeScript build and the web client bundle
+# A second run skips what is done and takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=false
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test=true ;;
+    *) echo "usage: scripts/setup.sh [--test]" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '[setup] %s\n' "$*"; }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# 1. Debian packages. The worker build installs its own build dependencies.
+packages=()
+$with_test && packages+=(redis-server chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian starts redis-server as a service on install; the tests run their own on a free port.
+  if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  fi
+else
+  say "Debian packages present"
+fi
+
+# 2. The mediasoup worker (last line of the script's output is the binary's path).
+worker_bin=$(bash scripts/worker/build-worker.sh | tail -n 1)
+[ -x "$worker_bin" ] || { echo "worker build did not produce a binary" >&2; exit 1; }
+say "mediasoup worker: $worker_bin"
+
+# 3. npm packages. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its download.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.setup-stamp
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
+  say "npm packages up to date"
+else
+  say "installing npm packages (npm ci)"
+  MEDIASOUP_WORKER_BIN="$worker_bin" npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$stamp"
+fi
+
+# 4. Build.
+say "building"
+npm run --silent build
+say "done"

@@ -1,0 +1,154 @@
+/**
+ * Wires the service together: state store, media workers, rooms, signaling and HTTP on one port.
+ * `close()` takes everything down in reverse order so tests and SIGTERM leave nothing behind.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AccessTokens } from '../auth/accessTokens.js';
+import { RoomService } from '../rooms/roomService.js';
+import { SignalingServer } from '../signaling/signalingServer.js';
+import { WorkerPool } from '../sfu/workerPool.js';
+import { createRoomStateStore } from '../state/createRoomStateStore.js';
+import type { RoomStateStore } from '../state/roomStateStore.js';
+import type { Config } from './config.js';
+import { createHttpApp, type HealthReport } from './httpApp.js';
+import type { Logger } from './logger.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** dist/client when running from source or from dist/server alike. */
+export const DEFAULT_CLIENT_DIR = path.resolve(
+  here,
+  here.includes(`${path.sep}dist${path.sep}`) ? '../client' : '../dist/client',
+);
+
+export interface CallingService {
+  readonly url: string;
+  readonly port: number;
+  readonly store: RoomStateStore;
+  readonly workers: WorkerPool;
+  readonly rooms: RoomService;
+  readonly tokens: AccessTokens;
+  readonly signaling: SignalingServer;
+  health(): Promise<HealthReport>;
+  close(): Promise<void>;
+}
+
+export async function startCallingService(
+  config: Config,
+  log: Logger,
+  opts: { stateKeyPrefix?: string; clientDir?: string } = {},
+): Promise<CallingService> {
+  const store = createRoomStateStore({
+    redisUrl: config.redisUrl,
+    ttlSeconds: config.stateTtlSeconds,
+    keyPrefix: opts.stateKeyPrefix,
+  });
+  const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
+  const unwind = async (): Promise<void> => {
+    for (const step of cleanup.reverse()) await step();
+  };
+  try {
+    await store.ping();
+    log.info(
+      store.kind === 'redis' ? 'state store: redis' : 'state store: embedded (single node, in memory)',
+    );
+
+    const workers = await WorkerPool.create(
+      {
+        numWorkers: config.mediasoup.numWorkers,
+        workerBin: config.mediasoup.workerBin,
+        logLevel: config.mediasoup.logLevel,
+        logTags: config.mediasoup.logTags,
+        listenIp: config.mediasoup.listenIp,
+        announcedAddress: config.mediasoup.announcedAddress,
+        portBase: config.mediasoup.portBase,
+      },
+      log,
+    );
+    cleanup.push(() => workers.close());
+
+    const tokens = new AccessTokens(config.jwt);
+    const server = http.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+    const rooms = await RoomService.create({
+      node: { nodeId: config.nodeId, address: url, startedAt: Date.now() },
+      store,
+      workers,
+      log,
+      heartbeatIntervalMs: Math.max(500, (config.stateTtlSeconds * 1000) / 3),
+    });
+    cleanup.push(() => rooms.close());
+
+    const health = async (): Promise<HealthReport> => {
+      const stateOk = await store.ping().then(
+        () => true,
+        () => false,
+      );
+      const workerReports = workers.workers.map((w) => ({
+        pid: w.worker.pid,
+        ok: !w.worker.closed && !w.worker.died,
+      }));
+      const workersOk =
+        workerReports.length === config.mediasoup.numWorkers && workerReports.every((w) => w.ok);
+      return {
+        status: stateOk && workersOk ? 'ok' : 'degraded',
+        nodeId: config.nodeId,
+        state: { kind: store.kind, ok: stateOk },
+        workers: workerReports,
+      };
+    };
+
+    const app = createHttpApp({
+      tokens,
+      devTokens: config.devTokens,
+      health,
+      clientDir: opts.clientDir ?? DEFAULT_CLIENT_DIR,
+      log,
+    });
+    server.on('request', app);
+    const signaling = new SignalingServer({
+      http: server,
+      tokens,
+      rooms,
+      log,
+      maxConnections: config.wsMaxConnections,
+    });
+    cleanup.push(() => signaling.close());
+
+    log.info('calling service listening', {
+      url,
+      nodeId: config.nodeId,
+      workers: workers.workers.length,
+      rtcAnnouncedAddress: config.mediasoup.announcedAddress,
+      devTokens: config.devTokens,
+    });
+    if (config.jwt.secretIsEphemeral)
+      log.warn('JWT_SECRET not set: tokens are signed with a random per-process key');
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      store,
+      workers,
+      rooms,
+      tokens,
+      signaling,
+      health,
+      close: () => (closing ??= unwind()),
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Configuration comes only from environment variables, validated once at start-up so a typo fails
+ * loudly with the variable's name instead of surfacing later as a strange runtime error.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const MEDIASOUP_VERSION = '3.27.1';
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const port = z.coerce.number().int().min(0).max(65535);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: port.default(3000),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
+  REDIS_URL: z.string().url().optional(),
+  STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_ISSUER: z.string().min(1).default('calling-service'),
+  JWT_AUDIENCE: z.string().min(1).default('calling-service'),
+  JWT_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(3600),
+  DEV_TOKENS: boolean.optional(),
+  MEDIASOUP_WORKER_BIN: z.string().min(1).optional(),
+  MEDIASOUP_WORKER_CACHE: z.string().min(1).optional(),
+  MEDIASOUP_NUM_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  MEDIASOUP_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+  // Comma-separated worker log tags (info, ice, dtls, rtp, srtp, rtcp, rtx, bwe, score, simulcast, svc, sctp, message).
+  MEDIASOUP_LOG_TAGS: z
+    .string()
+    .regex(/^[a-z]+(,[a-z]+)*$/)
+    .optional(),
+  RTC_LISTEN_IP: z.ipv4().or(z.ipv6()).default('0.0.0.0'),
+  RTC_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
+  RTC_PORT_BASE: port.default(40000),
+  WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(20_000),
+});
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  nodeId: string;
+  redisUrl: string | undefined;
+  stateTtlSeconds: number;
+  jwt: {
+    secret: string;
+    /** True when no JWT_SECRET was given and a random one was made for this process. */
+    secretIsEphemeral: boolean;
+    issuer: string;
+    audience: string;
+    ttlSeconds: number;
+  };
+  devTokens: boolean;
+  mediasoup: {
+    workerBin: string | undefined;
+    numWorkers: number;
+    logLevel: 'debug' | 'warn' | 'error' | 'none';
+    logTags: string[];
+    listenIp: string;
+    announcedAddress: string;
+    /** Worker i listens on portBase + i (UDP and TCP). */
+    portBase: number;
+  };
+  wsMaxConnections: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Where scripts/worker/build-worker.sh caches the self-built worker; keep the two in step. */
+export function cachedWorkerBinPath(env: NodeJS.ProcessEnv = process.env): string {
+  const cacheRoot =
+    env.MEDIASOUP_WORKER_CACHE ??
+    path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'calling-service', 'mediasoup-worker');
+  return path.join(cacheRoot, MEDIASOUP_VERSION, 'mediasoup-worker');
+}
+
+function firstExternalIPv4(): string | undefined {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const a of addresses ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return undefined;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+
+  if (production && !e.JWT_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
+  }
+  if (production && e.DEV_TOKENS === true) {
+    throw new ConfigError('Invalid configuration:\n  DEV_TOKENS: cannot be enabled when NODE_ENV=production');
+  }
+
+  const listenIp = e.RTC_LISTEN_IP;
+  const unspecified = listenIp === '0.0.0.0' || listenIp === '::';
+  const announcedAddress =
+    e.RTC_ANNOUNCED_ADDRESS ?? (unspecified ? (firstExternalIPv4() ?? '127.0.0.1') : listenIp);
+
+  const cached = cachedWorkerBinPath(env);
+  const workerBin = e.MEDIASOUP_WORKER_BIN ?? (existsSync(cached) ? cached : undefined);
+
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    nodeId: e.NODE_ID ?? `${os.hostname().slice(0, 32)}-${randomUUID().slice(0, 8)}`,
+    redisUrl: e.REDIS_URL,
+    stateTtlSeconds: e.STATE_TTL_SECONDS,
+    jwt: {
+      secret: e.JWT_SECRET ?? randomBytes(32).toString('base64url'),
+      secretIsEphemeral: !e.JWT_SECRET,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      ttlSeconds: e.JWT_TTL_SECONDS,
+    },
+    devTokens: production ? false : (e.DEV_TOKENS ?? true),
+    mediasoup: {
+      workerBin,
+      numWorkers: e.MEDIASOUP_NUM_WORKERS ?? os.availableParallelism(),
+      logLevel: e.MEDIASOUP_LOG_LEVEL,
+      logTags: e.MEDIASOUP_LOG_TAGS ? e.MEDIASOUP_LOG_TAGS.split(',') : [],
+      listenIp,
+      announcedAddress,
+      portBase: e.RTC_PORT_BASE,
+    },
+    wsMaxConnections: e.WS_MAX_CONNECTIONS,
+  };
+}

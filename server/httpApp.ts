@@ -1,0 +1,92 @@
+/**
+ * The HTTP API: health, the development token endpoint, and the web client's static files.
+ * Every error leaves as JSON `{ error: { code, message } }` with a matching status.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { AccessTokens } from '../auth/accessTokens.js';
+import { ErrorCode, ServiceError } from '../protocol/errors.js';
+import { displayNameSchema } from '../protocol/signaling.js';
+import type { Logger } from './logger.js';
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  nodeId: string;
+  state: { kind: string; ok: boolean };
+  workers: { pid: number; ok: boolean }[];
+}
+
+export interface HttpAppOptions {
+  tokens: AccessTokens;
+  devTokens: boolean;
+  health: () => Promise<HealthReport>;
+  clientDir: string;
+  log: Logger;
+}
+
+const devTokenRequest = z.object({ displayName: displayNameSchema });
+
+export function createHttpApp(opts: HttpAppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '16kb' }));
+
+  app.get('/healthz', async (_req, res) => {
+    const report = await opts.health();
+    res.status(report.status === 'ok' ? 200 : 503).json(report);
+  });
+
+  if (opts.devTokens) {
+    // Development only (refused in production by config): anyone can mint a token for any name.
+    app.post('/api/v1/dev/token', (req, res) => {
+      const parsed = devTokenRequest.safeParse(req.body);
+      if (!parsed.success) {
+        throw new ServiceError(
+          ErrorCode.InvalidParams,
+          parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        );
+      }
+      const userId = `dev-${randomUUID()}`;
+      const { token, expiresAt } = opts.tokens.issue({ userId, displayName: parsed.data.displayName });
+      res.json({ token, userId, displayName: parsed.data.displayName, expiresAt });
+    });
+  }
+
+  app.use('/api', (_req, _res) => {
+    throw new ServiceError(ErrorCode.NotFound, 'no such endpoint', 404);
+  });
+
+  if (existsSync(opts.clientDir)) {
+    app.use(express.static(opts.clientDir, { index: 'index.html', maxAge: 0 }));
+  } else {
+    opts.log.warn('web client not built; run `npm run build:client`', { clientDir: opts.clientDir });
+  }
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: { code: ErrorCode.NotFound, message: 'not found' } });
+  });
+
+  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+    const e = httpError(err);
+    if (e.status >= 500) opts.log.error('http request failed', { error: err });
+    res.status(e.status).json({ error: e.toBody() });
+  };
+  app.use(onError);
+  return app;
+}
+
+function httpError(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
+  // body-parser marks its errors with `type` and a 4xx status.
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e.type === 'entity.too.large')
+    return new ServiceError(ErrorCode.MessageTooLarge, 'request body too large', 413);
+  if (e.type === 'entity.parse.failed')
+    return new ServiceError(ErrorCode.MalformedMessage, 'body is not valid JSON', 400);
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new ServiceError(ErrorCode.BadRequest, e.message ?? 'bad request', e.status);
+  }
+  return new ServiceError(ErrorCode.Internal, 'internal error', 500);
+}

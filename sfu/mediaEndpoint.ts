@@ -1,0 +1,152 @@
+/**
+ * The transports, producers and consumers of one client in one MediaRoom. Every id a client
+ * sends is looked up here, so a client can only touch objects it created itself.
+ */
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import { ErrorCode, ServiceError } from '../protocol/errors.js';
+import type { MediaRoom } from './mediaRoom.js';
+
+export type TransportDirection = 'send' | 'recv';
+
+interface MediaEndpointEvents {
+  /** A consumer closed from the server side (its producer or transport went away). */
+  consumerClosed: [consumerId: string];
+  close: [];
+}
+
+export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
+  readonly id: string;
+  readonly #room: MediaRoom;
+  readonly #webRtcServer: types.WebRtcServer;
+  readonly #transports = new Map<
+    string,
+    { transport: types.WebRtcTransport; direction: TransportDirection }
+  >();
+  readonly producers = new Map<string, types.Producer>();
+  readonly consumers = new Map<string, types.Consumer>();
+  #rtpCapabilities: types.RtpCapabilities | undefined;
+  #closed = false;
+
+  constructor(id: string, room: MediaRoom, webRtcServer: types.WebRtcServer) {
+    super();
+    this.id = id;
+    this.#room = room;
+    this.#webRtcServer = webRtcServer;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  setRtpCapabilities(caps: types.RtpCapabilities): void {
+    this.#rtpCapabilities = caps;
+  }
+
+  async createTransport(direction: TransportDirection): Promise<types.WebRtcTransport> {
+    const transport = await this.#room.router.createWebRtcTransport({
+      webRtcServer: this.#webRtcServer,
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { endpointId: this.id, direction },
+    });
+    if (this.#closed) {
+      transport.close();
+      throw new ServiceError(ErrorCode.NotInRoom, 'left the room while the transport was being created');
+    }
+    this.#transports.set(transport.id, { transport, direction });
+    transport.observer.once('close', () => this.#transports.delete(transport.id));
+    if (direction === 'send') await transport.setMaxIncomingBitrate(2_500_000).catch(() => undefined);
+    return transport;
+  }
+
+  #transport(id: string, direction?: TransportDirection): types.WebRtcTransport {
+    const entry = this.#transports.get(id);
+    if (!entry) throw new ServiceError(ErrorCode.TransportNotFound, `no transport ${id} of yours`);
+    if (direction && entry.direction !== direction) {
+      throw new ServiceError(ErrorCode.BadRequest, `transport ${id} is a ${entry.direction} transport`);
+    }
+    return entry.transport;
+  }
+
+  async connectTransport(id: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    await this.#transport(id).connect({ dtlsParameters });
+  }
+
+  async restartIce(id: string): Promise<types.IceParameters> {
+    return this.#transport(id).restartIce();
+  }
+
+  async transportStats(id: string): Promise<unknown[]> {
+    return this.#transport(id).getStats();
+  }
+
+  async produce(
+    transportId: string,
+    kind: types.MediaKind,
+    rtpParameters: types.RtpParameters,
+    appData: Record<string, unknown> = {},
+  ): Promise<types.Producer> {
+    const transport = this.#transport(transportId, 'send');
+    const producer = await transport.produce({ kind, rtpParameters, appData: { ...appData } });
+    this.producers.set(producer.id, producer);
+    producer.observer.once('close', () => this.producers.delete(producer.id));
+    this.#room.registerProducer(producer);
+    return producer;
+  }
+
+  producer(id: string): types.Producer {
+    const producer = this.producers.get(id);
+    if (!producer) throw new ServiceError(ErrorCode.ProducerNotFound, `no producer ${id} of yours`);
+    return producer;
+  }
+
+  /** Consumers start paused: the client resumes once its track exists, so no keyframe is lost. */
+  async consume(transportId: string, producerId: string): Promise<types.Consumer> {
+    const transport = this.#transport(transportId, 'recv');
+    if (!this.#rtpCapabilities) {
+      throw new ServiceError(ErrorCode.RtpCapabilitiesRequired, 'call setRtpCapabilities before consume');
+    }
+    const producer = this.#room.producers.get(producerId);
+    if (!producer)
+      throw new ServiceError(ErrorCode.ProducerNotFound, `no producer ${producerId} in this room`);
+    if (this.producers.has(producerId)) {
+      throw new ServiceError(ErrorCode.CannotConsume, 'cannot consume your own producer');
+    }
+    if (!this.#room.router.canConsume({ producerId, rtpCapabilities: this.#rtpCapabilities })) {
+      throw new ServiceError(ErrorCode.CannotConsume, `your device cannot receive producer ${producerId}`);
+    }
+    const consumer = await transport.consume({
+      producerId,
+      rtpCapabilities: this.#rtpCapabilities,
+      paused: true,
+      appData: { producerId },
+    });
+    this.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => this.consumers.delete(consumer.id));
+    const serverSideClose = (): void => {
+      consumer.close();
+      if (!this.#closed) this.emit('consumerClosed', consumer.id);
+    };
+    consumer.on('producerclose', serverSideClose);
+    consumer.on('transportclose', serverSideClose);
+    return consumer;
+  }
+
+  consumer(id: string): types.Consumer {
+    const consumer = this.consumers.get(id);
+    if (!consumer) throw new ServiceError(ErrorCode.ConsumerNotFound, `no consumer ${id} of yours`);
+    return consumer;
+  }
+
+  /** Closes every transport, which closes their producers and consumers in mediasoup. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const { transport } of [...this.#transports.values()]) transport.close();
+    this.#transports.clear();
+    this.emit('close');
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * One router on one worker, the media half of a room. It knows endpoints and producers by id,
+ * not people: who may do what is decided above, in rooms/.
+ */
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import { mediaCodecs } from './mediaCodecs.js';
+import { MediaEndpoint } from './mediaEndpoint.js';
+import type { MediaWorker } from './workerPool.js';
+
+interface MediaRoomEvents {
+  /** Loudest producer changed (null: silence). */
+  activeSpeaker: [producerId: string | null];
+  /** The router closed (explicitly, or because its worker died). */
+  close: [];
+}
+
+export class MediaRoom extends EventEmitter<MediaRoomEvents> {
+  readonly #mediaWorker: MediaWorker;
+  readonly router: types.Router;
+  readonly #speakerObserver: types.ActiveSpeakerObserver;
+  readonly #endpoints = new Map<string, MediaEndpoint>();
+  /** Every producer in the room, so any endpoint can consume any other's. */
+  readonly producers = new Map<string, types.Producer>();
+  #closed = false;
+
+  private constructor(mw: MediaWorker, router: types.Router, observer: types.ActiveSpeakerObserver) {
+    super();
+    this.#mediaWorker = mw;
+    this.router = router;
+    this.#speakerObserver = observer;
+    mw.routerCount++;
+    router.on('workerclose', () => this.close());
+    observer.on('dominantspeaker', ({ producer }) => this.emit('activeSpeaker', producer.id));
+  }
+
+  static async create(mw: MediaWorker): Promise<MediaRoom> {
+    const router = await mw.worker.createRouter({ mediaCodecs });
+    try {
+      const observer = await router.createActiveSpeakerObserver({ interval: 300 });
+      return new MediaRoom(mw, router, observer);
+    } catch (err) {
+      router.close();
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+  get workerPid(): number {
+    return this.#mediaWorker.worker.pid;
+  }
+  get rtpCapabilities(): types.RtpCapabilities {
+    return this.router.rtpCapabilities;
+  }
+
+  createEndpoint(id: string): MediaEndpoint {
+    const endpoint = new MediaEndpoint(id, this, this.#mediaWorker.webRtcServer);
+    this.#endpoints.set(id, endpoint);
+    endpoint.once('close', () => this.#endpoints.delete(id));
+    return endpoint;
+  }
+
+  /** @internal Called by MediaEndpoint when it creates or loses a producer. */
+  registerProducer(producer: types.Producer): void {
+    this.producers.set(producer.id, producer);
+    producer.observer.once('close', () => this.producers.delete(producer.id));
+    if (producer.kind === 'audio') {
+      // Only audio feeds speaker detection; a failure here must not fail the publish.
+      this.#speakerObserver.addProducer({ producerId: producer.id }).catch(() => undefined);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const endpoint of [...this.#endpoints.values()]) endpoint.close();
+    this.router.close();
+    this.#mediaWorker.routerCount--;
+    this.emit('close');
+  }
+}

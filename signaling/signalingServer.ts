@@ -1,0 +1,129 @@
+/**
+ * The WebSocket endpoint. Authenticates in the HTTP upgrade (before any frame is read), so an
+ * unauthenticated client never holds a socket, then hands each connection to a SignalingSession.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { TokenExpiredError, type AccessTokens, type Identity } from '../auth/accessTokens.js';
+import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
+import type { RoomService } from '../rooms/roomService.js';
+import type { Logger } from '../server/logger.js';
+import { SignalingSession, type SessionObserver } from './signalingSession.js';
+
+export const SIGNALING_PATH = '/ws';
+/** Hard cap above the protocol's limit so an oversized request still gets a typed answer. */
+const HARD_MAX_PAYLOAD = 1024 * 1024;
+const PING_INTERVAL_MS = 25_000;
+
+export interface SignalingServerOptions {
+  http: HttpServer;
+  tokens: AccessTokens;
+  rooms: RoomService;
+  log: Logger;
+  maxConnections: number;
+  observer?: SessionObserver;
+}
+
+export class SignalingServer {
+  readonly #wss: WebSocketServer;
+  readonly #opts: SignalingServerOptions;
+  readonly #sessions = new Set<SignalingSession>();
+  readonly #alive = new WeakMap<WebSocket, boolean>();
+  readonly #pinger: NodeJS.Timeout;
+  readonly #onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+  constructor(opts: SignalingServerOptions) {
+    this.#opts = opts;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD });
+    this.#onUpgrade = (req, socket, head) => this.#upgrade(req, socket, head);
+    opts.http.on('upgrade', this.#onUpgrade);
+    // Ping so that connections whose peer vanished without a FIN are found and cleaned up.
+    this.#pinger = setInterval(() => {
+      for (const ws of this.#wss.clients) {
+        if (this.#alive.get(ws) === false) ws.terminate();
+        else {
+          this.#alive.set(ws, false);
+          ws.ping();
+        }
+      }
+    }, PING_INTERVAL_MS);
+    this.#pinger.unref();
+  }
+
+  get connectionCount(): number {
+    return this.#wss.clients.size;
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== SIGNALING_PATH)
+      return rejectUpgrade(socket, 404, ErrorCode.NotFound, 'no such endpoint');
+    if (this.#wss.clients.size >= this.#opts.maxConnections) {
+      return rejectUpgrade(socket, 503, ErrorCode.Unavailable, 'too many connections');
+    }
+    const token = bearerToken(req) ?? url.searchParams.get('token');
+    if (!token) return rejectUpgrade(socket, 401, ErrorCode.Unauthorized, 'access token required');
+    let identity: Identity;
+    try {
+      identity = this.#opts.tokens.verify(token);
+    } catch (err) {
+      const e =
+        err instanceof ServiceError
+          ? err
+          : new ServiceError(ErrorCode.Unauthorized, 'invalid access token', 401);
+      const message = err instanceof TokenExpiredError ? 'access token expired' : e.message;
+      return rejectUpgrade(socket, 401, e.code, message);
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, identity));
+  }
+
+  #accept(ws: WebSocket, identity: Identity): void {
+    const log = this.#opts.log.child({ userId: identity.userId, deviceId: identity.deviceId });
+    const session = new SignalingSession({
+      ws,
+      identity,
+      rooms: this.#opts.rooms,
+      log,
+      observer: this.#opts.observer,
+    });
+    this.#sessions.add(session);
+    this.#alive.set(ws, true);
+    ws.on('pong', () => this.#alive.set(ws, true));
+    ws.on('message', (data, isBinary) => void session.handleFrame(data, isBinary));
+    ws.on('error', (error) => log.debug('websocket error', { error }));
+    // The token's expiry ends the session with a distinct code so the SDK refreshes and reconnects.
+    const expiry = setTimeout(
+      () => ws.close(CloseCode.TokenExpired, 'access token expired'),
+      Math.max(0, identity.expiresAt * 1000 - Date.now()),
+    );
+    expiry.unref();
+    ws.once('close', () => {
+      clearTimeout(expiry);
+      this.#sessions.delete(session);
+      session.close().catch((error: unknown) => log.warn('session cleanup failed', { error }));
+    });
+    log.debug('signaling connected');
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#pinger);
+    this.#opts.http.off('upgrade', this.#onUpgrade);
+    for (const ws of this.#wss.clients) ws.close(CloseCode.ServerShutdown, 'server shutting down');
+    await Promise.allSettled([...this.#sessions].map((s) => s.close()));
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+}
+
+function bearerToken(req: IncomingMessage): string | null {
+  const header = req.headers.authorization;
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : null;
+}
+
+function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

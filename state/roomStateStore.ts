@@ -1,0 +1,65 @@
+/**
+ * Everything the deployment must agree on about rooms: which node hosts a room, who is in it and
+ * what they publish, and which nodes are alive. Room entries expire unless the hosting node keeps
+ * refreshing them, so a crashed node's rooms disappear by themselves within one TTL.
+ */
+export interface NodeRecord {
+  nodeId: string;
+  /** Where clients reach this node's HTTP/WebSocket endpoint (for redirects between nodes). */
+  address: string;
+  startedAt: number;
+}
+
+export interface RoomHostRecord {
+  nodeId: string;
+  workerPid: number;
+  routerId: string;
+  createdAt: number;
+}
+
+export interface ParticipantRecord {
+  peerId: string;
+  userId: string;
+  displayName: string;
+  nodeId: string;
+  joinedAt: number;
+}
+
+export interface ProducerRecord {
+  producerId: string;
+  peerId: string;
+  kind: 'audio' | 'video';
+}
+
+export interface RoomStateStore {
+  readonly kind: 'memory' | 'redis';
+
+  /**
+   * Makes `host` the host of `room` unless a live node already hosts it; returns the host in force.
+   * A host whose node stopped heartbeating is replaced, and its stale participants dropped.
+   */
+  claimRoomHost(room: string, host: RoomHostRecord): Promise<RoomHostRecord>;
+  getRoomHost(room: string): Promise<RoomHostRecord | null>;
+  /** Forgets the room and everyone in it, but only if `nodeId` is still its host. */
+  releaseRoomHost(room: string, nodeId: string): Promise<void>;
+
+  addParticipant(room: string, participant: ParticipantRecord): Promise<void>;
+  /** Removes the participant and every producer it owned. */
+  removeParticipant(room: string, peerId: string): Promise<void>;
+  listParticipants(room: string): Promise<ParticipantRecord[]>;
+
+  addProducer(room: string, producer: ProducerRecord): Promise<void>;
+  removeProducer(room: string, producerId: string): Promise<void>;
+  listProducers(room: string): Promise<ProducerRecord[]>;
+
+  /** Marks the node alive and extends the life of the rooms it hosts by one TTL. */
+  heartbeat(node: NodeRecord, hostedRooms: readonly string[]): Promise<void>;
+  isNodeAlive(nodeId: string): Promise<boolean>;
+  listNodes(): Promise<NodeRecord[]>;
+  /** Removes the node's liveness entry at a clean shutdown. */
+  removeNode(nodeId: string): Promise<void>;
+
+  /** Throws if the store cannot serve requests (used by /healthz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,163 @@
+/**
+ * The real thing: two Chromium pages join one room through the web page, through our server,
+ * our mediasoup worker (DTLS/SRTP) and Redis, and see and hear each other.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './support/browser.js';
+import { startTestService } from './support/testService.js';
+
+type Service = Awaited<ReturnType<typeof startTestService>>;
+
+async function joinThroughUi(page: Page, url: string, name: string, room: string): Promise<void> {
+  await page.goto(url);
+  await page.fill('#displayName', name);
+  await page.fill('#roomName', room);
+  await page.click('#join');
+  await page.waitForSelector('#call:not([hidden])');
+}
+
+/** Inbound RTP totals as the page's own WebRTC stack reports them. */
+function inboundStats(
+  page: Page,
+): Promise<{ framesDecoded: number; audioPackets: number; videoPackets: number }> {
+  return page.evaluate(async () => {
+    const session = window.callApp.session();
+    let framesDecoded = 0;
+    let audioPackets = 0;
+    let videoPackets = 0;
+    if (!session) return { framesDecoded, audioPackets, videoPackets };
+    for (const report of (await session.getReceiveStats()).values()) {
+      report.forEach(
+        (s: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
+          if (s.type !== 'inbound-rtp') return;
+          if (s.kind === 'video') {
+            framesDecoded += s.framesDecoded ?? 0;
+            videoPackets += s.packetsReceived ?? 0;
+          } else if (s.kind === 'audio') audioPackets += s.packetsReceived ?? 0;
+        },
+      );
+    }
+    return { framesDecoded, audioPackets, videoPackets };
+  });
+}
+
+/** Mean brightness (0-255) of the first remote video, drawn onto a canvas. */
+function remoteVideoBrightness(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const video = document.querySelector<HTMLVideoElement>('.tile.remote video');
+    if (!video || video.videoWidth === 0) return 0;
+    const canvas = document.createElement('canvas');
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(video, 0, 0);
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum += (data[i]! + data[i + 1]! + data[i + 2]!) / 3;
+    return sum / (data.length / 4);
+  });
+}
+
+async function poll<T>(
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`${what}: last value ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    last = await read();
+  }
+  return last;
+}
+
+describe('two browsers in one room', () => {
+  let service: Service;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    service = await startTestService('redis');
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await service?.close();
+  });
+
+  it('exchange audio and video through the SFU, and leaving removes the tile and the participant', async () => {
+    const room = 'e2e-room';
+    const alice = await (await browser.newContext()).newPage();
+    const bob = await (await browser.newContext()).newPage();
+    const pageErrors: string[] = [];
+    for (const p of [alice, bob]) p.on('pageerror', (e) => pageErrors.push(e.message));
+
+    await joinThroughUi(alice, service.url, 'Alice', room);
+    await joinThroughUi(bob, service.url, 'Bob', room);
+
+    // Each side decodes the other's video and receives audio.
+    for (const page of [alice, bob]) {
+      const stats = await poll(
+        () => inboundStats(page),
+        (s) => s.framesDecoded > 0 && s.audioPackets > 0,
+        'remote media never arrived',
+      );
+      expect(stats.videoPackets).toBeGreaterThan(0);
+      const brightness = await poll(
+        () => remoteVideoBrightness(page),
+        (b) => b > 10,
+        'remote video stayed black',
+      );
+      expect(brightness).toBeGreaterThan(10);
+    }
+    expect(await alice.locator('.tile.remote figcaption').allTextContents()).toEqual(['Bob']);
+    expect(await bob.locator('.tile.remote figcaption').allTextContents()).toEqual(['Alice']);
+
+    // The server's own mediasoup stats show bytes in through producers and out through consumers.
+    const sfuRoom = service.rooms.room(room)!;
+    const participants = [...sfuRoom.participants];
+    expect(participants).toHaveLength(2);
+    for (const p of participants) {
+      const producers = [...p.endpoint.producers.values()];
+      expect(producers.map((pr) => pr.kind).sort()).toEqual(['audio', 'video']);
+      for (const producer of producers) {
+        const bytes = (await producer.getStats()).reduce((n, s) => n + s.byteCount, 0);
+        expect(bytes, `${producer.kind} producer bytes`).toBeGreaterThan(0);
+      }
+      const consumers = [...p.endpoint.consumers.values()];
+      expect(consumers).toHaveLength(2);
+      for (const consumer of consumers) {
+        const out = (await consumer.getStats()).filter((s) => s.type === 'outbound-rtp');
+        expect(
+          out.reduce((n, s) => n + s.byteCount, 0),
+          `${consumer.kind} consumer bytes`,
+        ).toBeGreaterThan(0);
+      }
+    }
+    const listed = await service.store.listParticipants(room);
+    expect(listed.map((p) => p.displayName).sort()).toEqual(['Alice', 'Bob']);
+
+    mkdirSync('test-results', { recursive: true });
+    await alice.screenshot({ path: path.join('test-results', 'room-call-alice.png') });
+
+    // Bob leaves: Alice's tile for him goes, and Redis no longer lists him.
+    const bobPeerId = await bob.evaluate(() => window.callApp.session()?.peerId);
+    await bob.click('#leave');
+    await bob.waitForSelector('#joinForm:not([hidden])');
+    await alice.waitForSelector('.tile.remote', { state: 'detached' });
+    await poll(
+      () => service.store.listParticipants(room),
+      (ps) => ps.length === 1,
+      'Redis still lists Bob',
+    );
+    const remaining = await service.store.listParticipants(room);
+    expect(remaining.map((p) => p.peerId)).not.toContain(bobPeerId);
+    expect(remaining[0]!.displayName).toBe('Alice');
+    expect(pageErrors).toEqual([]);
+  });
+});

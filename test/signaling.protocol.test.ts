@@ -1,0 +1,349 @@
+/**
+ * The signaling protocol against a real server, real mediasoup worker and both state stores:
+ * the room flow, and every kind of bad input answered with a typed error on a socket that stays usable.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import jwt from 'jsonwebtoken';
+import WebSocket from 'ws';
+import { ErrorCode } from '../protocol/errors.js';
+import { MAX_MESSAGE_BYTES } from '../protocol/signaling.js';
+import { backends, startTestService } from './support/testService.js';
+import { RawSignaling, errorCode } from './support/rawSignaling.js';
+import {
+  fakeAudioRtpParameters,
+  fakeDtlsParameters,
+  fakeVideoRtpParameters,
+  receiverRtpCapabilities,
+} from './support/fixtures.js';
+
+type Service = Awaited<ReturnType<typeof startTestService>>;
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function upgradeStatus(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('open', () => {
+      ws.close();
+      reject(new Error('connection was accepted'));
+    });
+    ws.once('error', () => undefined);
+  });
+}
+
+describe.each(backends)('signaling protocol (%s state)', (backend) => {
+  let service: Service;
+  const token = (name = 'Alice'): string =>
+    service.tokens.issue({ userId: `u-${name}`, displayName: name }).token;
+  const open = (name?: string): Promise<RawSignaling> => RawSignaling.open(service.url, token(name));
+  const clients: RawSignaling[] = [];
+  const openTracked = async (name?: string): Promise<RawSignaling> => {
+    const c = await open(name);
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    service = await startTestService(backend);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await service.close();
+  });
+
+  describe('authentication at the upgrade', () => {
+    const wsUrl = (): string => `${service.url.replace('http', 'ws')}/ws`;
+    const secret = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+    const claims = { sub: 'u1', name: 'Mallory', did: 'd1', typ: 'access' };
+
+    it('refuses a missing token with 401 and a JSON error', async () => {
+      const { status, body } = await upgradeStatus(wsUrl());
+      expect(status).toBe(401);
+      expect(JSON.parse(body).error.code).toBe(ErrorCode.Unauthorized);
+    });
+
+    it.each([
+      [
+        'alg none',
+        () =>
+          jwt.sign(claims, '', { algorithm: 'none', issuer: 'calling-service', audience: 'calling-service' }),
+      ],
+      [
+        'another key',
+        () =>
+          jwt.sign(claims, 'x'.repeat(40), {
+            algorithm: 'HS256',
+            issuer: 'calling-service',
+            audience: 'calling-service',
+          }),
+      ],
+      [
+        'HS512 with the right key',
+        () =>
+          jwt.sign(claims, secret, {
+            algorithm: 'HS512',
+            issuer: 'calling-service',
+            audience: 'calling-service',
+          }),
+      ],
+      [
+        'expired',
+        () =>
+          jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 10 }, secret, {
+            algorithm: 'HS256',
+            issuer: 'calling-service',
+            audience: 'calling-service',
+          }),
+      ],
+      [
+        'wrong audience',
+        () => jwt.sign(claims, secret, { algorithm: 'HS256', issuer: 'calling-service', audience: 'other' }),
+      ],
+      [
+        'wrong issuer',
+        () => jwt.sign(claims, secret, { algorithm: 'HS256', issuer: 'evil', audience: 'calling-service' }),
+      ],
+      ['not a JWT', () => 'hello'],
+    ])('refuses a token: %s', async (_name, make) => {
+      const { status, body } = await upgradeStatus(`${wsUrl()}?token=${encodeURIComponent(make())}`);
+      expect(status).toBe(401);
+      expect(JSON.parse(body).error.code).toBe(ErrorCode.Unauthorized);
+    });
+
+    it('accepts a valid token in the Authorization header', async () => {
+      const ws = new WebSocket(wsUrl(), { headers: { authorization: `Bearer ${token()}` } });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      ws.close();
+    });
+  });
+
+  describe('bad input keeps the socket usable', () => {
+    it('answers malformed JSON, binary, a bad envelope, an unknown method, wrong types and an oversized frame', async () => {
+      const c = await openTracked();
+      expect(errorCode(await c.sendRaw('{not json'))).toBe(ErrorCode.MalformedMessage);
+      expect(errorCode(await c.sendRaw(Buffer.from([1, 2, 3]), { binary: true }))).toBe(
+        ErrorCode.MalformedMessage,
+      );
+      expect(errorCode(await c.sendRaw(JSON.stringify({ method: 'join' })))).toBe(ErrorCode.MalformedMessage);
+      expect(errorCode(await c.sendRaw(JSON.stringify({ id: 'x', method: 'join' })))).toBe(
+        ErrorCode.MalformedMessage,
+      );
+      expect(errorCode(await c.sendRaw(JSON.stringify({ id: 5, method: 42 }), { expectId: 5 }))).toBe(
+        ErrorCode.MalformedMessage,
+      );
+      expect(errorCode(await c.request('fly', {}))).toBe(ErrorCode.UnknownMethod);
+      expect(errorCode(await c.request('join', { room: 42 }))).toBe(ErrorCode.InvalidParams);
+      expect(errorCode(await c.request('join', { room: '' }))).toBe(ErrorCode.InvalidParams);
+      expect(errorCode(await c.request('join', { room: 'a/b<script>' }))).toBe(ErrorCode.InvalidParams);
+      expect(errorCode(await c.request('createTransport', { direction: 'sideways' }))).toBe(
+        ErrorCode.InvalidParams,
+      );
+      expect(errorCode(await c.request('leave', { extra: 1 }))).toBe(ErrorCode.InvalidParams);
+      const huge = JSON.stringify({ id: 99, method: 'join', data: { room: 'x'.repeat(MAX_MESSAGE_BYTES) } });
+      expect(errorCode(await c.sendRaw(huge))).toBe(ErrorCode.MessageTooLarge);
+      // Still usable after all of that:
+      const joined = await c.request('join', { room: `usable-${backend}` });
+      expect(joined.ok).toBe(true);
+    });
+
+    it('rejects requests in the wrong order', async () => {
+      const c = await openTracked();
+      for (const [method, data] of [
+        ['produce', { transportId: 't', kind: 'audio', rtpParameters: fakeAudioRtpParameters }],
+        ['createTransport', { direction: 'send' }],
+        ['consume', { transportId: 't', producerId: 'p' }],
+        ['leave', {}],
+      ] as const) {
+        expect(errorCode(await c.request(method, data)), method).toBe(ErrorCode.NotInRoom);
+      }
+      expect((await c.request('join', { room: `order-${backend}` })).ok).toBe(true);
+      expect(errorCode(await c.request('join', { room: `order-${backend}` }))).toBe(ErrorCode.AlreadyInRoom);
+      const recv = await c.request('createTransport', { direction: 'recv' });
+      if (!recv.ok) throw new Error('createTransport failed');
+      const recvId = (recv.data as { id: string }).id;
+      expect(errorCode(await c.request('consume', { transportId: recvId, producerId: 'nope' }))).toBe(
+        ErrorCode.RtpCapabilitiesRequired,
+      );
+      expect(
+        errorCode(
+          await c.request('produce', {
+            transportId: recvId,
+            kind: 'audio',
+            rtpParameters: fakeAudioRtpParameters,
+          }),
+        ),
+      ).toBe(ErrorCode.BadRequest);
+      expect(errorCode(await c.request('resumeConsumer', { consumerId: 'nope' }))).toBe(
+        ErrorCode.ConsumerNotFound,
+      );
+      expect(errorCode(await c.request('closeProducer', { producerId: 'nope' }))).toBe(
+        ErrorCode.ProducerNotFound,
+      );
+      const badDtls = { fingerprints: [{ algorithm: 'sha-999', value: 'zz' }] };
+      expect(
+        errorCode(await c.request('connectTransport', { transportId: recvId, dtlsParameters: badDtls })),
+      ).toBe(ErrorCode.MediaError);
+    });
+
+    it("refuses to let a peer use another peer's transport or producer", async () => {
+      const room = `foreign-${backend}`;
+      const alice = await openTracked('Alice');
+      const mallory = await openTracked('Mallory');
+      expect((await alice.request('join', { room })).ok).toBe(true);
+      expect((await mallory.request('join', { room })).ok).toBe(true);
+      const send = await alice.request('createTransport', { direction: 'send' });
+      if (!send.ok) throw new Error('createTransport failed');
+      const aliceTransport = (send.data as { id: string }).id;
+      const produced = await alice.request('produce', {
+        transportId: aliceTransport,
+        kind: 'video',
+        rtpParameters: fakeVideoRtpParameters,
+      });
+      if (!produced.ok) throw new Error(`produce failed: ${JSON.stringify(produced)}`);
+      const producerId = (produced.data as { producerId: string }).producerId;
+
+      expect(
+        errorCode(
+          await mallory.request('connectTransport', {
+            transportId: aliceTransport,
+            dtlsParameters: fakeDtlsParameters,
+          }),
+        ),
+      ).toBe(ErrorCode.TransportNotFound);
+      expect(
+        errorCode(
+          await mallory.request('produce', {
+            transportId: aliceTransport,
+            kind: 'audio',
+            rtpParameters: fakeAudioRtpParameters,
+          }),
+        ),
+      ).toBe(ErrorCode.TransportNotFound);
+      expect(errorCode(await mallory.request('pauseProducer', { producerId }))).toBe(
+        ErrorCode.ProducerNotFound,
+      );
+      expect(errorCode(await mallory.request('closeProducer', { producerId }))).toBe(
+        ErrorCode.ProducerNotFound,
+      );
+      expect(service.rooms.room(room)?.media.producers.get(producerId)?.closed).toBe(false);
+    });
+  });
+
+  describe('room flow', () => {
+    it('joins, notifies, consumes paused, resumes, and cleans up state and media on disconnect', async () => {
+      const room = `flow-${backend}`;
+      const alice = await openTracked('Alice');
+      const bob = await openTracked('Bob');
+
+      const aJoin = await alice.request('join', { room, displayName: 'Alice A.' });
+      if (!aJoin.ok) throw new Error('join failed');
+      const alicePeerId = (aJoin.data as { peerId: string }).peerId;
+      expect((aJoin.data as { peers: unknown[] }).peers).toEqual([]);
+      expect(aJoin.data).toHaveProperty('routerRtpCapabilities.codecs');
+
+      const aSend = await alice.request('createTransport', { direction: 'send' });
+      if (!aSend.ok) throw new Error('createTransport failed');
+      const t = aSend.data as { id: string; iceCandidates: { address: string }[] };
+      expect(t.iceCandidates.map((c) => c.address)).toContain('127.0.0.1');
+      const produced = await alice.request('produce', {
+        transportId: t.id,
+        kind: 'video',
+        rtpParameters: fakeVideoRtpParameters,
+      });
+      if (!produced.ok) throw new Error('produce failed');
+      const producerId = (produced.data as { producerId: string }).producerId;
+
+      const bJoin = await bob.request('join', { room });
+      if (!bJoin.ok) throw new Error('bob join failed');
+      const peers = (
+        bJoin.data as {
+          peers: { peerId: string; displayName: string; producers: { producerId: string }[] }[];
+        }
+      ).peers;
+      expect(peers).toHaveLength(1);
+      expect(peers[0]).toMatchObject({
+        peerId: alicePeerId,
+        displayName: 'Alice A.',
+        producers: [{ producerId }],
+      });
+      const joined = await alice.waitForNotification('peerJoined');
+      const bobPeerId = (bJoin.data as { peerId: string }).peerId;
+      expect(joined.data).toMatchObject({ peerId: bobPeerId, displayName: 'Bob' });
+
+      expect((await bob.request('setRtpCapabilities', { rtpCapabilities: receiverRtpCapabilities })).ok).toBe(
+        true,
+      );
+      const bRecv = await bob.request('createTransport', { direction: 'recv' });
+      if (!bRecv.ok) throw new Error('bob recv failed');
+      const recvId = (bRecv.data as { id: string }).id;
+      const consumed = await bob.request('consume', { transportId: recvId, producerId });
+      if (!consumed.ok) throw new Error(`consume failed ${JSON.stringify(consumed)}`);
+      const { consumerId, peerId, kind } = consumed.data as {
+        consumerId: string;
+        peerId: string;
+        kind: string;
+      };
+      expect({ peerId, kind }).toEqual({ peerId: alicePeerId, kind: 'video' });
+      const endpoint = service.rooms.room(room)!.participants;
+      const bobEndpoint = [...endpoint].find((p) => p.peerId === bobPeerId)!.endpoint;
+      expect(bobEndpoint.consumers.get(consumerId)?.paused).toBe(true);
+      expect((await bob.request('resumeConsumer', { consumerId })).ok).toBe(true);
+      expect(bobEndpoint.consumers.get(consumerId)?.paused).toBe(false);
+
+      // Both are in the state store.
+      const listed = await service.store.listParticipants(room);
+      expect(listed.map((p) => p.peerId).sort()).toEqual([alicePeerId, bobPeerId].sort());
+      expect((await service.store.listProducers(room)).map((p) => p.producerId)).toEqual([producerId]);
+
+      // Alice drops her connection: Bob is told, her producer goes, his consumer is closed.
+      const mediaRoom = service.rooms.room(room)!.media;
+      const left = bob.waitForNotification('peerLeft');
+      const consumerClosed = bob.waitForNotification('consumerClosed');
+      alice.ws.terminate();
+      expect((await left).data).toEqual({ peerId: alicePeerId });
+      expect((await consumerClosed).data).toEqual({ consumerId });
+      await until(async () => (await service.store.listParticipants(room)).length === 1);
+      expect(await service.store.listProducers(room)).toEqual([]);
+      expect(mediaRoom.producers.size).toBe(0);
+
+      // The last one out closes the router and the room's state entry.
+      expect((await bob.request('leave', {})).ok).toBe(true);
+      expect(mediaRoom.router.closed).toBe(true);
+      expect(service.rooms.room(room)).toBeUndefined();
+      await until(async () => (await service.store.getRoomHost(room)) === null);
+    });
+
+    it('restarts ICE on a transport and reports the room host in the state store', async () => {
+      const room = `ice-${backend}`;
+      const c = await openTracked();
+      expect((await c.request('join', { room })).ok).toBe(true);
+      const host = await service.store.getRoomHost(room);
+      expect(host?.nodeId).toBe(service.rooms.nodeId);
+      const tr = await c.request('createTransport', { direction: 'recv' });
+      if (!tr.ok) throw new Error('createTransport failed');
+      const { id, iceParameters } = tr.data as { id: string; iceParameters: { usernameFragment: string } };
+      const restarted = await c.request('restartIce', { transportId: id });
+      if (!restarted.ok) throw new Error('restartIce failed');
+      expect(
+        (restarted.data as { iceParameters: { usernameFragment: string } }).iceParameters.usernameFragment,
+      ).not.toBe(iceParameters.usernameFragment);
+    });
+  });
+});
