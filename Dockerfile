@@ -9,7 +9,8 @@ RUN bash scripts/worker/build-worker.sh
 COPY . .
 RUN bash scripts/setup.sh && npm prune --omit=dev
 
-# Runtime stage: Node, the worker binary and the shared libraries it links (not the -dev packages).
+# Runtime stage: Node, the worker binary and the shared libraries it links (not the -dev packages);
+# libsrtp (OpenSSL-backed) is linked into the worker statically.
 FROM node:20-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libuv1 libssl3 libabsl20220623 \

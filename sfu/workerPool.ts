@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
+import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { Logger } from '../server/logger.js';
 
 export interface WorkerPoolOptions {
@@ -65,7 +66,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** The live worker hosting the fewest routers. */
   pick(): MediaWorker {
     const live = this.workers.filter((w) => !w.worker.closed);
-    if (live.length === 0) throw new Error('no mediasoup worker is running');
+    if (live.length === 0) {
+      throw new ServiceError(ErrorCode.Unavailable, 'no media worker is running; try again shortly', 503);
+    }
     return live.reduce((best, w) => (w.routerCount < best.routerCount ? w : best));
   }
 

@@ -13,6 +13,14 @@
 # built from Debian's libsrtp2 *source* with OpenSSL (the binary package uses
 # NSS, ~10x slower per packet).
 #
+# One source patch (patch_mediasoup): mediasoup's DTLS BIO callback answers
+# every BIO_ctrl() with 1. Debian's libssl3 is built with kernel TLS, so libssl
+# asks the memory BIO BIO_get_ktls_send(), hears "yes", leaves its write buffer
+# unallocated, and the worker segfaults in do_dtls1_write() on the first DTLS
+# handshake from a browser. Upstream never sees this because its bundled
+# OpenSSL has no KTLS. The patch makes the callback pass through the real
+# result of every completed operation.
+#
 # Env:
 #   MEDIASOUP_WORKER_CACHE          cache root (default
 #                                   ${XDG_CACHE_HOME:-$HOME/.cache}/calling-service/mediasoup-worker)
@@ -60,6 +68,7 @@ recipe_hash() {
   {
     echo "mediasoup=$MEDIASOUP_VERSION libsrtp2=$LIBSRTP2_UPSTREAM_VERSION"
     echo "meson=$MESON_VERSION ninja=$NINJA_VERSION args=${MESON_SETUP_ARGS[*]}"
+    echo "patches=dtls-bio-ctrl-v1"
     (cd "$SHIMS_DIR" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -d' ' -f1
 }
@@ -120,8 +129,9 @@ fetch_mediasoup() {
   fi
   command -v npm >/dev/null 2>&1 || die "npm not found (Node 20 is required)"
   log "fetching mediasoup@$MEDIASOUP_VERSION source with npm pack"
-  local tmp
-  tmp=$(mktemp -d)
+  local tmp=$VERSION_DIR/src.tmp
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
   # npm pack in an empty dir so no project .npmrc/package.json interferes.
   (cd "$tmp" && run_logged npm-pack npm pack --silent "mediasoup@$MEDIASOUP_VERSION")
   tar -xzf "$tmp/mediasoup-$MEDIASOUP_VERSION.tgz" -C "$tmp"
@@ -173,6 +183,19 @@ fetch_libsrtp2() {
   touch "$SRTP_SRC_DIR/.extracted"
 }
 
+# See the header: pass the real return value of every completed BIO operation
+# (BIO_CB_RETURN is a flag OR'ed into the operation type, not a value of its own).
+patch_mediasoup() {
+  local file=$SRC_DIR/worker/src/RTC/DtlsTransport.cpp
+  local before='(operationType == BIO_CB_RETURN) ? static_cast<long>(ret) : 1;'
+  local after='((operationType \& BIO_CB_RETURN) != 0) ? static_cast<long>(ret) : 1;'
+  if grep -qF "$before" "$file"; then
+    sed -i "s/(operationType == BIO_CB_RETURN) ? static_cast<long>(ret) : 1;/$after/" "$file"
+  fi
+  grep -qF '((operationType & BIO_CB_RETURN) != 0) ? static_cast<long>(ret) : 1;' "$file" ||
+    die "could not apply the DTLS BIO callback patch to $file (mediasoup source changed?)"
+}
+
 # Puts the shims where Meson looks for each wrap's "directory"; an existing
 # directory is used as-is, so --wrap-mode=nodownload never needs the network.
 install_shims() {
@@ -208,18 +231,29 @@ configure_and_compile() {
   export CCACHE_DIR=${CCACHE_DIR:-$CACHE_ROOT/ccache}
   command -v ccache >/dev/null 2>&1 || log "ccache not found; building without it"
 
-  if [[ -f $BUILD_DIR/meson-private/coredata.dat ]]; then
-    log "reconfiguring $BUILD_DIR"
-    run_logged meson-setup meson setup --reconfigure "${MESON_SETUP_ARGS[@]}" "$BUILD_DIR" "$SRC_DIR/worker"
+  mkdir -p "$LOG_DIR"
+  # A changed recipe may change dependencies, which Meson caches across
+  # --reconfigure: start from a fresh build dir (same path, so ccache still hits).
+  if [[ -d $BUILD_DIR && $(cat "$BUILD_DIR/.recipe" 2>/dev/null) != "$1" ]]; then
+    log "recipe changed: wiping $BUILD_DIR"
+    rm -rf "$BUILD_DIR"
+  fi
+  # Reuse the build dir (keeps ninja state); if it cannot be reconfigured
+  # (half-configured, or made by another Meson version) start it afresh.
+  if [[ -f $BUILD_DIR/meson-private/coredata.dat ]] &&
+    meson setup --reconfigure "${MESON_SETUP_ARGS[@]}" "$BUILD_DIR" "$SRC_DIR/worker" \
+      >"$LOG_DIR/meson-setup.log" 2>&1; then
+    log "reconfigured $BUILD_DIR"
   else
     log "configuring $BUILD_DIR"
-    rm -rf "$BUILD_DIR" # a half-configured dir cannot be --reconfigure'd
+    rm -rf "$BUILD_DIR"
     run_logged meson-setup meson setup "${MESON_SETUP_ARGS[@]}" "$BUILD_DIR" "$SRC_DIR/worker"
   fi
 
   log "compiling mediasoup-worker (cold: ~4-5 min on 2 cores; warm ccache: seconds)"
   local start=$SECONDS
   run_logged meson-compile meson compile -C "$BUILD_DIR" mediasoup-worker
+  printf '%s\n' "$1" >"$BUILD_DIR/.recipe"
   log "compiled in $((SECONDS - start))s"
 }
 
@@ -254,6 +288,7 @@ cached_binary_ok() {
 }
 
 main() {
+  [[ -d $SHIMS_DIR ]] || die "shims not found at $SHIMS_DIR"
   local recipe
   recipe=$(recipe_hash)
   if cached_binary_ok "$recipe"; then
@@ -278,8 +313,9 @@ main() {
   ensure_venv
   fetch_mediasoup
   fetch_libsrtp2
+  patch_mediasoup
   install_shims
-  configure_and_compile
+  configure_and_compile "$recipe"
   verify_binary
   install_binary "$recipe"
   log "done in $((SECONDS - start))s"
