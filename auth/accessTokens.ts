@@ -15,6 +15,8 @@ export interface AccessTokenClaims {
   /** Device (sign-in session) id; one user may hold several. */
   did: string;
   typ: 'access';
+  /** Minted by the development token endpoint: no device session stands behind it. */
+  dev?: true;
 }
 
 export interface Identity {
@@ -22,6 +24,7 @@ export interface Identity {
   displayName: string;
   deviceId: string;
   expiresAt: number;
+  dev: boolean;
 }
 
 export interface AccessTokenOptions {
@@ -44,7 +47,7 @@ export class AccessTokens {
     this.#opts = opts;
   }
 
-  issue(user: { userId: string; displayName: string; deviceId?: string }): {
+  issue(user: { userId: string; displayName: string; deviceId?: string; dev?: boolean }): {
     token: string;
     expiresAt: number;
   } {
@@ -53,6 +56,7 @@ export class AccessTokens {
       name: user.displayName,
       did: user.deviceId ?? randomUUID(),
       typ: 'access',
+      ...(user.dev ? { dev: true as const } : {}),
     };
     const token = jwt.sign(claims, this.#opts.secret, {
       algorithm: ALGORITHM,
@@ -86,6 +90,12 @@ export class AccessTokens {
     ) {
       throw new ServiceError(ErrorCode.Unauthorized, 'invalid access token', 401);
     }
-    return { userId: payload.sub, displayName: payload.name, deviceId: payload.did, expiresAt: payload.exp };
+    return {
+      userId: payload.sub,
+      displayName: payload.name,
+      deviceId: payload.did,
+      expiresAt: payload.exp,
+      dev: payload.dev === true,
+    };
   }
 }

@@ -22,6 +22,14 @@ export const ErrorCode = {
   MediaError: 'MEDIA_ERROR',
   Unavailable: 'UNAVAILABLE',
   RateLimited: 'RATE_LIMITED',
+  InvalidPhoneNumber: 'INVALID_PHONE_NUMBER',
+  CodeInvalid: 'CODE_INVALID',
+  CodeExpired: 'CODE_EXPIRED',
+  CodeLocked: 'CODE_LOCKED',
+  RegistrationTokenInvalid: 'REGISTRATION_TOKEN_INVALID',
+  RefreshTokenInvalid: 'REFRESH_TOKEN_INVALID',
+  RefreshTokenReused: 'REFRESH_TOKEN_REUSED',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   Internal: 'INTERNAL',
 } as const;
 
@@ -38,11 +46,15 @@ export class ServiceError extends Error {
   /** HTTP status used when this error leaves through the HTTP API. */
   readonly status: number;
 
-  constructor(code: ErrorCode, message: string, status = 400) {
+  /** Seconds the client should wait before retrying (sent as Retry-After on 429/503). */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, status = 400, retryAfterSeconds?: number) {
     super(message);
     this.name = 'ServiceError';
     this.code = code;
     this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 
   toBody(): ErrorBody {

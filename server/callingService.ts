@@ -10,11 +10,25 @@ import { AccessTokens } from '../auth/accessTokens.js';
 import { RoomService } from '../rooms/roomService.js';
 import { SignalingServer } from '../signaling/signalingServer.js';
 import { WorkerPool } from '../sfu/workerPool.js';
-import { createRoomStateStore } from '../state/createRoomStateStore.js';
+import { hkdfSync } from 'node:crypto';
+import { AccountService } from '../accounts/accountService.js';
+import { DeviceSessions } from '../accounts/deviceSessions.js';
+import { OneTimeCodes } from '../accounts/oneTimeCodes.js';
+import { RateLimits } from '../accounts/rateLimits.js';
+import { ConsoleSmsSender, DisabledSmsSender, HttpSmsSender, type SmsSender } from '../accounts/smsSender.js';
+import { createStateStores, type StateStores } from '../state/createStateStores.js';
 import type { RoomStateStore } from '../state/roomStateStore.js';
 import type { Config } from './config.js';
 import { createHttpApp, type HealthReport } from './httpApp.js';
 import type { Logger } from './logger.js';
+import { ErrorCode, ServiceError } from '../protocol/errors.js';
+
+function smsSender(config: Config, log: Logger): SmsSender {
+  if (config.sms.gatewayUrl) return new HttpSmsSender(config.sms.gatewayUrl, config.sms.gatewayToken);
+  // Printing codes is acceptable only in explicit development mode.
+  if (config.env === 'development') return new ConsoleSmsSender(log);
+  return new DisabledSmsSender();
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/client when running from source or from dist/server alike. */
@@ -27,6 +41,8 @@ export interface CallingService {
   readonly url: string;
   readonly port: number;
   readonly store: RoomStateStore;
+  readonly stores: StateStores;
+  readonly accounts: AccountService;
   readonly workers: WorkerPool;
   readonly rooms: RoomService;
   readonly tokens: AccessTokens;
@@ -40,12 +56,13 @@ export async function startCallingService(
   log: Logger,
   opts: { stateKeyPrefix?: string; clientDir?: string } = {},
 ): Promise<CallingService> {
-  const store = createRoomStateStore({
+  const stores = createStateStores({
     redisUrl: config.redisUrl,
     ttlSeconds: config.stateTtlSeconds,
     keyPrefix: opts.stateKeyPrefix,
   });
-  const cleanup: (() => Promise<void> | void)[] = [() => store.close()];
+  const store = stores.rooms;
+  const cleanup: (() => Promise<void> | void)[] = [() => stores.close()];
   const unwind = async (): Promise<void> => {
     for (const step of cleanup.reverse()) await step();
   };
@@ -70,6 +87,23 @@ export async function startCallingService(
     cleanup.push(() => workers.close());
 
     const tokens = new AccessTokens(config.jwt);
+    const accounts = new AccountService({
+      store: stores.accounts,
+      codes: new OneTimeCodes({
+        store: stores.accounts,
+        // A key of its own, derived from the JWT secret, so a leaked code hash says nothing about tokens.
+        hmacKey: Buffer.from(hkdfSync('sha256', config.jwt.secret, 'calling-service', 'one-time-codes', 32)),
+        testNumbers: config.testPhoneNumbers,
+      }),
+      devices: new DeviceSessions({
+        store: stores.accounts,
+        tokens,
+        refreshTtlSeconds: config.refreshTokenTtlSeconds,
+      }),
+      limits: new RateLimits({ redis: stores.counters, keyPrefix: opts.stateKeyPrefix ?? 'cs:' }),
+      sms: smsSender(config, log),
+      log,
+    });
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -90,7 +124,7 @@ export async function startCallingService(
     cleanup.push(() => rooms.close());
 
     const health = async (): Promise<HealthReport> => {
-      const stateOk = await store.ping().then(
+      const stateOk = await stores.ping().then(
         () => true,
         () => false,
       );
@@ -110,6 +144,7 @@ export async function startCallingService(
 
     const app = createHttpApp({
       tokens,
+      accounts,
       devTokens: config.devTokens,
       health,
       clientDir: opts.clientDir ?? DEFAULT_CLIENT_DIR,
@@ -122,6 +157,14 @@ export async function startCallingService(
       rooms,
       log,
       maxConnections: config.wsMaxConnections,
+      // Tokens of signed-out or revoked devices are refused even before they expire.
+      authorize: async (identity) => {
+        if (identity.dev) {
+          if (!config.devTokens) throw new ServiceError(ErrorCode.Unauthorized, 'invalid access token', 401);
+        } else {
+          await accounts.assertDeviceActive(identity);
+        }
+      },
     });
     cleanup.push(() => signaling.close());
 
@@ -140,6 +183,8 @@ export async function startCallingService(
       url,
       port,
       store,
+      stores,
+      accounts,
       workers,
       rooms,
       tokens,

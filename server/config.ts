@@ -29,7 +29,12 @@ const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_ISSUER: z.string().min(1).default('calling-service'),
   JWT_AUDIENCE: z.string().min(1).default('calling-service'),
-  JWT_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(3600),
+  JWT_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(60),
+  // "E164=code" or "E164..E164=code" ranges, comma-separated: fictional numbers that send no SMS.
+  TEST_PHONE_NUMBERS: z.string().optional(),
+  SMS_GATEWAY_URL: z.string().url().optional(),
+  SMS_GATEWAY_TOKEN: z.string().min(1).optional(),
   DEV_TOKENS: boolean.optional(),
   MEDIASOUP_WORKER_BIN: z.string().min(1).optional(),
   MEDIASOUP_WORKER_CACHE: z.string().min(1).optional(),
@@ -62,6 +67,10 @@ export interface Config {
     audience: string;
     ttlSeconds: number;
   };
+  refreshTokenTtlSeconds: number;
+  /** Fictional numbers that accept a fixed code and send nothing (tests, demos, load bots). */
+  testPhoneNumbers: Map<string, string>;
+  sms: { gatewayUrl: string | undefined; gatewayToken: string | undefined };
   devTokens: boolean;
   mediasoup: {
     workerBin: string | undefined;
@@ -91,6 +100,32 @@ export function cachedWorkerBinPath(env: NodeJS.ProcessEnv = process.env): strin
   return path.join(cacheRoot, MEDIASOUP_VERSION, 'mediasoup-worker');
 }
 
+/** Outside production: 100 fictional North American numbers (555-01XX) with code 123456. */
+export const DEFAULT_TEST_PHONE_NUMBERS = '+12015550100..+12015550199=123456';
+
+export function parseTestPhoneNumbers(spec: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^(\+\d{8,15})(?:\.\.(\+\d{8,15}))?=(\d{6})$/.exec(raw);
+    if (!m) throw new Error(`"${raw}" is not "+E164=123456" or "+E164..+E164=123456"`);
+    const [, from, to, code] = m as unknown as [string, string, string | undefined, string];
+    if (!to) {
+      out.set(from, code);
+      continue;
+    }
+    const start = BigInt(from.slice(1));
+    const end = BigInt(to.slice(1));
+    if (end < start || end - start > 10_000n || from.length !== to.length) {
+      throw new Error(`"${raw}": a range must go upwards, keep its length and span at most 10,000 numbers`);
+    }
+    for (let n = start; n <= end; n++) out.set(`+${n}`, code);
+  }
+  return out;
+}
+
 function firstExternalIPv4(): string | undefined {
   for (const addresses of Object.values(os.networkInterfaces())) {
     for (const a of addresses ?? []) {
@@ -111,6 +146,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   if (production && !e.JWT_SECRET) {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
+  }
+  if (production && !e.SMS_GATEWAY_URL) {
+    throw new ConfigError('Invalid configuration:\n  SMS_GATEWAY_URL: required when NODE_ENV=production');
+  }
+  let testPhoneNumbers: Map<string, string>;
+  try {
+    testPhoneNumbers = parseTestPhoneNumbers(
+      e.TEST_PHONE_NUMBERS ?? (production ? '' : DEFAULT_TEST_PHONE_NUMBERS),
+    );
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  TEST_PHONE_NUMBERS: ${(err as Error).message}`);
   }
   if (production && e.DEV_TOKENS === true) {
     throw new ConfigError('Invalid configuration:\n  DEV_TOKENS: cannot be enabled when NODE_ENV=production');
@@ -139,6 +185,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: e.JWT_AUDIENCE,
       ttlSeconds: e.JWT_TTL_SECONDS,
     },
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_DAYS * 86_400,
+    testPhoneNumbers,
+    sms: { gatewayUrl: e.SMS_GATEWAY_URL, gatewayToken: e.SMS_GATEWAY_TOKEN },
     devTokens: production ? false : (e.DEV_TOKENS ?? true),
     mediasoup: {
       workerBin,

@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { AccessTokens } from '../auth/accessTokens.js';
+import type { AccountService } from '../accounts/accountService.js';
+import { accountRoutes } from './routes/accountRoutes.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import { displayNameSchema } from '../protocol/signaling.js';
 import type { Logger } from './logger.js';
@@ -20,6 +22,7 @@ export interface HealthReport {
 
 export interface HttpAppOptions {
   tokens: AccessTokens;
+  accounts: AccountService;
   devTokens: boolean;
   health: () => Promise<HealthReport>;
   clientDir: string;
@@ -31,7 +34,7 @@ const devTokenRequest = z.object({ displayName: displayNameSchema });
 export function createHttpApp(opts: HttpAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '16kb' }));
+  app.use(express.json({ limit: '64kb' }));
 
   app.get('/healthz', async (_req, res) => {
     const report = await opts.health();
@@ -49,10 +52,19 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
         );
       }
       const userId = `dev-${randomUUID()}`;
-      const { token, expiresAt } = opts.tokens.issue({ userId, displayName: parsed.data.displayName });
+      const { token, expiresAt } = opts.tokens.issue({
+        userId,
+        displayName: parsed.data.displayName,
+        dev: true,
+      });
       res.json({ token, userId, displayName: parsed.data.displayName, expiresAt });
     });
   }
+
+  app.use(
+    '/api/v1',
+    accountRoutes({ accounts: opts.accounts, tokens: opts.tokens, devTokens: opts.devTokens }),
+  );
 
   app.use('/api', (_req, _res) => {
     throw new ServiceError(ErrorCode.NotFound, 'no such endpoint', 404);
@@ -70,7 +82,9 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
 
   const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
     const e = httpError(err);
-    if (e.status >= 500) opts.log.error('http request failed', { error: err });
+    if (e.status >= 500 && e.code === ErrorCode.Internal)
+      opts.log.error('http request failed', { error: err });
+    if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
     res.status(e.status).json({ error: e.toBody() });
   };
   app.use(onError);

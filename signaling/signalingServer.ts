@@ -23,6 +23,8 @@ export interface SignalingServerOptions {
   log: Logger;
   maxConnections: number;
   observer?: SessionObserver;
+  /** Extra checks on a verified token (e.g. its device is still signed in); throws to refuse. */
+  authorize?: (identity: Identity) => Promise<void>;
 }
 
 export class SignalingServer {
@@ -75,7 +77,17 @@ export class SignalingServer {
       const message = err instanceof TokenExpiredError ? 'access token expired' : e.message;
       return rejectUpgrade(socket, 401, e.code, message);
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, identity));
+    const authorize = this.#opts.authorize ?? (async () => undefined);
+    authorize(identity).then(
+      () => this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, identity)),
+      (err: unknown) => {
+        const e =
+          err instanceof ServiceError
+            ? err
+            : new ServiceError(ErrorCode.Unavailable, 'cannot check the token now', 503);
+        rejectUpgrade(socket, e.status === 401 ? 401 : 503, e.code, e.message);
+      },
+    );
   }
 
   #accept(ws: WebSocket, identity: Identity): void {

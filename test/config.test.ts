@@ -21,16 +21,43 @@ describe('configuration from the environment', () => {
     [{ MEDIASOUP_NUM_WORKERS: '0' }, 'MEDIASOUP_NUM_WORKERS'],
     [{ DEV_TOKENS: 'maybe' }, 'DEV_TOKENS'],
     [{ NODE_ENV: 'production' }, 'JWT_SECRET'],
-    [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), DEV_TOKENS: 'true' }, 'DEV_TOKENS'],
+    [
+      {
+        NODE_ENV: 'production',
+        JWT_SECRET: 'x'.repeat(32),
+        DEV_TOKENS: 'true',
+        SMS_GATEWAY_URL: 'http://sms',
+      },
+      'DEV_TOKENS',
+    ],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }, 'SMS_GATEWAY_URL'],
+    [{ TEST_PHONE_NUMBERS: '+12015550100=12' }, 'TEST_PHONE_NUMBERS'],
+    [{ TEST_PHONE_NUMBERS: '+12015550199..+12015550100=123456' }, 'TEST_PHONE_NUMBERS'],
   ])('names the bad variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(name));
   });
 
-  it('turns development tokens off in production', () => {
-    const c = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) });
+  it('turns development tokens and default test numbers off in production', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(32),
+      SMS_GATEWAY_URL: 'http://sms',
+    });
     expect(c.devTokens).toBe(false);
     expect(c.jwt.secretIsEphemeral).toBe(false);
+    expect(c.testPhoneNumbers.size).toBe(0);
+  });
+
+  it('expands test phone number ranges', () => {
+    const c = loadConfig({ TEST_PHONE_NUMBERS: '+12015550100..+12015550102=111111, +447700900123=222222' });
+    expect([...c.testPhoneNumbers]).toEqual([
+      ['+12015550100', '111111'],
+      ['+12015550101', '111111'],
+      ['+12015550102', '111111'],
+      ['+447700900123', '222222'],
+    ]);
+    expect(loadConfig({}).testPhoneNumbers.get('+12015550150')).toBe('123456');
   });
 
   it('announces the listen address when it is specific', () => {

@@ -47,7 +47,7 @@ describe('HTTP API', () => {
     ['an empty name', JSON.stringify({ displayName: '   ' }), 400, ErrorCode.InvalidParams],
     [
       'an oversized body',
-      JSON.stringify({ displayName: 'x'.repeat(20_000) }),
+      JSON.stringify({ displayName: 'x'.repeat(70_000) }),
       413,
       ErrorCode.MessageTooLarge,
     ],
@@ -73,7 +73,10 @@ describe('HTTP API', () => {
 describe('HTTP API in production mode', () => {
   let service: Service;
   beforeAll(async () => {
-    service = await startTestService('memory', { NODE_ENV: 'production' });
+    service = await startTestService('memory', {
+      NODE_ENV: 'production',
+      SMS_GATEWAY_URL: 'http://127.0.0.1:9/sms',
+    });
   });
   afterAll(async () => {
     await service?.close();

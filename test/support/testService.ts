@@ -11,8 +11,9 @@ export const backends: Backend[] = ['memory', 'redis'];
 export async function startTestService(
   backend: Backend,
   env: Record<string, string> = {},
+  opts: { keyPrefix?: string } = {},
 ): Promise<CallingService & { keyPrefix: string }> {
-  const keyPrefix = `test-${randomUUID().slice(0, 8)}:`;
+  const keyPrefix = opts.keyPrefix ?? `test-${randomUUID().slice(0, 8)}:`;
   const config = loadConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',

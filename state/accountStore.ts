@@ -1,0 +1,89 @@
+/**
+ * Everything a person registered, and the short-lived records of signing in: users and the
+ * phone → user index, profile photos, device sessions with their refresh-token hashes,
+ * one-time code records and number locks. Nothing here may be lost across a restart (with Redis,
+ * run it with appendonly yes).
+ */
+export interface UserRecord {
+  userId: string;
+  phone: string;
+  name: string;
+  createdAt: number;
+  /** Content hash of the current photo; null without a photo. */
+  photoEtag: string | null;
+}
+
+export interface PhotoRecord {
+  etag: string;
+  full: Buffer;
+  thumb: Buffer;
+}
+
+export interface DeviceRecord {
+  deviceId: string;
+  userId: string;
+  label: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** sha256 of the refresh token in force. */
+  refreshHash: string;
+  /** Hashes of refresh tokens already rotated away: presenting one again means theft. */
+  rotatedHashes: string[];
+  refreshExpiresAt: number;
+}
+
+export interface CodeRecord {
+  /** HMAC of the code; the code itself is never stored. */
+  hash: string;
+  expiresAt: number;
+  attempts: number;
+}
+
+export type RotateResult = 'rotated' | 'reused' | 'unknown';
+
+export interface AccountStore {
+  /** Creates the user unless the phone is taken; returns the user that owns the phone afterwards. */
+  createUser(user: UserRecord): Promise<UserRecord>;
+  getUser(userId: string): Promise<UserRecord | null>;
+  getUserIdByPhone(phone: string): Promise<string | null>;
+  getUsersByPhones(phones: readonly string[]): Promise<Map<string, UserRecord>>;
+  updateUserName(userId: string, name: string): Promise<UserRecord | null>;
+
+  /** Stores the photo and points the user at it in one step. */
+  setPhoto(userId: string, photo: PhotoRecord): Promise<UserRecord | null>;
+  getPhoto(userId: string, size: 'full' | 'thumb'): Promise<{ etag: string; data: Buffer } | null>;
+
+  /** Replaces any earlier code for the phone. */
+  putCode(phone: string, code: CodeRecord, ttlSeconds: number): Promise<void>;
+  getCode(phone: string): Promise<CodeRecord | null>;
+  /** Counts a wrong attempt; returns the new count (0 when no code is live). */
+  addCodeAttempt(phone: string): Promise<number>;
+  deleteCode(phone: string): Promise<void>;
+  lockPhone(phone: string, ttlSeconds: number): Promise<void>;
+  /** Seconds left on the number's lock, 0 if unlocked. */
+  phoneLockSeconds(phone: string): Promise<number>;
+
+  /** Stores a single-use registration ticket (id → phone). */
+  putRegistrationTicket(ticketId: string, phone: string, ttlSeconds: number): Promise<void>;
+  /** Returns the phone and deletes the ticket, atomically; null if unknown, used or expired. */
+  takeRegistrationTicket(ticketId: string): Promise<string | null>;
+
+  createDevice(device: DeviceRecord): Promise<void>;
+  getDevice(deviceId: string): Promise<DeviceRecord | null>;
+  listDevices(userId: string): Promise<DeviceRecord[]>;
+  deleteDevice(deviceId: string): Promise<void>;
+  touchDevice(deviceId: string, lastSeenAt: number): Promise<void>;
+  /**
+   * Atomically swaps `presentedHash` for `newHash` if it is the token in force ('rotated'),
+   * reports 'reused' if it is one rotated away earlier, 'unknown' otherwise.
+   */
+  rotateRefresh(
+    deviceId: string,
+    presentedHash: string,
+    newHash: string,
+    refreshExpiresAt: number,
+  ): Promise<RotateResult>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,185 @@
+/** The embedded account store: the AccountStore contract in this process's memory. */
+import type {
+  AccountStore,
+  CodeRecord,
+  DeviceRecord,
+  PhotoRecord,
+  RotateResult,
+  UserRecord,
+} from './accountStore.js';
+
+const MAX_ROTATED_HASHES = 20;
+
+interface Expiring<T> {
+  value: T;
+  expiresAt: number;
+}
+
+export class MemoryAccountStore implements AccountStore {
+  readonly #users = new Map<string, UserRecord>();
+  readonly #phones = new Map<string, string>();
+  readonly #photos = new Map<string, PhotoRecord>();
+  readonly #codes = new Map<string, Expiring<CodeRecord>>();
+  readonly #locks = new Map<string, number>();
+  readonly #tickets = new Map<string, Expiring<string>>();
+  readonly #devices = new Map<string, DeviceRecord>();
+
+  #live<T>(map: Map<string, Expiring<T>>, key: string): T | null {
+    const e = map.get(key);
+    if (!e) return null;
+    if (e.expiresAt <= Date.now()) {
+      map.delete(key);
+      return null;
+    }
+    return e.value;
+  }
+
+  async createUser(user: UserRecord): Promise<UserRecord> {
+    const existing = this.#phones.get(user.phone);
+    if (existing) return { ...this.#users.get(existing)! };
+    this.#phones.set(user.phone, user.userId);
+    this.#users.set(user.userId, { ...user });
+    return { ...user };
+  }
+
+  async getUser(userId: string): Promise<UserRecord | null> {
+    const u = this.#users.get(userId);
+    return u ? { ...u } : null;
+  }
+
+  async getUserIdByPhone(phone: string): Promise<string | null> {
+    return this.#phones.get(phone) ?? null;
+  }
+
+  async getUsersByPhones(phones: readonly string[]): Promise<Map<string, UserRecord>> {
+    const out = new Map<string, UserRecord>();
+    for (const phone of phones) {
+      const id = this.#phones.get(phone);
+      const user = id ? this.#users.get(id) : undefined;
+      if (user) out.set(phone, { ...user });
+    }
+    return out;
+  }
+
+  async updateUserName(userId: string, name: string): Promise<UserRecord | null> {
+    const u = this.#users.get(userId);
+    if (!u) return null;
+    u.name = name;
+    return { ...u };
+  }
+
+  async setPhoto(userId: string, photo: PhotoRecord): Promise<UserRecord | null> {
+    const u = this.#users.get(userId);
+    if (!u) return null;
+    this.#photos.set(userId, {
+      etag: photo.etag,
+      full: Buffer.from(photo.full),
+      thumb: Buffer.from(photo.thumb),
+    });
+    u.photoEtag = photo.etag;
+    return { ...u };
+  }
+
+  async getPhoto(userId: string, size: 'full' | 'thumb'): Promise<{ etag: string; data: Buffer } | null> {
+    const p = this.#photos.get(userId);
+    return p ? { etag: p.etag, data: size === 'full' ? p.full : p.thumb } : null;
+  }
+
+  async putCode(phone: string, code: CodeRecord, ttlSeconds: number): Promise<void> {
+    this.#codes.set(phone, { value: { ...code }, expiresAt: Date.now() + ttlSeconds * 1000 });
+  }
+
+  async getCode(phone: string): Promise<CodeRecord | null> {
+    const c = this.#live(this.#codes, phone);
+    return c ? { ...c } : null;
+  }
+
+  async addCodeAttempt(phone: string): Promise<number> {
+    const c = this.#live(this.#codes, phone);
+    if (!c) return 0;
+    c.attempts += 1;
+    return c.attempts;
+  }
+
+  async deleteCode(phone: string): Promise<void> {
+    this.#codes.delete(phone);
+  }
+
+  async lockPhone(phone: string, ttlSeconds: number): Promise<void> {
+    this.#locks.set(phone, Date.now() + ttlSeconds * 1000);
+  }
+
+  async phoneLockSeconds(phone: string): Promise<number> {
+    const until = this.#locks.get(phone);
+    if (!until) return 0;
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left <= 0) this.#locks.delete(phone);
+    return Math.max(0, left);
+  }
+
+  async putRegistrationTicket(ticketId: string, phone: string, ttlSeconds: number): Promise<void> {
+    this.#tickets.set(ticketId, { value: phone, expiresAt: Date.now() + ttlSeconds * 1000 });
+  }
+
+  async takeRegistrationTicket(ticketId: string): Promise<string | null> {
+    const phone = this.#live(this.#tickets, ticketId);
+    this.#tickets.delete(ticketId);
+    return phone;
+  }
+
+  #liveDevice(deviceId: string): DeviceRecord | undefined {
+    const d = this.#devices.get(deviceId);
+    if (d && d.refreshExpiresAt <= Date.now()) {
+      this.#devices.delete(deviceId);
+      return undefined;
+    }
+    return d;
+  }
+
+  async createDevice(device: DeviceRecord): Promise<void> {
+    this.#devices.set(device.deviceId, { ...device, rotatedHashes: [...device.rotatedHashes] });
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceRecord | null> {
+    const d = this.#liveDevice(deviceId);
+    return d ? { ...d, rotatedHashes: [...d.rotatedHashes] } : null;
+  }
+
+  async listDevices(userId: string): Promise<DeviceRecord[]> {
+    return [...this.#devices.keys()]
+      .map((id) => this.#liveDevice(id))
+      .filter((d): d is DeviceRecord => d !== undefined && d.userId === userId)
+      .map((d) => ({ ...d, rotatedHashes: [...d.rotatedHashes] }));
+  }
+
+  async deleteDevice(deviceId: string): Promise<void> {
+    this.#devices.delete(deviceId);
+  }
+
+  async touchDevice(deviceId: string, lastSeenAt: number): Promise<void> {
+    const d = this.#liveDevice(deviceId);
+    if (d) d.lastSeenAt = lastSeenAt;
+  }
+
+  async rotateRefresh(
+    deviceId: string,
+    presentedHash: string,
+    newHash: string,
+    refreshExpiresAt: number,
+  ): Promise<RotateResult> {
+    const d = this.#liveDevice(deviceId);
+    if (!d) return 'unknown';
+    if (d.refreshHash === presentedHash) {
+      d.rotatedHashes = [...d.rotatedHashes, presentedHash].slice(-MAX_ROTATED_HASHES);
+      d.refreshHash = newHash;
+      d.refreshExpiresAt = refreshExpiresAt;
+      d.lastSeenAt = Date.now();
+      return 'rotated';
+    }
+    return d.rotatedHashes.includes(presentedHash) ? 'reused' : 'unknown';
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}

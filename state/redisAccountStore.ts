@@ -1,0 +1,280 @@
+/**
+ * Accounts in Redis. Keys (prefix defaults to "cs:"):
+ *   {p}user:{userId}            JSON UserRecord
+ *   {p}phone:{e164}             userId                       (the phone index; SET NX makes it unique)
+ *   {p}photo:{userId}:full      WebP bytes; {p}photo:{userId}:thumb
+ *   {p}user:{userId}:devices    set of deviceIds
+ *   {p}device:{deviceId}        JSON DeviceRecord, expires with its refresh token
+ *   {p}code:{e164}              hash {hash, expiresAt, attempts}, TTL = code validity
+ *   {p}lock:{e164}              "1", TTL = lock time
+ *   {p}regticket:{ticketId}     e164, TTL = registration window
+ * Users, phones, photos and devices have no TTL (devices: until the refresh token expires):
+ * production Redis must persist (appendonly yes).
+ */
+import { Redis } from 'ioredis';
+import type {
+  AccountStore,
+  CodeRecord,
+  DeviceRecord,
+  PhotoRecord,
+  RotateResult,
+  UserRecord,
+} from './accountStore.js';
+
+const CREATE_USER = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return ARGV[2]
+end
+local existing = redis.call('GET', KEYS[1])
+return redis.call('GET', ARGV[3] .. existing)`;
+
+const UPDATE_USER_FIELD = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local u = cjson.decode(raw)
+u[ARGV[1]] = ARGV[2]
+local out = cjson.encode(u)
+redis.call('SET', KEYS[1], out)
+return out`;
+
+const SET_PHOTO = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3])
+local u = cjson.decode(raw)
+u.photoEtag = ARGV[1]
+local out = cjson.encode(u)
+redis.call('SET', KEYS[1], out)
+return out`;
+
+const ADD_ATTEMPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[1], 'attempts', 1)`;
+
+const ROTATE = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 'unknown' end
+local d = cjson.decode(raw)
+local rotated = d.rotatedHashes
+if type(rotated) ~= 'table' then rotated = {} end
+if d.refreshHash == ARGV[1] then
+  table.insert(rotated, ARGV[1])
+  while #rotated > 20 do table.remove(rotated, 1) end
+  d.rotatedHashes = rotated
+  d.refreshHash = ARGV[2]
+  d.refreshExpiresAt = tonumber(ARGV[3])
+  d.lastSeenAt = tonumber(ARGV[4])
+  redis.call('SET', KEYS[1], cjson.encode(d), 'PXAT', ARGV[3])
+  return 'rotated'
+end
+for _, h in ipairs(rotated) do
+  if h == ARGV[1] then return 'reused' end
+end
+return 'unknown'`;
+
+const TOUCH = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local d = cjson.decode(raw)
+d.lastSeenAt = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], cjson.encode(d), 'KEEPTTL')
+return 1`;
+
+function parseUser(raw: string): UserRecord {
+  const u = JSON.parse(raw) as UserRecord;
+  // Lua's cjson turns JSON null into a sentinel it writes back as null; keep the type exact.
+  return { ...u, photoEtag: typeof u.photoEtag === 'string' ? u.photoEtag : null };
+}
+
+function parseDevice(raw: string): DeviceRecord {
+  const d = JSON.parse(raw) as DeviceRecord;
+  // cjson encodes an empty Lua table as {}: restore the array.
+  return { ...d, rotatedHashes: Array.isArray(d.rotatedHashes) ? d.rotatedHashes : [] };
+}
+
+export class RedisAccountStore implements AccountStore {
+  readonly #redis: Redis;
+  readonly #p: string;
+
+  constructor(opts: { url: string; keyPrefix?: string }) {
+    this.#p = opts.keyPrefix ?? 'cs:';
+    this.#redis = new Redis(opts.url, { maxRetriesPerRequest: 2 });
+    this.#redis.on('error', () => {
+      /* surfaced through failed commands and ping() */
+    });
+  }
+
+  #k(...parts: string[]): string {
+    return this.#p + parts.join(':');
+  }
+
+  async createUser(user: UserRecord): Promise<UserRecord> {
+    const raw = (await this.#redis.eval(
+      CREATE_USER,
+      2,
+      this.#k('phone', user.phone),
+      this.#k('user', user.userId),
+      user.userId,
+      JSON.stringify(user),
+      this.#k('user', ''),
+    )) as string;
+    return parseUser(raw);
+  }
+
+  async getUser(userId: string): Promise<UserRecord | null> {
+    const raw = await this.#redis.get(this.#k('user', userId));
+    return raw ? parseUser(raw) : null;
+  }
+
+  async getUserIdByPhone(phone: string): Promise<string | null> {
+    return this.#redis.get(this.#k('phone', phone));
+  }
+
+  async getUsersByPhones(phones: readonly string[]): Promise<Map<string, UserRecord>> {
+    const out = new Map<string, UserRecord>();
+    if (phones.length === 0) return out;
+    const ids = await this.#redis.mget(...phones.map((p) => this.#k('phone', p)));
+    const found = phones
+      .map((phone, i) => [phone, ids[i]] as const)
+      .filter((e): e is [string, string] => !!e[1]);
+    if (found.length === 0) return out;
+    const users = await this.#redis.mget(...found.map(([, id]) => this.#k('user', id)));
+    found.forEach(([phone], i) => {
+      const raw = users[i];
+      if (raw) out.set(phone, parseUser(raw));
+    });
+    return out;
+  }
+
+  async updateUserName(userId: string, name: string): Promise<UserRecord | null> {
+    const raw = (await this.#redis.eval(UPDATE_USER_FIELD, 1, this.#k('user', userId), 'name', name)) as
+      string | null;
+    return raw ? parseUser(raw) : null;
+  }
+
+  async setPhoto(userId: string, photo: PhotoRecord): Promise<UserRecord | null> {
+    const raw = (await this.#redis.eval(
+      SET_PHOTO,
+      3,
+      this.#k('user', userId),
+      this.#k('photo', userId, 'full'),
+      this.#k('photo', userId, 'thumb'),
+      photo.etag,
+      photo.full,
+      photo.thumb,
+    )) as string | null;
+    return raw ? parseUser(raw) : null;
+  }
+
+  async getPhoto(userId: string, size: 'full' | 'thumb'): Promise<{ etag: string; data: Buffer } | null> {
+    const [data, userRaw] = await Promise.all([
+      this.#redis.getBuffer(this.#k('photo', userId, size)),
+      this.#redis.get(this.#k('user', userId)),
+    ]);
+    const etag = userRaw ? parseUser(userRaw).photoEtag : null;
+    return data && etag ? { etag, data } : null;
+  }
+
+  async putCode(phone: string, code: CodeRecord, ttlSeconds: number): Promise<void> {
+    const key = this.#k('code', phone);
+    await this.#redis
+      .multi()
+      .del(key)
+      .hset(key, { hash: code.hash, expiresAt: String(code.expiresAt), attempts: String(code.attempts) })
+      .expire(key, ttlSeconds)
+      .exec();
+  }
+
+  async getCode(phone: string): Promise<CodeRecord | null> {
+    const h = await this.#redis.hgetall(this.#k('code', phone));
+    if (!h.hash) return null;
+    return { hash: h.hash, expiresAt: Number(h.expiresAt), attempts: Number(h.attempts) };
+  }
+
+  async addCodeAttempt(phone: string): Promise<number> {
+    return (await this.#redis.eval(ADD_ATTEMPT, 1, this.#k('code', phone))) as number;
+  }
+
+  async deleteCode(phone: string): Promise<void> {
+    await this.#redis.del(this.#k('code', phone));
+  }
+
+  async lockPhone(phone: string, ttlSeconds: number): Promise<void> {
+    await this.#redis.set(this.#k('lock', phone), '1', 'EX', ttlSeconds);
+  }
+
+  async phoneLockSeconds(phone: string): Promise<number> {
+    const ttl = await this.#redis.ttl(this.#k('lock', phone));
+    return ttl > 0 ? ttl : 0;
+  }
+
+  async putRegistrationTicket(ticketId: string, phone: string, ttlSeconds: number): Promise<void> {
+    await this.#redis.set(this.#k('regticket', ticketId), phone, 'EX', ttlSeconds);
+  }
+
+  async takeRegistrationTicket(ticketId: string): Promise<string | null> {
+    return this.#redis.getdel(this.#k('regticket', ticketId));
+  }
+
+  async createDevice(device: DeviceRecord): Promise<void> {
+    await this.#redis
+      .multi()
+      .set(this.#k('device', device.deviceId), JSON.stringify(device), 'PXAT', device.refreshExpiresAt)
+      .sadd(this.#k('user', device.userId, 'devices'), device.deviceId)
+      .exec();
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceRecord | null> {
+    const raw = await this.#redis.get(this.#k('device', deviceId));
+    return raw ? parseDevice(raw) : null;
+  }
+
+  async listDevices(userId: string): Promise<DeviceRecord[]> {
+    const setKey = this.#k('user', userId, 'devices');
+    const ids = await this.#redis.smembers(setKey);
+    if (ids.length === 0) return [];
+    const raws = await this.#redis.mget(...ids.map((id) => this.#k('device', id)));
+    const expired = ids.filter((_, i) => !raws[i]);
+    // Devices whose refresh token expired vanish by TTL; drop them from the index too.
+    if (expired.length > 0) await this.#redis.srem(setKey, ...expired);
+    return raws.filter((r): r is string => !!r).map(parseDevice);
+  }
+
+  async deleteDevice(deviceId: string): Promise<void> {
+    const device = await this.getDevice(deviceId);
+    const tx = this.#redis.multi().del(this.#k('device', deviceId));
+    if (device) tx.srem(this.#k('user', device.userId, 'devices'), deviceId);
+    await tx.exec();
+  }
+
+  async touchDevice(deviceId: string, lastSeenAt: number): Promise<void> {
+    await this.#redis.eval(TOUCH, 1, this.#k('device', deviceId), String(lastSeenAt));
+  }
+
+  async rotateRefresh(
+    deviceId: string,
+    presentedHash: string,
+    newHash: string,
+    refreshExpiresAt: number,
+  ): Promise<RotateResult> {
+    return (await this.#redis.eval(
+      ROTATE,
+      1,
+      this.#k('device', deviceId),
+      presentedHash,
+      newHash,
+      String(refreshExpiresAt),
+      String(Date.now()),
+    )) as RotateResult;
+  }
+
+  async ping(): Promise<void> {
+    await this.#redis.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}

@@ -1,0 +1,131 @@
+/** One contract, two implementations: the embedded account store and Redis behave the same. */
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { AccountStore, DeviceRecord } from '../state/accountStore.js';
+import { MemoryAccountStore } from '../state/memoryAccountStore.js';
+import { RedisAccountStore } from '../state/redisAccountStore.js';
+
+const makers: Record<string, () => AccountStore> = {
+  memory: () => new MemoryAccountStore(),
+  redis: () => new RedisAccountStore({ url: inject('redisUrl'), keyPrefix: `acct-${randomUUID()}:` }),
+};
+
+const user = (userId: string, phone: string) => ({
+  userId,
+  phone,
+  name: `N ${userId}`,
+  createdAt: 1_764_000_000_123,
+  photoEtag: null,
+});
+const device = (deviceId: string, userId: string, refreshHash: string): DeviceRecord => ({
+  deviceId,
+  userId,
+  label: 'l',
+  createdAt: 1,
+  lastSeenAt: 1,
+  refreshHash,
+  rotatedHashes: [],
+  refreshExpiresAt: Date.now() + 60_000,
+});
+
+describe.each(Object.keys(makers))('AccountStore contract: %s', (kind) => {
+  const stores: AccountStore[] = [];
+  const make = (): AccountStore => {
+    const s = makers[kind]!();
+    stores.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+
+  it('keeps one user per phone, even when two registrations race', async () => {
+    const s = make();
+    const [a, b] = await Promise.all([
+      s.createUser(user('u1', '+12015550100')),
+      s.createUser(user('u2', '+12015550100')),
+    ]);
+    expect(a.userId).toBe(b.userId);
+    expect(await s.getUserIdByPhone('+12015550100')).toBe(a.userId);
+    expect(await s.getUser(a.userId)).toEqual(user(a.userId, '+12015550100'));
+    expect(await s.getUser(a.userId === 'u1' ? 'u2' : 'u1')).toBeNull();
+  });
+
+  it('looks users up by many phones, renames, and stores photos byte for byte', async () => {
+    const s = make();
+    await s.createUser(user('u1', '+12015550101'));
+    await s.createUser(user('u2', '+12015550102'));
+    const found = await s.getUsersByPhones(['+12015550101', '+12015550102', '+12015550109']);
+    expect([...found.keys()].sort()).toEqual(['+12015550101', '+12015550102']);
+    expect((await s.updateUserName('u1', 'Ünïcode 名前'))?.name).toBe('Ünïcode 名前');
+    expect(await s.updateUserName('nobody', 'x')).toBeNull();
+    const full = Buffer.from([0, 255, 1, 254, 0, 0, 10, 13]);
+    const updated = await s.setPhoto('u1', { etag: 'e1', full, thumb: Buffer.from([7]) });
+    expect(updated).toMatchObject({ photoEtag: 'e1', name: 'Ünïcode 名前', createdAt: 1_764_000_000_123 });
+    expect((await s.getPhoto('u1', 'full'))?.data.equals(full)).toBe(true);
+    expect((await s.getPhoto('u1', 'thumb'))?.data.equals(Buffer.from([7]))).toBe(true);
+    expect(await s.getPhoto('u2', 'full')).toBeNull();
+  });
+
+  it('counts code attempts, forgets deleted codes, and locks numbers', async () => {
+    const s = make();
+    await s.putCode('+1', { hash: 'h', expiresAt: Date.now() + 1000, attempts: 0 }, 60);
+    expect(await s.addCodeAttempt('+1')).toBe(1);
+    expect(await s.addCodeAttempt('+1')).toBe(2);
+    expect((await s.getCode('+1'))?.attempts).toBe(2);
+    await s.deleteCode('+1');
+    expect(await s.getCode('+1')).toBeNull();
+    expect(await s.addCodeAttempt('+1')).toBe(0);
+    expect(await s.phoneLockSeconds('+1')).toBe(0);
+    await s.lockPhone('+1', 900);
+    expect(await s.phoneLockSeconds('+1')).toBeGreaterThan(890);
+  });
+
+  it('hands out a registration ticket exactly once', async () => {
+    const s = make();
+    await s.putRegistrationTicket('t1', '+12015550100', 60);
+    const taken = await Promise.all([s.takeRegistrationTicket('t1'), s.takeRegistrationTicket('t1')]);
+    expect(taken.filter((p) => p !== null)).toEqual(['+12015550100']);
+  });
+
+  it('rotates refresh hashes atomically and recognises reuse', async () => {
+    const s = make();
+    await s.createDevice(device('d1', 'u1', 'h0'));
+    const exp = Date.now() + 120_000;
+    const racing = await Promise.all([
+      s.rotateRefresh('d1', 'h0', 'h1', exp),
+      s.rotateRefresh('d1', 'h0', 'h1b', exp),
+    ]);
+    expect(racing.sort()).toEqual(['reused', 'rotated']);
+    const d = await s.getDevice('d1');
+    expect(['h1', 'h1b']).toContain(d?.refreshHash);
+    expect(d?.rotatedHashes).toEqual(['h0']);
+    expect(await s.rotateRefresh('d1', 'h0', 'h2', exp)).toBe('reused');
+    expect(await s.rotateRefresh('d1', 'never', 'h2', exp)).toBe('unknown');
+    expect(await s.rotateRefresh('nope', 'h0', 'h2', exp)).toBe('unknown');
+  });
+
+  it('lists, touches and deletes devices per user', async () => {
+    const s = make();
+    await s.createDevice(device('d1', 'u1', 'a'));
+    await s.createDevice(device('d2', 'u1', 'b'));
+    await s.createDevice(device('d3', 'u2', 'c'));
+    expect((await s.listDevices('u1')).map((d) => d.deviceId).sort()).toEqual(['d1', 'd2']);
+    await s.touchDevice('d1', 42);
+    expect((await s.getDevice('d1'))?.lastSeenAt).toBe(42);
+    await s.deleteDevice('d1');
+    expect((await s.listDevices('u1')).map((d) => d.deviceId)).toEqual(['d2']);
+    expect(await s.getDevice('d1')).toBeNull();
+  });
+
+  it('lets a device session expire with its refresh token', async () => {
+    const s = make();
+    await s.createDevice({ ...device('d9', 'u9', 'x'), refreshExpiresAt: Date.now() + 300 });
+    expect(await s.getDevice('d9')).not.toBeNull();
+    const deadline = Date.now() + 5000;
+    while ((await s.getDevice('d9')) !== null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await s.getDevice('d9')).toBeNull();
+    expect(await s.listDevices('u9')).toEqual([]);
+  });
+});
