@@ -30,6 +30,12 @@ export const ErrorCode = {
   RefreshTokenInvalid: 'REFRESH_TOKEN_INVALID',
   RefreshTokenReused: 'REFRESH_TOKEN_REUSED',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  NotInCall: 'NOT_IN_CALL',
+  CallEnded: 'CALL_ENDED',
+  CallNotRinging: 'CALL_NOT_RINGING',
+  AlreadyAnswered: 'ALREADY_ANSWERED',
+  AlreadyInCall: 'ALREADY_IN_CALL',
+  UnknownUser: 'UNKNOWN_USER',
   Internal: 'INTERNAL',
 } as const;
 
@@ -38,6 +44,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
+  /** Machine-readable extras, e.g. { url } of the node hosting a room for ROOM_HOSTED_ELSEWHERE. */
+  details?: Record<string, string>;
 }
 
 /** An error whose code and message are safe to send to the client as they are. */
@@ -48,17 +56,25 @@ export class ServiceError extends Error {
 
   /** Seconds the client should wait before retrying (sent as Retry-After on 429/503). */
   readonly retryAfterSeconds: number | undefined;
+  readonly details: Record<string, string> | undefined;
 
-  constructor(code: ErrorCode, message: string, status = 400, retryAfterSeconds?: number) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    status = 400,
+    retryAfterSeconds?: number,
+    details?: Record<string, string>,
+  ) {
     super(message);
     this.name = 'ServiceError';
     this.code = code;
     this.status = status;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.details = details;
   }
 
   toBody(): ErrorBody {
-    return { code: this.code, message: this.message };
+    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
   }
 }
 

@@ -106,6 +106,8 @@ export class RoomService {
         ErrorCode.RoomHostedElsewhere,
         `room is hosted by node ${host.nodeId} at ${address}`,
         409,
+        undefined,
+        { nodeId: host.nodeId, url: address },
       );
     }
     const room = new Room({ name, media, store: this.#store, nodeId: this.#node.nodeId, log: this.#log });

@@ -28,7 +28,7 @@ fi
 
 # 1. Debian packages. The worker build installs its own build dependencies.
 packages=()
-$with_test && packages+=(redis-server chromium)
+$with_test && packages+=(redis-server chromium ffmpeg)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -20,6 +20,7 @@ import { createStateStores, type StateStores } from '../state/createStateStores.
 import type { RoomStateStore } from '../state/roomStateStore.js';
 import type { Config } from './config.js';
 import { createHttpApp, type HealthReport } from './httpApp.js';
+import { createMetrics } from './metrics.js';
 import type { Logger } from './logger.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 
@@ -81,6 +82,7 @@ export async function startCallingService(
         listenIp: config.mediasoup.listenIp,
         announcedAddress: config.mediasoup.announcedAddress,
         portBase: config.mediasoup.portBase,
+        socketBufferBytes: config.mediasoup.socketBufferBytes,
       },
       log,
     );
@@ -142,7 +144,12 @@ export async function startCallingService(
       };
     };
 
+    let signalingRef: SignalingServer | undefined;
+    const metrics = createMetrics({ rooms, workers, connections: () => signalingRef?.connectionCount ?? 0 });
+
     const app = createHttpApp({
+      metrics: metrics.registry,
+      metricsToken: config.metricsToken,
       tokens,
       accounts,
       devTokens: config.devTokens,
@@ -157,6 +164,7 @@ export async function startCallingService(
       rooms,
       log,
       maxConnections: config.wsMaxConnections,
+      observer: metrics.sessionObserver,
       // Tokens of signed-out or revoked devices are refused even before they expire.
       authorize: async (identity) => {
         if (identity.dev) {
@@ -166,6 +174,7 @@ export async function startCallingService(
         }
       },
     });
+    signalingRef = signaling;
     cleanup.push(() => signaling.close());
 
     log.info('calling service listening', {

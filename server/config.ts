@@ -48,6 +48,14 @@ const envSchema = z.object({
   RTC_LISTEN_IP: z.ipv4().or(z.ipv6()).default('0.0.0.0'),
   RTC_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
   RTC_PORT_BASE: port.default(40000),
+  RTC_SOCKET_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(65_536)
+    .max(256 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+  // When set, GET /metrics requires "Authorization: Bearer <METRICS_TOKEN>".
+  METRICS_TOKEN: z.string().min(16).optional(),
   WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(20_000),
 });
 
@@ -81,8 +89,10 @@ export interface Config {
     announcedAddress: string;
     /** Worker i listens on portBase + i (UDP and TCP). */
     portBase: number;
+    socketBufferBytes: number;
   };
   wsMaxConnections: number;
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -197,7 +207,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       listenIp,
       announcedAddress,
       portBase: e.RTC_PORT_BASE,
+      socketBufferBytes: e.RTC_SOCKET_BUFFER_BYTES,
     },
     wsMaxConnections: e.WS_MAX_CONNECTIONS,
+    metricsToken: e.METRICS_TOKEN,
   };
 }

@@ -16,6 +16,12 @@ export interface WorkerPoolOptions {
   listenIp: string;
   announcedAddress: string;
   portBase: number;
+  /**
+   * Socket buffer size for the shared media sockets: one UDP socket carries every transport of a
+   * worker, and the kernel default (~208 KB) drops bursts long before the worker is busy. The
+   * kernel caps it at net.core.rmem_max / wmem_max (see README, Deployment).
+   */
+  socketBufferBytes: number;
   /** Delay before a died worker is replaced; keeps a crash loop from spinning a core. */
   respawnDelayMs?: number;
 }
@@ -92,7 +98,14 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     try {
       webRtcServer = await worker.createWebRtcServer({
         listenInfos: [
-          { protocol: 'udp', ip: this.#opts.listenIp, announcedAddress: this.#opts.announcedAddress, port },
+          {
+            protocol: 'udp',
+            ip: this.#opts.listenIp,
+            announcedAddress: this.#opts.announcedAddress,
+            port,
+            recvBufferSize: this.#opts.socketBufferBytes,
+            sendBufferSize: this.#opts.socketBufferBytes,
+          },
           { protocol: 'tcp', ip: this.#opts.listenIp, announcedAddress: this.#opts.announcedAddress, port },
         ],
       });

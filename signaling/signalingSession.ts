@@ -155,6 +155,10 @@ export class SignalingSession {
           throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
         }
         this.#membership = { room, participant };
+        // A room can close under us (its worker died): forget it, so the next join works.
+        room.once('close', () => {
+          if (this.#membership?.room === room) this.#membership = undefined;
+        });
         return {
           peerId: participant.peerId,
           routerRtpCapabilities: room.media.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
