@@ -177,9 +177,7 @@ export class AccountService {
     return photo;
   }
 
-  async devices(
-    identity: Identity,
-  ): Promise<
+  async devices(identity: Identity): Promise<
     (Omit<DeviceRecord, 'refreshHash' | 'rotatedHashes' | 'refreshExpiresAt' | 'userId'> & {
       current: boolean;
     })[]

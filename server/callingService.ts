@@ -144,8 +144,8 @@ export async function startCallingService(
       };
     };
 
-    let signalingRef: SignalingServer | undefined;
-    const metrics = createMetrics({ rooms, workers, connections: () => signalingRef?.connectionCount ?? 0 });
+    // `signaling` is created below; the gauge reads it only at scrape time, after start-up.
+    const metrics = createMetrics({ rooms, workers, connections: () => signaling.connectionCount });
 
     const app = createHttpApp({
       metrics: metrics.registry,
@@ -174,7 +174,6 @@ export async function startCallingService(
         }
       },
     });
-    signalingRef = signaling;
     cleanup.push(() => signaling.close());
 
     log.info('calling service listening', {

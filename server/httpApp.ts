@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { AccessTokens } from '../auth/accessTokens.js';
 import type { AccountService } from '../accounts/accountService.js';
@@ -25,6 +26,8 @@ export interface HttpAppOptions {
   accounts: AccountService;
   devTokens: boolean;
   health: () => Promise<HealthReport>;
+  metrics: Registry;
+  metricsToken: string | undefined;
   clientDir: string;
   log: Logger;
 }
@@ -39,6 +42,13 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
   app.get('/healthz', async (_req, res) => {
     const report = await opts.health();
     res.status(report.status === 'ok' ? 200 : 503).json(report);
+  });
+
+  app.get('/metrics', async (req, res) => {
+    if (opts.metricsToken && req.headers.authorization !== `Bearer ${opts.metricsToken}`) {
+      throw new ServiceError(ErrorCode.Unauthorized, 'metrics token required', 401);
+    }
+    res.type(opts.metrics.contentType).send(await opts.metrics.metrics());
   });
 
   if (opts.devTokens) {

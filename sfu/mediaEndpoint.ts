@@ -83,6 +83,14 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     return this.#transport(id).getStats();
   }
 
+  /** Stats of every transport of this endpoint (for metrics). */
+  async allTransportStats(): Promise<unknown[]> {
+    const all = await Promise.all(
+      [...this.#transports.values()].map(({ transport }) => transport.getStats().catch(() => [])),
+    );
+    return all.flat();
+  }
+
   async produce(
     transportId: string,
     kind: types.MediaKind,

@@ -48,7 +48,7 @@ function upgradeStatus(
 describe.each(backends)('signaling protocol (%s state)', (backend) => {
   let service: Service;
   const token = (name = 'Alice'): string =>
-    service.tokens.issue({ userId: `u-${name}`, displayName: name }).token;
+    service.tokens.issue({ userId: `u-${name}`, displayName: name, dev: true }).token;
   const open = (name?: string): Promise<RawSignaling> => RawSignaling.open(service.url, token(name));
   const clients: RawSignaling[] = [];
   const openTracked = async (name?: string): Promise<RawSignaling> => {
@@ -306,6 +306,16 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       expect(bobEndpoint.consumers.get(consumerId)?.paused).toBe(true);
       expect((await bob.request('resumeConsumer', { consumerId })).ok).toBe(true);
       expect(bobEndpoint.consumers.get(consumerId)?.paused).toBe(false);
+
+      // Prometheus sees the room, both participants, the producer, the consumer and the requests.
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      const value = (name: string): number =>
+        Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+      expect(value('calling_producers')).toBeGreaterThanOrEqual(1);
+      expect(value('calling_consumers')).toBeGreaterThanOrEqual(1);
+      expect(value('calling_participants')).toBeGreaterThanOrEqual(2);
+      expect(metrics).toMatch(/calling_signaling_requests_total\{method="consume",outcome="ok"\} [1-9]/);
+      expect(metrics).toMatch(/calling_worker_cpu_seconds\{worker="0"\} [0-9.]+/);
 
       // Both are in the state store.
       const listed = await service.store.listParticipants(room);
