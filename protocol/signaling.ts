@@ -80,6 +80,24 @@ export const requestSchemas = {
   }),
   getTransportStats: z.object({ transportId: id }),
   leave: z.object({}).strict(),
+
+  // Calls: ringing 1:1 and group calls between registered users (see calls/callStateMachine.ts).
+  /** Rings every connected device of each callee. One callee is a 1:1 call; several, a group call. */
+  callInvite: z.object({ userIds: z.array(id).min(1).max(15), media: z.enum(['audio', 'video']) }),
+  /** A device confirms it is ringing (the caller then sees "ringing"). */
+  callRinging: z.object({ callId: id }),
+  callAccept: z.object({ callId: id }),
+  callDecline: z.object({ callId: id }),
+  /** The caller gives up before anyone answered. */
+  callCancel: z.object({ callId: id }),
+  callHangup: z.object({ callId: id }),
+  callAddParticipants: z.object({ callId: id, userIds: z.array(id).min(1).max(15) }),
+  /** Joins the call's media room (only for participants who accepted); answers like `join`. */
+  callJoinMedia: z.object({ callId: id }),
+  callGet: z.object({ callId: id }),
+  callHistory: z.object({ limit: z.number().int().min(1).max(200).optional() }),
+  /** Marks missed calls as seen (the unseen counter goes to 0). */
+  callHistorySeen: z.object({}).strict(),
 } as const;
 
 export type Method = keyof typeof requestSchemas;
@@ -126,6 +144,56 @@ export interface ResponseData {
   setConsumerPreferredLayers: Record<string, never>;
   getTransportStats: { stats: unknown[] };
   leave: Record<string, never>;
+  callInvite: { call: CallView };
+  callRinging: Record<string, never>;
+  callAccept: { call: CallView };
+  callDecline: Record<string, never>;
+  callCancel: Record<string, never>;
+  callHangup: Record<string, never>;
+  callAddParticipants: { call: CallView };
+  callJoinMedia: ResponseData['join'];
+  callGet: { call: CallView };
+  callHistory: { entries: CallHistoryEntry[]; missedUnseen: number };
+  callHistorySeen: Record<string, never>;
+}
+
+export type CallMedia = 'audio' | 'video';
+export type CallState = 'ringing' | 'active' | 'ended';
+export type CallEndReason = 'declined' | 'busy' | 'cancelled' | 'missed' | 'hung-up' | 'failed';
+/** Per person: how far they got in this call. */
+export type CallParticipantState =
+  'calling' | 'ringing' | 'joined' | 'left' | 'declined' | 'busy' | 'missed' | 'answered-elsewhere';
+
+export interface UserSummary {
+  userId: string;
+  name: string;
+  photo: { url: string; thumbUrl: string } | null;
+}
+
+export interface CallView {
+  callId: string;
+  callerId: string;
+  media: CallMedia;
+  state: CallState;
+  createdAt: number;
+  answeredAt: number | null;
+  endedAt: number | null;
+  endReason: CallEndReason | null;
+  participants: (UserSummary & { state: CallParticipantState; ringingDevices: number })[];
+}
+
+export interface CallHistoryEntry {
+  callId: string;
+  direction: 'outgoing' | 'incoming';
+  media: CallMedia;
+  /** Everyone in the call but you. */
+  others: UserSummary[];
+  startedAt: number;
+  /** Seconds you were in the call (0 if you never joined). */
+  durationSeconds: number;
+  /** Your outcome: e.g. missed (you never answered), declined, answered-elsewhere, or the call's end reason. */
+  outcome: CallEndReason | 'answered-elsewhere' | 'ongoing';
+  missed: boolean;
 }
 
 export interface NotificationData {
@@ -140,6 +208,12 @@ export interface NotificationData {
   activeSpeaker: { peerId: string | null };
   /** The room can no longer be served (its media worker died); the client should rejoin. */
   roomClosed: { reason: string };
+  /** Someone is calling you (sent to every connected device, and again to a device that connects while it rings). */
+  callIncoming: { call: CallView; caller: UserSummary };
+  /** Any change to a call you are in: ringing, answered, someone joined/left/declined, ended. */
+  callUpdated: { call: CallView };
+  /** Another of your devices answered: stop ringing here. */
+  callAnsweredElsewhere: { callId: string };
 }
 export type NotificationName = keyof NotificationData;
 

@@ -21,6 +21,8 @@ import type { RoomStateStore } from '../state/roomStateStore.js';
 import type { Config } from './config.js';
 import { createHttpApp, type HealthReport } from './httpApp.js';
 import { createMetrics } from './metrics.js';
+import { CallService, callRoomName } from '../calls/callService.js';
+import { HttpWebhookSink, NoWebhooks } from '../calls/webhooks.js';
 import type { Logger } from './logger.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 
@@ -44,6 +46,7 @@ export interface CallingService {
   readonly store: RoomStateStore;
   readonly stores: StateStores;
   readonly accounts: AccountService;
+  readonly calls: CallService;
   readonly workers: WorkerPool;
   readonly rooms: RoomService;
   readonly tokens: AccessTokens;
@@ -144,6 +147,22 @@ export async function startCallingService(
       };
     };
 
+    const calls = new CallService({
+      calls: stores.calls,
+      accounts: stores.accounts,
+      bus: stores.bus,
+      webhooks: config.webhook
+        ? new HttpWebhookSink({ url: config.webhook.url, secret: config.webhook.secret, log })
+        : new NoWebhooks(),
+      timings: config.calls,
+      log,
+      onOutcome: (outcome) => metrics.callSetups.inc({ outcome }),
+      isInCallRoom: async (callId, userId) =>
+        (await store.listParticipants(callRoomName(callId))).some((p) => p.userId === userId),
+      closeCallRoom: (callId) => rooms.room(callRoomName(callId))?.close(),
+    });
+    cleanup.push(() => calls.close());
+
     // `signaling` is created below; the gauge reads it only at scrape time, after start-up.
     const metrics = createMetrics({ rooms, workers, connections: () => signaling.connectionCount });
 
@@ -162,6 +181,7 @@ export async function startCallingService(
       http: server,
       tokens,
       rooms,
+      calls,
       log,
       maxConnections: config.wsMaxConnections,
       observer: metrics.sessionObserver,
@@ -193,6 +213,7 @@ export async function startCallingService(
       store,
       stores,
       accounts,
+      calls,
       workers,
       rooms,
       tokens,

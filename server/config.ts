@@ -54,6 +54,11 @@ const envSchema = z.object({
     .min(65_536)
     .max(256 * 1024 * 1024)
     .default(8 * 1024 * 1024),
+  CALL_RING_TIMEOUT_SECONDS: z.coerce.number().min(1).max(300).default(45),
+  CALL_MEDIA_TIMEOUT_SECONDS: z.coerce.number().min(1).max(300).default(30),
+  CALL_RECONNECT_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
+  WEBHOOK_URL: z.string().url().optional(),
+  WEBHOOK_SECRET: z.string().min(16).optional(),
   // When set, GET /metrics requires "Authorization: Bearer <METRICS_TOKEN>".
   METRICS_TOKEN: z.string().min(16).optional(),
   WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(20_000),
@@ -93,6 +98,8 @@ export interface Config {
   };
   wsMaxConnections: number;
   metricsToken: string | undefined;
+  calls: { ringTimeoutMs: number; mediaTimeoutMs: number; reconnectGraceMs: number };
+  webhook: { url: string; secret: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -168,6 +175,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError(`Invalid configuration:\n  TEST_PHONE_NUMBERS: ${(err as Error).message}`);
   }
+  if (e.WEBHOOK_URL && !e.WEBHOOK_SECRET) {
+    throw new ConfigError(
+      'Invalid configuration:\n  WEBHOOK_SECRET: required with WEBHOOK_URL (receivers verify the HMAC)',
+    );
+  }
   if (production && e.DEV_TOKENS === true) {
     throw new ConfigError('Invalid configuration:\n  DEV_TOKENS: cannot be enabled when NODE_ENV=production');
   }
@@ -211,5 +223,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     wsMaxConnections: e.WS_MAX_CONNECTIONS,
     metricsToken: e.METRICS_TOKEN,
+    calls: {
+      ringTimeoutMs: e.CALL_RING_TIMEOUT_SECONDS * 1000,
+      mediaTimeoutMs: e.CALL_MEDIA_TIMEOUT_SECONDS * 1000,
+      reconnectGraceMs: e.CALL_RECONNECT_GRACE_SECONDS * 1000,
+    },
+    webhook: e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : undefined,
   };
 }

@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { TokenExpiredError, type AccessTokens, type Identity } from '../auth/accessTokens.js';
 import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { RoomService } from '../rooms/roomService.js';
+import type { CallService } from '../calls/callService.js';
 import type { Logger } from '../server/logger.js';
 import { SignalingSession, type SessionObserver } from './signalingSession.js';
 
@@ -20,6 +21,7 @@ export interface SignalingServerOptions {
   http: HttpServer;
   tokens: AccessTokens;
   rooms: RoomService;
+  calls: CallService;
   log: Logger;
   maxConnections: number;
   observer?: SessionObserver;
@@ -96,10 +98,12 @@ export class SignalingServer {
       ws,
       identity,
       rooms: this.#opts.rooms,
+      calls: this.#opts.calls,
       log,
       observer: this.#opts.observer,
     });
     this.#sessions.add(session);
+    session.start().catch((error: unknown) => log.warn('cannot deliver calls to this device', { error }));
     this.#alive.set(ws, true);
     ws.on('pong', () => this.#alive.set(ws, true));
     ws.on('message', (data, isBinary) => void session.handleFrame(data, isBinary));

@@ -22,6 +22,7 @@ import {
 import type { Participant } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
 import type { RoomService } from '../rooms/roomService.js';
+import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callService.js';
 import type { Logger } from '../server/logger.js';
 import { toServiceError } from './toServiceError.js';
 
@@ -40,14 +41,18 @@ export class SignalingSession {
   #membership: { room: Room; participant: Participant } | undefined;
   #joining = false;
   #closed = false;
+  readonly #calls: CallService;
+  #detachCalls: (() => void) | undefined;
 
   constructor(opts: {
     ws: WebSocket;
     identity: Identity;
     rooms: RoomService;
+    calls: CallService;
     log: Logger;
     observer?: SessionObserver;
   }) {
+    this.#calls = opts.calls;
     this.#ws = opts.ws;
     this.identity = opts.identity;
     this.#rooms = opts.rooms;
@@ -120,10 +125,54 @@ export class SignalingSession {
   }
 
   /** Leaves the room (closing every media object of this peer). Idempotent. */
+  /** Starts receiving call messages for this device. */
+  async start(): Promise<void> {
+    this.#detachCalls = await this.#calls.attach({
+      userId: this.identity.userId,
+      deviceId: this.identity.deviceId,
+      deliver: (m) => this.#sendRaw(JSON.stringify({ notification: m.notification, data: m.data })),
+    });
+    if (this.#closed) this.#detachCalls();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#detachCalls?.();
+    const roomName = this.#membership?.room.name;
     await this.#leave();
+    // Dropped out of a call's media: give the device a grace period to come back before hanging up.
+    if (roomName?.startsWith(CALL_ROOM_PREFIX))
+      this.#calls.deviceGone(this.identity, roomName.slice(CALL_ROOM_PREFIX.length));
+  }
+
+  async #joinRoom(roomName: string, displayName: string): Promise<ResponseData['join']> {
+    if (this.#membership || this.#joining)
+      throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
+    this.#joining = true;
+    try {
+      const { room, participant } = await this.#rooms.join(
+        roomName,
+        { userId: this.identity.userId, displayName },
+        (name, data) => this.notify(name, data),
+      );
+      if (this.#closed) {
+        await room.leave(participant.peerId);
+        throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
+      }
+      this.#membership = { room, participant };
+      // A room can close under us (its worker died, its call ended): forget it, so the next join works.
+      room.once('close', () => {
+        if (this.#membership?.room === room) this.#membership = undefined;
+      });
+      return {
+        peerId: participant.peerId,
+        routerRtpCapabilities: room.media.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
+        peers: room.peers(participant.peerId),
+      };
+    } finally {
+      this.#joining = false;
+    }
   }
 
   #member(): { room: Room; participant: Participant } {
@@ -141,32 +190,10 @@ export class SignalingSession {
   // throws TypeError on nonsense, which toServiceError maps to MEDIA_ERROR.
   readonly #handlers: Handlers = {
     join: async ({ room: roomName, displayName }) => {
-      if (this.#membership || this.#joining)
-        throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
-      this.#joining = true;
-      try {
-        const { room, participant } = await this.#rooms.join(
-          roomName,
-          { userId: this.identity.userId, displayName: displayName ?? this.identity.displayName },
-          (name, data) => this.notify(name, data),
-        );
-        if (this.#closed) {
-          await room.leave(participant.peerId);
-          throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
-        }
-        this.#membership = { room, participant };
-        // A room can close under us (its worker died): forget it, so the next join works.
-        room.once('close', () => {
-          if (this.#membership?.room === room) this.#membership = undefined;
-        });
-        return {
-          peerId: participant.peerId,
-          routerRtpCapabilities: room.media.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
-          peers: room.peers(participant.peerId),
-        };
-      } finally {
-        this.#joining = false;
+      if (roomName.startsWith(CALL_ROOM_PREFIX)) {
+        throw new ServiceError(ErrorCode.Forbidden, 'call rooms are joined with callJoinMedia', 403);
       }
+      return this.#joinRoom(roomName, displayName ?? this.identity.displayName);
     },
     setRtpCapabilities: async ({ rtpCapabilities }) => {
       this.#member().participant.endpoint.setRtpCapabilities(
@@ -244,6 +271,41 @@ export class SignalingSession {
     leave: async () => {
       this.#member();
       await this.#leave();
+      return {};
+    },
+    callInvite: async ({ userIds, media }) => ({
+      call: await this.#calls.invite(this.identity, userIds, media),
+    }),
+    callRinging: async ({ callId }) => {
+      await this.#calls.ringing(this.identity, callId);
+      return {};
+    },
+    callAccept: async ({ callId }) => ({ call: await this.#calls.accept(this.identity, callId) }),
+    callDecline: async ({ callId }) => {
+      await this.#calls.decline(this.identity, callId);
+      return {};
+    },
+    callCancel: async ({ callId }) => {
+      await this.#calls.cancel(this.identity, callId);
+      return {};
+    },
+    callHangup: async ({ callId }) => {
+      await this.#calls.hangup(this.identity, callId);
+      if (this.#membership?.room.name === callRoomName(callId)) await this.#leave();
+      return {};
+    },
+    callAddParticipants: async ({ callId, userIds }) => ({
+      call: await this.#calls.addParticipants(this.identity, callId, userIds),
+    }),
+    callJoinMedia: async ({ callId }) => {
+      // Only a participant who answered on this device gets into the call's room.
+      await this.#calls.mediaJoined(this.identity, callId);
+      return this.#joinRoom(callRoomName(callId), this.identity.displayName);
+    },
+    callGet: async ({ callId }) => ({ call: await this.#calls.get(this.identity, callId) }),
+    callHistory: async ({ limit }) => this.#calls.history(this.identity, limit ?? 50),
+    callHistorySeen: async () => {
+      await this.#calls.historySeen(this.identity);
       return {};
     },
   };

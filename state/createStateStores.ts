@@ -5,11 +5,17 @@ import { MemoryRoomStateStore } from './memoryRoomStateStore.js';
 import { RedisAccountStore } from './redisAccountStore.js';
 import { RedisRoomStateStore } from './redisRoomStateStore.js';
 import type { RoomStateStore } from './roomStateStore.js';
+import type { CallStore } from './callStore.js';
+import { MemoryCallStore } from './memoryCallStore.js';
+import { RedisCallStore } from './redisCallStore.js';
+import { MemoryUserMessageBus, RedisUserMessageBus, type UserMessageBus } from './userMessageBus.js';
 
 export interface StateStores {
   kind: 'memory' | 'redis';
   rooms: RoomStateStore;
   accounts: AccountStore;
+  calls: CallStore;
+  bus: UserMessageBus;
   /** A connection for counters that must be shared by all nodes (rate limits); none when embedded. */
   counters: Redis | undefined;
   ping(): Promise<void>;
@@ -25,14 +31,18 @@ export function createStateStores(opts: {
   if (!opts.redisUrl) {
     const rooms = new MemoryRoomStateStore({ ttlSeconds: opts.ttlSeconds });
     const accounts = new MemoryAccountStore();
+    const calls = new MemoryCallStore();
+    const bus = new MemoryUserMessageBus();
     return {
       kind: 'memory',
       rooms,
       accounts,
+      calls,
+      bus,
       counters: undefined,
       ping: async () => undefined,
       close: async () => {
-        await Promise.all([rooms.close(), accounts.close()]);
+        await Promise.all([rooms.close(), accounts.close(), calls.close(), bus.close()]);
       },
     };
   }
@@ -42,12 +52,16 @@ export function createStateStores(opts: {
     keyPrefix: opts.keyPrefix,
   });
   const accounts = new RedisAccountStore({ url: opts.redisUrl, keyPrefix: opts.keyPrefix });
+  const calls = new RedisCallStore({ url: opts.redisUrl, keyPrefix: opts.keyPrefix });
+  const bus = new RedisUserMessageBus({ url: opts.redisUrl, keyPrefix: opts.keyPrefix });
   const counters = new Redis(opts.redisUrl, { maxRetriesPerRequest: 2 });
   counters.on('error', () => undefined);
   return {
     kind: 'redis',
     rooms,
     accounts,
+    calls,
+    bus,
     counters,
     ping: async () => {
       await Promise.all([rooms.ping(), accounts.ping()]);

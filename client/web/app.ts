@@ -1,149 +1,182 @@
-/** The web page: join a room with camera and microphone, see and hear the others, leave. */
-import { RoomSession, fetchDevToken, type RemoteTrack } from '../sdk/index.js';
+/**
+ * The web page. Signed out: sign in with a phone number (and, on servers that issue development
+ * tokens, join a room with just a name). Signed in: a header with the account, a profile screen
+ * (name, photo, devices) and the room call, joined as the account.
+ */
+import {
+  AccountClient,
+  LocalStorageTokenStore,
+  fetchDevToken,
+  type RoomSession,
+  type Session,
+} from '../sdk/index.js';
+import { CallView } from './call.js';
+import { $, busy, deviceLabel, showError } from './dom.js';
+import { describeError } from './messages.js';
+import { PhotoLoader } from './photos.js';
+import { ProfileView } from './profile.js';
+import { SignInView } from './signIn.js';
 
-const $ = <T extends HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`missing #${id}`);
-  return el as T;
-};
-
-const form = $<HTMLFormElement>('joinForm');
-const statusEl = $('status');
-const joinError = $('joinError');
-const callSection = $('call');
-const tiles = $('tiles');
-const localVideo = $<HTMLVideoElement>('localVideo');
-const toggleAudio = $<HTMLButtonElement>('toggleAudio');
-const toggleVideo = $<HTMLButtonElement>('toggleVideo');
-
-let session: RoomSession | undefined;
-let localStream: MediaStream | undefined;
-
-// A debugging handle (also used by the end-to-end tests to read receive stats).
+// A debugging handle (the end-to-end tests read receive stats and the account through it).
 declare global {
   interface Window {
-    callApp: { session: () => RoomSession | undefined };
+    callApp: { session: () => RoomSession | undefined; account: AccountClient };
   }
 }
-window.callApp = { session: () => session };
 
+type Screen = 'call' | 'profile';
+
+const account = new AccountClient({
+  baseUrl: location.origin,
+  store: new LocalStorageTokenStore(),
+  deviceLabel: deviceLabel(),
+});
+const photos = new PhotoLoader(account);
+const state = {
+  phase: 'loading' as 'loading' | 'signedOut' | 'signedIn',
+  screen: 'call' as Screen,
+  /** The server issues development tokens: offer joining with just a name. */
+  devTokens: false,
+  /** The current call authenticates with the account (ends when the account signs out). */
+  callUsesAccount: false,
+};
+
+const statusEl = $('status');
 const setStatus = (text: string): void => {
   statusEl.textContent = text;
 };
+setStatus('Not connected');
 
-function tileFor(peerId: string, displayName: string): HTMLElement {
-  let tile = tiles.querySelector<HTMLElement>(`.tile[data-peer-id="${CSS.escape(peerId)}"]`);
-  if (!tile) {
-    tile = document.createElement('figure');
-    tile.className = 'tile remote';
-    tile.dataset.peerId = peerId;
-    const video = document.createElement('video');
-    video.autoplay = true;
-    video.playsInline = true;
-    video.muted = true; // audio plays through its own element so video autoplay is never blocked
-    const audio = document.createElement('audio');
-    audio.autoplay = true;
-    const caption = document.createElement('figcaption');
-    caption.textContent = displayName;
-    tile.append(video, audio, caption);
-    tiles.append(tile);
+const call = new CallView({ setStatus, onChange: () => render() });
+const profile = new ProfileView(account, photos);
+const signIn = new SignInView(account, (photoError) => {
+  if (photoError) openScreen('profile', photoError);
+});
+window.callApp = { session: () => call.session, account };
+
+const joinForm = $<HTMLFormElement>('joinForm');
+const displayNameInput = $<HTMLInputElement>('displayName');
+const joinError = $('joinError');
+
+function render(): void {
+  const signedIn = state.phase === 'signedIn';
+  const inCall = call.session !== undefined;
+  const callScreen = !signedIn || state.screen === 'call';
+  $('signIn').hidden = state.phase !== 'signedOut' || inCall;
+  $('account').hidden = !signedIn;
+  $('profile').hidden = !signedIn || state.screen !== 'profile';
+  joinForm.hidden = inCall || !callScreen || state.phase === 'loading' || (!signedIn && !state.devTokens);
+  $('call').hidden = !inCall || !callScreen;
+  // Signed in, the display name is the account's; the name field is for development sign-in only.
+  $('devHint').hidden = signedIn;
+  $('displayNameLabel').hidden = signedIn;
+  displayNameInput.disabled = signedIn;
+  for (const [id, screen] of [
+    ['navCall', 'call'],
+    ['navProfile', 'profile'],
+  ] as const) {
+    if (state.screen === screen) $(id).setAttribute('aria-current', 'page');
+    else $(id).removeAttribute('aria-current');
   }
-  return tile;
 }
 
-function attach(t: RemoteTrack): void {
-  const peer = session?.peers.get(t.peerId);
-  const tile = tileFor(t.peerId, peer?.displayName ?? 'Guest');
-  const el = tile.querySelector<HTMLMediaElement>(t.kind === 'video' ? 'video' : 'audio')!;
-  el.srcObject = new MediaStream([t.track]);
-  el.play().catch(() => undefined);
+function showAccount(session: Session): void {
+  const { user } = session;
+  $('headerName').textContent = user.name;
+  void photos.show($<HTMLImageElement>('headerThumb'), $('headerInitials'), user.photo, 'thumb', user.name);
+  if (!$('profile').hidden) profile.render(user);
 }
 
-function detach(t: RemoteTrack): void {
-  const tile = tiles.querySelector<HTMLElement>(`.tile[data-peer-id="${CSS.escape(t.peerId)}"]`);
-  const el = tile?.querySelector<HTMLMediaElement>(t.kind === 'video' ? 'video' : 'audio');
-  if (el) el.srcObject = null;
+function openScreen(screen: Screen, message = ''): void {
+  state.screen = screen;
+  render();
+  if (screen === 'profile') void profile.open(message);
 }
 
-function showCall(inCall: boolean): void {
-  form.hidden = inCall;
-  callSection.hidden = !inCall;
+account.on('session', (session) => {
+  if (!session) return; // signedOut follows
+  const wasSignedIn = state.phase === 'signedIn';
+  state.phase = 'signedIn';
+  if (!wasSignedIn) state.screen = 'call';
+  showAccount(session);
+  render();
+});
+
+account.on('signedOut', (reason) => {
+  state.phase = 'signedOut';
+  state.screen = 'call';
+  photos.clear();
+  if (state.callUsesAccount) void call.leave();
+  signIn.reset(reason === 'signed out' ? '' : signedOutMessage(reason));
+  render();
+});
+
+function signedOutMessage(reason: string): string {
+  if (reason.includes('another window')) return 'You signed out in another window.';
+  if (reason.includes('revoked')) return 'This device was signed out.';
+  return 'Your session has ended. Please sign in again.';
 }
 
-async function join(displayName: string, room: string): Promise<void> {
-  joinError.hidden = true;
-  setStatus('Getting camera and microphone…');
-  localStream = await navigator.mediaDevices.getUserMedia({
-    audio: true,
-    video: { width: 640, height: 480 },
+$('navCall').addEventListener('click', () => openScreen('call'));
+$('navProfile').addEventListener('click', () => openScreen('profile'));
+$('signOut').addEventListener('click', () => {
+  void busy($<HTMLButtonElement>('signOut'), async () => {
+    if (state.callUsesAccount) await call.leave();
+    await account.signOut();
   });
-  localVideo.srcObject = localStream;
-  setStatus('Connecting…');
-  const { token } = await fetchDevToken(location.origin, displayName);
-  const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-  const s = await RoomSession.join({ url: wsUrl, token, room, displayName });
-  session = s;
-  s.on('peerJoined', (p) => tileFor(p.peerId, p.displayName));
-  s.on('peerLeft', (peerId) => tiles.querySelector(`.tile[data-peer-id="${CSS.escape(peerId)}"]`)?.remove());
-  s.on('track', attach);
-  s.on('trackEnded', detach);
-  s.on('activeSpeaker', (peerId) => {
-    for (const tile of tiles.querySelectorAll<HTMLElement>('.tile')) {
-      tile.classList.toggle('speaking', peerId !== null && tile.dataset.peerId === peerId);
+});
+
+joinForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const room = $<HTMLInputElement>('roomName').value.trim();
+  const user = state.phase === 'signedIn' ? account.user : null;
+  showError(joinError, '');
+  void busy($<HTMLButtonElement>('join'), async () => {
+    try {
+      if (user) {
+        state.callUsesAccount = true;
+        // The account refreshes the token; the session reconnects by itself when the old one expires.
+        await call.join(room, user.name, { getToken: (rejected) => account.getAccessToken(rejected) });
+      } else {
+        state.callUsesAccount = false;
+        const name = displayNameInput.value.trim();
+        await call.join(room, name, {
+          getToken: async () => (await fetchDevToken(location.origin, name)).token,
+        });
+      }
+    } catch (err) {
+      showError(joinError, describeError(err, 'call'));
     }
   });
-  s.on('transportState', (direction, state) => setStatus(`In ${room} · ${direction} ${state}`));
-  s.on('closed', (reason) => {
-    if (session === s) cleanUp(reason === 'left' ? 'Left the room' : `Disconnected: ${reason}`);
-  });
-  s.on('error', (err) => console.warn('call error', err));
-  for (const peer of s.peers.values()) tileFor(peer.peerId, peer.displayName);
-  for (const t of s.remoteTracks.values()) attach(t);
-  showCall(true);
-  setStatus(`In ${room}`);
-  await s.publish({ audio: localStream.getAudioTracks()[0], video: localStream.getVideoTracks()[0] });
-}
+});
 
-function cleanUp(message: string): void {
-  session = undefined;
-  for (const t of localStream?.getTracks() ?? []) t.stop();
-  localStream = undefined;
-  localVideo.srcObject = null;
-  for (const tile of tiles.querySelectorAll('.tile.remote')) tile.remove();
-  showCall(false);
-  setStatus(message);
-}
-
-form.addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  const displayName = $<HTMLInputElement>('displayName').value.trim();
-  const room = $<HTMLInputElement>('roomName').value.trim();
-  $<HTMLButtonElement>('join').disabled = true;
-  join(displayName, room)
-    .catch((err: unknown) => {
-      cleanUp('Not connected');
-      joinError.textContent = err instanceof Error ? err.message : String(err);
-      joinError.hidden = false;
-    })
-    .finally(() => {
-      $<HTMLButtonElement>('join').disabled = false;
+/**
+ * Whether the server issues development tokens. Only `POST /api/v1/dev/token` exists, so ask it with
+ * an empty body: 400 (invalid params) means the endpoint is there, 404 that it is not. No token is made.
+ */
+async function probeDevTokens(): Promise<boolean> {
+  try {
+    const res = await fetch('/api/v1/dev/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
     });
-});
+    return res.status === 400;
+  } catch {
+    return false;
+  }
+}
 
-$('leave').addEventListener('click', () => void session?.leave());
+async function boot(): Promise<void> {
+  const session = await account.restore();
+  state.phase = session ? 'signedIn' : 'signedOut';
+  if (session) showAccount(session);
+  else signIn.reset();
+  render();
+  state.devTokens = await probeDevTokens();
+  render();
+  // Fresh profile data; a refused refresh ends the session through the signedOut event.
+  if (session) await account.me();
+}
 
-toggleAudio.addEventListener('click', () => {
-  const muted = toggleAudio.getAttribute('aria-pressed') !== 'true';
-  void session?.setMuted('audio', muted).then(() => {
-    toggleAudio.setAttribute('aria-pressed', String(muted));
-    toggleAudio.textContent = muted ? 'Unmute microphone' : 'Mute microphone';
-  });
-});
-
-toggleVideo.addEventListener('click', () => {
-  const off = toggleVideo.getAttribute('aria-pressed') !== 'true';
-  void session?.setMuted('video', off).then(() => {
-    toggleVideo.setAttribute('aria-pressed', String(off));
-    toggleVideo.textContent = off ? 'Turn camera on' : 'Turn camera off';
-  });
-});
+boot().catch((err: unknown) => console.warn('start-up', describeError(err)));

@@ -1,0 +1,431 @@
+/**
+ * The owner of calls. Every change is a state-machine event applied with compare-and-set on the
+ * stored call (retried on conflict), then announced: to every participant's devices through the
+ * user message bus (any node), to webhooks, and to metrics. Ring and media timers run on the node
+ * that armed them; a ringing call past its deadline is also timed out lazily on the next access.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Identity } from '../auth/accessTokens.js';
+import { publicUser } from '../accounts/accountService.js';
+import { ErrorCode, ServiceError } from '../protocol/errors.js';
+import type { CallHistoryEntry, CallMedia, CallView, UserSummary } from '../protocol/signaling.js';
+import type { Logger } from '../server/logger.js';
+import type { AccountStore } from '../state/accountStore.js';
+import type { CallStore, PointerExpectation } from '../state/callStore.js';
+import type { UserMessage, UserMessageBus } from '../state/userMessageBus.js';
+import type { CallRecord } from './callRecord.js';
+import { applyCallEvent, newCall, type CallEffect, type CallEvent } from './callStateMachine.js';
+import type { WebhookSink } from './webhooks.js';
+
+export const CALL_ROOM_PREFIX = 'call-';
+export const callRoomName = (callId: string): string => `${CALL_ROOM_PREFIX}${callId}`;
+const MAX_CAS_ATTEMPTS = 8;
+
+export interface CallTimings {
+  ringTimeoutMs: number;
+  mediaTimeoutMs: number;
+  reconnectGraceMs: number;
+}
+
+/** A connected device, as the call service sees it. */
+export interface CallEndpoint {
+  readonly userId: string;
+  readonly deviceId: string;
+  deliver(message: UserMessage): void;
+}
+
+export interface CallServiceOptions {
+  calls: CallStore;
+  accounts: AccountStore;
+  bus: UserMessageBus;
+  webhooks: WebhookSink;
+  timings: CallTimings;
+  log: Logger;
+  onOutcome?: (outcome: string) => void;
+  /** Whether a user's device is in a call room right now (any node); used after a disconnect. */
+  isInCallRoom: (callId: string, userId: string) => Promise<boolean>;
+  closeCallRoom: (callId: string) => void;
+}
+
+export class CallService {
+  readonly #o: CallServiceOptions;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #closed = false;
+
+  constructor(opts: CallServiceOptions) {
+    this.#o = opts;
+  }
+
+  // ---- devices -------------------------------------------------------------------------------
+
+  /** Starts delivering call messages to a device; re-announces a call that is ringing for it. */
+  async attach(endpoint: CallEndpoint): Promise<() => void> {
+    const unsubscribe = await this.#o.bus.subscribe(endpoint.userId, (m) => {
+      if (m.onlyDeviceId && m.onlyDeviceId !== endpoint.deviceId) return;
+      if (m.exceptDeviceId && m.exceptDeviceId === endpoint.deviceId) return;
+      endpoint.deliver(m);
+    });
+    const current = (await this.#o.calls.currentCalls([endpoint.userId])).get(endpoint.userId);
+    if (current) {
+      const call = await this.#load(current);
+      if (call && call.state !== 'ended' && call.participants[endpoint.userId]?.state === 'ringing') {
+        const view = await this.view(call);
+        endpoint.deliver({
+          notification: 'callIncoming',
+          data: { call: view, caller: this.#summary(view, call.callerId) },
+        });
+      }
+    }
+    return unsubscribe;
+  }
+
+  /** A device's connection ended: if it was in a call, hang up unless it comes back in time. */
+  deviceGone(identity: Identity, callId: string): void {
+    this.#arm(this.#o.timings.reconnectGraceMs, async () => {
+      const call = await this.#o.calls.getCall(callId);
+      const p = call?.participants[identity.userId];
+      if (!call || call.state === 'ended' || p?.state !== 'joined' || p.deviceId !== identity.deviceId)
+        return;
+      if (await this.#o.isInCallRoom(callId, identity.userId)) return;
+      await this.#update(callId, { type: 'hangup', userId: identity.userId }).catch(() => undefined);
+    });
+  }
+
+  // ---- requests ------------------------------------------------------------------------------
+
+  async invite(identity: Identity, userIds: string[], media: CallMedia): Promise<CallView> {
+    const callees = [...new Set(userIds)].filter((id) => id !== identity.userId);
+    if (callees.length === 0)
+      throw new ServiceError(ErrorCode.InvalidParams, 'you cannot call yourself', 400);
+    await this.#assertUsersExist([identity.userId, ...callees]);
+
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const pointers = await this.#o.calls.currentCalls([identity.userId, ...callees]);
+      const mine = pointers.get(identity.userId);
+      if (mine) {
+        const existing = await this.#load(mine);
+        if (existing && existing.state !== 'ended') {
+          // Glare: we call someone who is calling us right now → answer their call: one call, not two.
+          const glare =
+            callees.length === 1 &&
+            existing.state === 'ringing' &&
+            existing.callerId === callees[0] &&
+            existing.participants[identity.userId]?.state === 'ringing';
+          if (glare) return this.accept(identity, existing.callId);
+          throw new ServiceError(
+            ErrorCode.AlreadyInCall,
+            'you are already in a call; hang up first',
+            409,
+            undefined,
+            {
+              callId: existing.callId,
+            },
+          );
+        }
+      }
+      // No call waiting: someone who has a call (ringing or in one) is busy.
+      const busy = new Set(callees.filter((id) => pointers.has(id)));
+      const now = Date.now();
+      const { call, effects } = newCall({
+        callId: randomUUID(),
+        callerId: identity.userId,
+        callerDeviceId: identity.deviceId,
+        calleeIds: callees,
+        busyUserIds: busy,
+        media,
+        now,
+        ringTimeoutMs: this.#o.timings.ringTimeoutMs,
+      });
+      const expect: PointerExpectation[] = [identity.userId, ...callees].map((userId) => ({
+        userId,
+        callId: pointers.get(userId) ?? null,
+      }));
+      if (await this.#o.calls.saveCall(call, 0, expect)) {
+        await this.#o.calls.addToHistory(call.order, call.callId);
+        this.#o.webhooks.emit('call.started', {
+          callId: call.callId,
+          callerId: call.callerId,
+          calleeIds: callees,
+          media,
+        });
+        await this.#announce(call, effects);
+        return this.view(call);
+      }
+    }
+    throw new ServiceError(ErrorCode.Unavailable, 'too much contention; try again', 503, 1);
+  }
+
+  async ringing(identity: Identity, callId: string): Promise<void> {
+    await this.#update(callId, { type: 'ringing', userId: identity.userId, deviceId: identity.deviceId });
+  }
+
+  async accept(identity: Identity, callId: string): Promise<CallView> {
+    const call = await this.#update(callId, {
+      type: 'accept',
+      userId: identity.userId,
+      deviceId: identity.deviceId,
+    });
+    this.#arm(this.#o.timings.mediaTimeoutMs, () =>
+      this.#update(callId, { type: 'mediaTimeout' }).then(() => undefined),
+    );
+    return this.view(call);
+  }
+
+  async decline(identity: Identity, callId: string): Promise<void> {
+    await this.#update(callId, { type: 'decline', userId: identity.userId });
+  }
+
+  async cancel(identity: Identity, callId: string): Promise<void> {
+    await this.#update(callId, { type: 'cancel', userId: identity.userId });
+  }
+
+  async hangup(identity: Identity, callId: string): Promise<void> {
+    await this.#update(callId, { type: 'hangup', userId: identity.userId });
+  }
+
+  async addParticipants(identity: Identity, callId: string, userIds: string[]): Promise<CallView> {
+    await this.#assertUsersExist(userIds);
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const current = await this.#load(callId);
+      if (!current) throw new ServiceError(ErrorCode.NotFound, 'no such call', 404);
+      const pointers = await this.#o.calls.currentCalls(userIds);
+      const busy = new Set(userIds.filter((id) => pointers.has(id) && pointers.get(id) !== callId));
+      const { call, effects } = applyCallEvent(
+        current,
+        {
+          type: 'addParticipants',
+          byUserId: identity.userId,
+          userIds,
+          busyUserIds: busy,
+          ringDeadline: Date.now() + this.#o.timings.ringTimeoutMs,
+        },
+        Date.now(),
+      );
+      const expect = userIds.map((userId) => ({ userId, callId: pointers.get(userId) ?? null }));
+      if (await this.#o.calls.saveCall(call, current.version, expect)) {
+        await this.#o.calls.addToHistory(userIds, callId);
+        await this.#announce(call, effects);
+        return this.view(call);
+      }
+    }
+    throw new ServiceError(ErrorCode.Unavailable, 'too much contention; try again', 503, 1);
+  }
+
+  /** Checks that this device answered the call (only then may it join the call's media room). */
+  async mediaJoined(identity: Identity, callId: string): Promise<void> {
+    const call = await this.#load(callId);
+    const p = call?.participants[identity.userId];
+    if (!call || !p) throw new ServiceError(ErrorCode.NotInCall, 'you are not in this call', 403);
+    if (p.state === 'joined' && p.deviceId !== identity.deviceId) {
+      throw new ServiceError(ErrorCode.Forbidden, 'the call was answered on another of your devices', 403);
+    }
+    await this.#update(callId, { type: 'mediaJoined', userId: identity.userId });
+  }
+
+  async get(identity: Identity, callId: string): Promise<CallView> {
+    const call = await this.#load(callId);
+    if (!call || !call.participants[identity.userId])
+      throw new ServiceError(ErrorCode.NotInCall, 'you are not in this call', 403);
+    return this.view(call);
+  }
+
+  async history(
+    identity: Identity,
+    limit: number,
+  ): Promise<{ entries: CallHistoryEntry[]; missedUnseen: number }> {
+    const [calls, missedUnseen] = await Promise.all([
+      this.#o.calls.history(identity.userId, limit),
+      this.#o.calls.missedUnseen(identity.userId),
+    ]);
+    const entries = await Promise.all(calls.map((c) => this.#historyEntry(c, identity.userId)));
+    return { entries, missedUnseen };
+  }
+
+  async historySeen(identity: Identity): Promise<void> {
+    await this.#o.calls.clearMissed(identity.userId);
+  }
+
+  async view(call: CallRecord): Promise<CallView> {
+    const users = await Promise.all(call.order.map((id) => this.#o.accounts.getUser(id)));
+    return {
+      callId: call.callId,
+      callerId: call.callerId,
+      media: call.media,
+      state: call.state,
+      createdAt: call.createdAt,
+      answeredAt: call.answeredAt,
+      endedAt: call.endedAt,
+      endReason: call.endReason,
+      participants: call.order.map((id, i) => {
+        const p = call.participants[id]!;
+        const u = users[i];
+        const pub = u ? publicUser(u, { withPhone: false }) : null;
+        return {
+          userId: id,
+          name: pub?.name ?? 'Unknown',
+          photo: pub?.photo ? { url: pub.photo.url, thumbUrl: pub.photo.thumbUrl } : null,
+          state: p.state,
+          ringingDevices: p.ringingDevices.length,
+        };
+      }),
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  #summary(view: CallView, userId: string): UserSummary {
+    const p = view.participants.find((x) => x.userId === userId);
+    return { userId, name: p?.name ?? 'Unknown', photo: p?.photo ?? null };
+  }
+
+  async #assertUsersExist(userIds: string[]): Promise<void> {
+    const users = await Promise.all(userIds.map((id) => this.#o.accounts.getUser(id)));
+    const missing = userIds.filter((_, i) => !users[i]);
+    if (missing.length > 0)
+      throw new ServiceError(ErrorCode.UnknownUser, `unknown user ${missing.join(', ')}`, 404);
+  }
+
+  /** Loads a call, timing it out first if it rang past its deadline while no timer was there. */
+  async #load(callId: string): Promise<CallRecord | null> {
+    const call = await this.#o.calls.getCall(callId);
+    if (
+      call &&
+      call.state !== 'ended' &&
+      Object.values(call.participants).some((p) => p.state === 'ringing') &&
+      Date.now() >= call.ringDeadline
+    ) {
+      return this.#update(callId, { type: 'ringTimeout' }).catch(() => call);
+    }
+    return call;
+  }
+
+  async #update(callId: string, event: CallEvent): Promise<CallRecord> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const current = await this.#o.calls.getCall(callId);
+      if (!current) throw new ServiceError(ErrorCode.NotFound, 'no such call', 404);
+      const { call, effects } = applyCallEvent(current, event, Date.now());
+      if (await this.#o.calls.saveCall(call, current.version, [])) {
+        await this.#announce(call, effects);
+        return call;
+      }
+    }
+    throw new ServiceError(ErrorCode.Unavailable, 'too much contention; try again', 503, 1);
+  }
+
+  async #announce(call: CallRecord, effects: CallEffect[]): Promise<void> {
+    const view = await this.view(call);
+    const publish = (userId: string, m: UserMessage): Promise<number> =>
+      this.#o.bus.publish(userId, m).catch((error: unknown) => {
+        this.#o.log.warn('call message not published', { error, userId });
+        return 0;
+      });
+    const ringing = new Set(effects.flatMap((e) => (e.type === 'ring' ? e.userIds : [])));
+    await Promise.all(
+      call.order
+        .filter((id) => !ringing.has(id))
+        .map((id) => publish(id, { notification: 'callUpdated', data: { call: view } })),
+    );
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'ring': {
+          const caller = this.#summary(view, call.callerId);
+          const offline: string[] = [];
+          await Promise.all(
+            effect.userIds.map(async (id) => {
+              const reached = await publish(id, {
+                notification: 'callIncoming',
+                data: { call: view, caller },
+              });
+              if (reached === 0) offline.push(id);
+            }),
+          );
+          // Offline callees keep ringing until the deadline: a push service can wake their phone.
+          this.#o.webhooks.emit('call.ringing', {
+            callId: call.callId,
+            callerId: call.callerId,
+            userIds: effect.userIds,
+            offlineUserIds: offline,
+          });
+          this.#arm(Math.max(0, call.ringDeadline - Date.now()) + 50, () =>
+            this.#update(call.callId, { type: 'ringTimeout' }).then(() => undefined),
+          );
+          break;
+        }
+        case 'answered':
+          await publish(effect.userId, {
+            notification: 'callAnsweredElsewhere',
+            data: { callId: call.callId },
+            exceptDeviceId: effect.deviceId,
+          });
+          if (
+            call.answeredAt !== null &&
+            call.order.filter((id) => call.participants[id]?.state === 'joined').length === 2
+          ) {
+            this.#o.webhooks.emit('call.answered', { callId: call.callId, userId: effect.userId });
+            this.#o.onOutcome?.('answered');
+          }
+          break;
+        case 'missed':
+          await Promise.all(effect.userIds.map((id) => this.#o.calls.addMissed(id)));
+          this.#o.webhooks.emit('call.missed', {
+            callId: call.callId,
+            callerId: call.callerId,
+            userIds: effect.userIds,
+          });
+          break;
+        case 'ended':
+          this.#o.webhooks.emit('call.ended', {
+            callId: call.callId,
+            reason: effect.reason,
+            durationSeconds: call.answeredAt
+              ? Math.round(((call.endedAt ?? Date.now()) - call.answeredAt) / 1000)
+              : 0,
+          });
+          if (call.answeredAt === null) this.#o.onOutcome?.(effect.reason);
+          this.#o.closeCallRoom(call.callId);
+          break;
+      }
+    }
+  }
+
+  async #historyEntry(call: CallRecord, userId: string): Promise<CallHistoryEntry> {
+    const view = await this.view(call);
+    const p = call.participants[userId]!;
+    const end = p.leftAt ?? call.endedAt ?? Date.now();
+    return {
+      callId: call.callId,
+      direction: call.callerId === userId ? 'outgoing' : 'incoming',
+      media: call.media,
+      others: call.order.filter((id) => id !== userId).map((id) => this.#summary(view, id)),
+      startedAt: call.answeredAt ?? call.createdAt,
+      durationSeconds: p.joinedAt ? Math.max(0, Math.ceil((end - p.joinedAt) / 1000)) : 0,
+      outcome:
+        call.state !== 'ended'
+          ? 'ongoing'
+          : p.state === 'missed' || p.state === 'declined'
+            ? p.state === 'missed'
+              ? 'missed'
+              : 'declined'
+            : (call.endReason ?? 'hung-up'),
+      missed: p.state === 'missed',
+    };
+  }
+
+  #arm(delayMs: number, fn: () => Promise<void>): void {
+    if (this.#closed) return;
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn().catch((error: unknown) => {
+        if (!(error instanceof ServiceError)) this.#o.log.warn('call timer failed', { error });
+      });
+    }, delayMs);
+    t.unref();
+    this.#timers.add(t);
+  }
+}

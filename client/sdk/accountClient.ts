@@ -1,0 +1,584 @@
+/**
+ * Phone-number accounts over the HTTP API in docs/accounts-api.md: sign-in with a one-time code,
+ * registration, profile and photo, devices, contact lookup. Works in browsers and Node (global fetch).
+ *
+ * The access token lives ~10 minutes. The client refreshes it shortly before it expires and once on a
+ * 401 UNAUTHORIZED, and never runs two refreshes at once: the refresh token rotates on every refresh,
+ * and the server revokes the device when it sees an old one again. `TokenStore.withLock` extends that
+ * guarantee to other tabs sharing the same stored session.
+ */
+import { MemoryTokenStore, type StoredSession, type TokenStore } from './tokenStore.js';
+import { TypedEmitter } from './typedEmitter.js';
+
+export interface UserPhoto {
+  /** 512 px WebP; needs the Bearer token, so fetch it with `fetchPhoto`. */
+  url: string;
+  /** 96 px WebP thumbnail; same rules. */
+  thumbUrl: string;
+  etag: string;
+}
+
+export interface User {
+  userId: string;
+  name: string;
+  /** E.164; only in your own profile. */
+  phone?: string;
+  photo: UserPhoto | null;
+  createdAt: number;
+}
+
+export interface Session {
+  accessToken: string;
+  /** Epoch seconds, server clock. */
+  accessTokenExpiresAt: number;
+  refreshToken: string;
+  deviceId: string;
+  user: User;
+}
+
+export interface Device {
+  deviceId: string;
+  label: string;
+  createdAt: number;
+  lastSeenAt: number;
+  current: boolean;
+}
+
+export interface CodeRequested {
+  /** The number as the server normalised it (E.164): pass this one to `verify`. */
+  phone: string;
+  expiresInSeconds: number;
+  resendAfterSeconds: number;
+}
+
+export type VerifyResult =
+  | { status: 'signed-in'; session: Session }
+  | { status: 'registration-required'; registrationToken: string; expiresInSeconds: number };
+
+export interface ContactMatch {
+  phone: string;
+  user: User;
+}
+
+/** The server's codes (docs/accounts-api.md), plus local ones for failures that never got an answer. */
+export type ApiErrorCode =
+  | 'INVALID_PARAMS'
+  | 'MALFORMED_MESSAGE'
+  | 'MESSAGE_TOO_LARGE'
+  | 'INVALID_PHONE_NUMBER'
+  | 'CODE_INVALID'
+  | 'CODE_EXPIRED'
+  | 'CODE_LOCKED'
+  | 'RATE_LIMITED'
+  | 'REGISTRATION_TOKEN_INVALID'
+  | 'REFRESH_TOKEN_INVALID'
+  | 'REFRESH_TOKEN_REUSED'
+  | 'UNAUTHORIZED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'NOT_FOUND'
+  | 'FORBIDDEN'
+  /** local: no session to authenticate with */
+  | 'NOT_SIGNED_IN'
+  /** local: the server could not be reached */
+  | 'NETWORK_ERROR'
+  /** local: no answer within the timeout */
+  | 'TIMEOUT'
+  /** local: an answer that is not the documented JSON */
+  | 'BAD_RESPONSE'
+  | (string & {});
+
+export class ApiError extends Error {
+  /** HTTP status; 0 when there was no answer. */
+  readonly status: number;
+  readonly code: ApiErrorCode;
+  /** From `Retry-After` (429s, 503s). */
+  readonly retryAfterSeconds: number | undefined;
+  /** Wrong-code answers: how many tries are left before the number is locked, when the server says. */
+  readonly attemptsLeft: number | undefined;
+  /** Any other fields of the server's `error` object. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    status: number,
+    code: ApiErrorCode,
+    message: string,
+    extra: { retryAfterSeconds?: number; attemptsLeft?: number; details?: Record<string, unknown> } = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = extra.retryAfterSeconds;
+    this.attemptsLeft = extra.attemptsLeft;
+    this.details = extra.details ?? {};
+  }
+
+  static async fromResponse(res: Response): Promise<ApiError> {
+    const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'));
+    let error: Record<string, unknown> | undefined;
+    try {
+      const body = (await res.json()) as { error?: unknown };
+      if (typeof body.error === 'object' && body.error !== null)
+        error = body.error as Record<string, unknown>;
+    } catch {
+      // not JSON (a proxy's error page): fall back to the status
+    }
+    const { code, message, attemptsLeft, ...details } = error ?? {};
+    const text = typeof message === 'string' ? message : `HTTP ${res.status}`;
+    return new ApiError(res.status, typeof code === 'string' ? code : `HTTP_${res.status}`, text, {
+      retryAfterSeconds,
+      // A structured field if the server sends one; else the number in "wrong code; 3 attempts left".
+      attemptsLeft:
+        typeof attemptsLeft === 'number'
+          ? attemptsLeft
+          : code === 'CODE_INVALID'
+            ? attemptsIn(text)
+            : undefined,
+      details,
+    });
+  }
+}
+
+export interface AccountClientOptions {
+  /** Origin of the service, e.g. `location.origin` or `http://127.0.0.1:3000`. */
+  baseUrl: string;
+  /** Defaults to a MemoryTokenStore; browsers pass a LocalStorageTokenStore. */
+  store?: TokenStore;
+  /** Sent with verify/register when the call does not give one, e.g. "Chrome on Linux". */
+  deviceLabel?: string;
+  /** Refresh this long before the access token expires (default 60 s; at most a quarter of its lifetime). */
+  refreshBeforeExpirySeconds?: number;
+  /** Refresh on a timer even when idle (default true; the timer never keeps Node alive). */
+  autoRefresh?: boolean;
+  /** Per-request timeout (default 20 s; uploads get three times as long). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+type AccountEvents = {
+  /** The session changed: signed in, refreshed, profile updated, or `null` when signed out. */
+  session: [Session | null];
+  /** The session ended: signed out here or in another tab, device revoked, refresh refused. */
+  signedOut: [reason: string];
+};
+
+const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
+const MAX_LOOKUP = 500;
+const RETRY_REFRESH_MS = 15_000;
+
+export class AccountClient extends TypedEmitter<AccountEvents> {
+  readonly baseUrl: string;
+  readonly #store: TokenStore;
+  readonly #fetch: typeof fetch;
+  readonly #skewMs: number;
+  readonly #autoRefresh: boolean;
+  readonly #timeoutMs: number;
+  readonly #deviceLabel: string | undefined;
+  #session: StoredSession | null = null;
+  #loaded: Promise<void> | undefined;
+  #refreshing: Promise<StoredSession> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(opts: AccountClientOptions) {
+    super();
+    this.baseUrl = opts.baseUrl;
+    this.#store = opts.store ?? new MemoryTokenStore();
+    this.#fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#skewMs = (opts.refreshBeforeExpirySeconds ?? 60) * 1000;
+    this.#autoRefresh = opts.autoRefresh ?? true;
+    this.#timeoutMs = opts.timeoutMs ?? 20_000;
+    this.#deviceLabel = opts.deviceLabel;
+    this.#unsubscribe = this.#store.subscribe?.((s) => this.#onStoreChanged(s));
+  }
+
+  /** The current session (after `restore()` or a sign-in), or null. */
+  get session(): Session | null {
+    return this.#session;
+  }
+
+  get user(): User | null {
+    return this.#session?.user ?? null;
+  }
+
+  /** Loads a stored session (a previous page load); null when signed out. Makes no request. */
+  async restore(): Promise<Session | null> {
+    await this.#ready();
+    return this.#session;
+  }
+
+  /** Stops the refresh timer and the cross-tab subscription. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  // ---- sign-in and registration ----
+
+  async requestCode(phone: string): Promise<CodeRequested> {
+    return this.#json<CodeRequested>('POST', '/api/v1/auth/code', { phone });
+  }
+
+  /** Signs in (and stores the session) for a known number; otherwise asks for registration. */
+  async verify(phone: string, code: string, deviceLabel = this.#deviceLabel): Promise<VerifyResult> {
+    const started = Date.now();
+    const result = await this.#json<VerifyResult>('POST', '/api/v1/auth/verify', {
+      phone,
+      code,
+      ...(deviceLabel ? { deviceLabel } : {}),
+    });
+    if (result.status === 'signed-in')
+      return { status: 'signed-in', session: await this.#set(result.session, started) };
+    return result;
+  }
+
+  async register(registrationToken: string, name: string, deviceLabel = this.#deviceLabel): Promise<Session> {
+    const started = Date.now();
+    const { session } = await this.#json<{ session: Session }>('POST', '/api/v1/auth/register', {
+      registrationToken,
+      name,
+      ...(deviceLabel ? { deviceLabel } : {}),
+    });
+    return this.#set(session, started);
+  }
+
+  /** Rotates the tokens now (normally automatic). Concurrent calls share one request. */
+  async refresh(): Promise<Session> {
+    await this.#ready();
+    if (!this.#session) throw notSignedIn();
+    return this.#refreshFrom(this.#session.accessToken);
+  }
+
+  /** Revokes this device on the server and forgets the session, even if the server cannot be reached. */
+  async signOut(): Promise<void> {
+    await this.#ready();
+    if (!this.#session) return;
+    try {
+      await this.#authed('POST', '/api/v1/auth/sign-out');
+    } catch {
+      // Signing out must work offline; the server forgets the device when its refresh token expires.
+    } finally {
+      await this.#drop('signed out');
+    }
+  }
+
+  /**
+   * A valid access token for HTTP or the WebSocket, refreshed first when it is about to expire.
+   * Pass the token the server just refused (WebSocket close 4001, HTTP 401) to force a refresh
+   * unless someone already replaced it.
+   */
+  async getAccessToken(rejectedToken?: string): Promise<string> {
+    await this.#ready();
+    const s = this.#session;
+    if (!s) throw notSignedIn();
+    const rejected = rejectedToken !== undefined && rejectedToken === s.accessToken;
+    if (!rejected && s.accessTokenRefreshAt > Date.now()) return s.accessToken;
+    try {
+      return (await this.#refreshFrom(s.accessToken)).accessToken;
+    } catch (err) {
+      // A refresh that failed for a passing reason (network, 5xx) leaves a token that still works.
+      if (!rejected && this.#session === s && s.accessTokenLocalExpiresAt > Date.now()) return s.accessToken;
+      throw err;
+    }
+  }
+
+  // ---- profile ----
+
+  async me(): Promise<User> {
+    const { user } = await this.#authedJson<{ user: User }>('GET', '/api/v1/me');
+    return this.#setUser(user);
+  }
+
+  async updateName(name: string): Promise<User> {
+    const { user } = await this.#authedJson<{ user: User }>('PATCH', '/api/v1/me', { name });
+    return this.#setUser(user);
+  }
+
+  /** JPEG, PNG or WebP up to 5 MB; the server re-encodes it (512 px WebP and a 96 px thumbnail). */
+  async uploadPhoto(photo: Blob | ArrayBuffer | Uint8Array, contentType?: string): Promise<User> {
+    const type = contentType ?? (photo instanceof Blob ? photo.type : '');
+    if (!type) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'the photo needs a content type');
+    const size = photo instanceof Blob ? photo.size : photo.byteLength;
+    if (size > MAX_PHOTO_BYTES) throw new ApiError(413, 'MESSAGE_TOO_LARGE', 'the photo is larger than 5 MB');
+    const res = await this.#authed('PUT', '/api/v1/me/photo', {
+      body: photo as BodyInit,
+      contentType: type,
+      timeoutMs: this.#timeoutMs * 3,
+    });
+    const { user } = await readJson<{ user: User }>(res);
+    return this.#setUser(user);
+  }
+
+  /**
+   * A photo or thumbnail URL from a User, as a Blob (show it with URL.createObjectURL). The URLs need
+   * the Bearer token, so `<img src>` cannot load them directly. Revalidates with the server (ETag,
+   * so usually a 304) because a new upload may keep the same URL.
+   */
+  async fetchPhoto(url: string): Promise<Blob> {
+    const target = new URL(url, this.baseUrl);
+    // Never hand the access token to another origin.
+    if (target.origin !== new URL(this.baseUrl).origin) {
+      throw new ApiError(0, 'FORBIDDEN', `refusing to send credentials to ${target.origin}`);
+    }
+    const res = await this.#authed('GET', target.pathname + target.search, { cache: 'no-cache' });
+    return res.blob();
+  }
+
+  // ---- devices and contacts ----
+
+  async listDevices(): Promise<Device[]> {
+    return (await this.#authedJson<{ devices: Device[] }>('GET', '/api/v1/devices')).devices;
+  }
+
+  /** Signs a device out. Revoking this device signs this client out too. */
+  async revokeDevice(deviceId: string): Promise<void> {
+    await this.#authed('DELETE', `/api/v1/devices/${encodeURIComponent(deviceId)}`);
+    if (this.#session?.deviceId === deviceId) await this.#drop('this device was revoked');
+  }
+
+  /** Registered users among the given E.164 numbers (any number of them: sent 500 at a time). */
+  async lookupContacts(phones: readonly string[]): Promise<ContactMatch[]> {
+    const matches: ContactMatch[] = [];
+    for (let i = 0; i < phones.length; i += MAX_LOOKUP) {
+      const batch = phones.slice(i, i + MAX_LOOKUP);
+      const res = await this.#authedJson<{ matches: ContactMatch[] }>('POST', '/api/v1/contacts/lookup', {
+        phones: batch,
+      });
+      matches.push(...res.matches);
+    }
+    return matches;
+  }
+
+  // ---- session bookkeeping ----
+
+  #ready(): Promise<void> {
+    this.#loaded ??= (async () => {
+      const stored = await this.#store.load();
+      // A sign-in that finished while the store was loading wins.
+      if (!this.#session && stored) {
+        this.#session = stored;
+        this.#schedule();
+      }
+    })();
+    return this.#loaded;
+  }
+
+  async #set(session: Session, requestStartedAt: number): Promise<StoredSession> {
+    const expiresAt = localExpiry(session, requestStartedAt);
+    const lifetime = Math.max(0, expiresAt - requestStartedAt);
+    const stored: StoredSession = {
+      ...session,
+      accessTokenLocalExpiresAt: expiresAt,
+      accessTokenRefreshAt: expiresAt - Math.min(this.#skewMs, lifetime / 4),
+    };
+    this.#session = stored;
+    await this.#store.save(stored);
+    this.#schedule();
+    this.emit('session', stored);
+    return stored;
+  }
+
+  async #setUser(user: User): Promise<User> {
+    const s = this.#session;
+    if (s && s.user.userId === user.userId) {
+      // Keep the phone: only some answers carry it.
+      const next: StoredSession = { ...s, user: { ...user, phone: user.phone ?? s.user.phone } };
+      this.#session = next;
+      await this.#store.save(next);
+      this.emit('session', next);
+      return next.user;
+    }
+    return user;
+  }
+
+  async #drop(reason: string): Promise<void> {
+    const had = this.#session !== null;
+    this.#session = null;
+    clearTimeout(this.#timer);
+    await this.#store.save(null);
+    if (had) {
+      this.emit('session', null);
+      this.emit('signedOut', reason);
+    }
+  }
+
+  #onStoreChanged(stored: StoredSession | null): void {
+    if (!stored) {
+      if (!this.#session) return;
+      this.#session = null;
+      clearTimeout(this.#timer);
+      this.emit('session', null);
+      this.emit('signedOut', 'signed out in another window');
+      return;
+    }
+    this.#session = stored;
+    this.#schedule();
+    this.emit('session', stored);
+  }
+
+  #schedule(delayMs?: number): void {
+    clearTimeout(this.#timer);
+    const s = this.#session;
+    if (!this.#autoRefresh || !s) return;
+    const due = delayMs ?? Math.max(1000, s.accessTokenRefreshAt - Date.now());
+    this.#timer = setTimeout(() => {
+      if (this.#session !== s) return;
+      this.#refreshFrom(s.accessToken).catch(() => {
+        if (this.#session) this.#schedule(RETRY_REFRESH_MS);
+      });
+    }, due);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** One refresh at a time; callers arriving meanwhile share its result. */
+  #refreshFrom(staleAccessToken: string): Promise<StoredSession> {
+    if (this.#refreshing) return this.#refreshing;
+    const run = (): Promise<StoredSession> => this.#doRefresh(staleAccessToken);
+    const p = (this.#store.withLock ? this.#store.withLock(run) : run()).finally(() => {
+      if (this.#refreshing === p) this.#refreshing = undefined;
+    });
+    this.#refreshing = p;
+    return p;
+  }
+
+  async #doRefresh(staleAccessToken: string): Promise<StoredSession> {
+    // Re-read under the lock: another tab may have rotated the tokens or signed out meanwhile.
+    const stored = await this.#store.load();
+    if (!stored) {
+      await this.#drop('signed out in another window');
+      throw notSignedIn();
+    }
+    if (stored.accessToken !== staleAccessToken && stored.accessTokenRefreshAt > Date.now()) {
+      if (stored !== this.#session) this.#onStoreChanged(stored);
+      return stored;
+    }
+    const started = Date.now();
+    try {
+      const { session } = await this.#json<{ session: Session }>('POST', '/api/v1/auth/refresh', {
+        refreshToken: stored.refreshToken,
+      });
+      return await this.#set(session, started);
+    } catch (err) {
+      // Refused (revoked device, reused or expired refresh token): the session is over.
+      if (
+        err instanceof ApiError &&
+        err.status >= 400 &&
+        err.status < 500 &&
+        err.status !== 408 &&
+        err.status !== 429
+      ) {
+        await this.#drop(`session ended (${err.code})`);
+      }
+      throw err;
+    }
+  }
+
+  // ---- HTTP ----
+
+  async #send(
+    method: string,
+    path: string,
+    opts: { body?: BodyInit; contentType?: string; token?: string; timeoutMs?: number; cache?: RequestCache },
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.contentType) headers['content-type'] = opts.contentType;
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    try {
+      return await this.#fetch(new URL(path, this.baseUrl), {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: opts.body } : {}),
+        ...(opts.cache ? { cache: opts.cache } : {}),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? this.#timeoutMs),
+      });
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'TimeoutError' || name === 'AbortError')
+        throw new ApiError(0, 'TIMEOUT', `${method} ${path}: no answer in time`);
+      throw new ApiError(0, 'NETWORK_ERROR', `${method} ${path}: cannot reach the server`, {
+        details: { cause: String(err) },
+      });
+    }
+  }
+
+  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.#send(method, path, {
+      ...(body !== undefined ? { body: JSON.stringify(body), contentType: 'application/json' } : {}),
+    });
+    if (!res.ok) throw await ApiError.fromResponse(res);
+    return readJson<T>(res);
+  }
+
+  async #authedJson<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.#authed(method, path, {
+      ...(body !== undefined ? { body: JSON.stringify(body), contentType: 'application/json' } : {}),
+    });
+    return readJson<T>(res);
+  }
+
+  /** Sends with the Bearer token; on 401 UNAUTHORIZED refreshes and retries once. */
+  async #authed(
+    method: string,
+    path: string,
+    opts: { body?: BodyInit; contentType?: string; timeoutMs?: number; cache?: RequestCache } = {},
+  ): Promise<Response> {
+    let token = await this.getAccessToken();
+    let res = await this.#send(method, path, { ...opts, token });
+    if (res.status === 401) {
+      const err = await ApiError.fromResponse(res);
+      if (err.code !== 'UNAUTHORIZED') throw err;
+      token = await this.getAccessToken(token);
+      res = await this.#send(method, path, { ...opts, token });
+    }
+    if (!res.ok) throw await ApiError.fromResponse(res);
+    return res;
+  }
+}
+
+function notSignedIn(): ApiError {
+  return new ApiError(401, 'NOT_SIGNED_IN', 'not signed in');
+}
+
+async function readJson<T>(res: Response): Promise<T> {
+  if (res.status === 204) return undefined as T;
+  try {
+    return (await res.json()) as T;
+  } catch {
+    throw new ApiError(res.status, 'BAD_RESPONSE', `expected JSON from the server (HTTP ${res.status})`);
+  }
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+function attemptsIn(message: string): number | undefined {
+  const m = /(\d+)\s+attempts?\s+left/i.exec(message);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * When the access token expires by this machine's clock. The token's own lifetime (exp - iat), counted
+ * from when the request was sent, is right even when the local clock is off; the server's epoch
+ * `accessTokenExpiresAt` is the fallback for a token that is not a readable JWT.
+ */
+function localExpiry(session: Session, requestStartedAt: number): number {
+  try {
+    const payload = session.accessToken.split('.')[1];
+    if (payload) {
+      const b64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const claims = JSON.parse(new TextDecoder().decode(bytes)) as { iat?: unknown; exp?: unknown };
+      if (typeof claims.iat === 'number' && typeof claims.exp === 'number' && claims.exp > claims.iat) {
+        return requestStartedAt + (claims.exp - claims.iat) * 1000;
+      }
+    }
+  } catch {
+    // not a JWT we can read
+  }
+  return session.accessTokenExpiresAt * 1000;
+}

@@ -1,0 +1,159 @@
+/** The room call: camera and microphone, a tile per remote peer, mute toggles, leave. */
+import { RoomSession, type JoinOptions, type RemoteTrack } from '../sdk/index.js';
+import { $ } from './dom.js';
+
+/** Either a fixed token (development sign-in) or an account's token source (reconnects on expiry). */
+export type TokenSource = Pick<JoinOptions, 'token' | 'getToken'>;
+
+export class CallView {
+  readonly #tiles = $('tiles');
+  readonly #localVideo = $<HTMLVideoElement>('localVideo');
+  readonly #toggleAudio = $<HTMLButtonElement>('toggleAudio');
+  readonly #toggleVideo = $<HTMLButtonElement>('toggleVideo');
+  readonly #setStatus: (text: string) => void;
+  readonly #onChange: () => void;
+  #session: RoomSession | undefined;
+  #localStream: MediaStream | undefined;
+  #joining = false;
+
+  constructor(opts: { setStatus: (text: string) => void; onChange: () => void }) {
+    this.#setStatus = opts.setStatus;
+    this.#onChange = opts.onChange;
+    $('leave').addEventListener('click', () => void this.leave());
+    this.#toggleAudio.addEventListener('click', () => void this.#toggle('audio'));
+    this.#toggleVideo.addEventListener('click', () => void this.#toggle('video'));
+  }
+
+  get session(): RoomSession | undefined {
+    return this.#session;
+  }
+
+  /** In a room, or getting there. */
+  get active(): boolean {
+    return this.#session !== undefined || this.#joining;
+  }
+
+  async join(room: string, displayName: string, auth: TokenSource): Promise<void> {
+    this.#joining = true;
+    try {
+      this.#setStatus('Getting camera and microphone…');
+      this.#localStream = await navigator.mediaDevices.getUserMedia({
+        audio: true,
+        video: { width: 640, height: 480 },
+      });
+      this.#localVideo.srcObject = this.#localStream;
+      this.#setStatus('Connecting…');
+      const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+      const s = await RoomSession.join({ url: wsUrl, ...auth, room, displayName });
+      this.#session = s;
+      this.#wire(s, room);
+      for (const peer of s.peers.values()) this.#tileFor(peer.peerId, peer.displayName);
+      for (const t of s.remoteTracks.values()) this.#attach(t);
+      this.#resetToggles();
+      this.#onChange();
+      this.#setStatus(`In ${room}`);
+      await s.publish({
+        audio: this.#localStream.getAudioTracks()[0],
+        video: this.#localStream.getVideoTracks()[0],
+      });
+    } catch (err) {
+      const joined = this.#session;
+      this.#cleanUp('Not connected');
+      void joined?.leave();
+      throw err;
+    } finally {
+      this.#joining = false;
+      this.#onChange();
+    }
+  }
+
+  async leave(): Promise<void> {
+    await this.#session?.leave();
+  }
+
+  #wire(s: RoomSession, room: string): void {
+    s.on('peerJoined', (p) => this.#tileFor(p.peerId, p.displayName));
+    s.on('peerLeft', (peerId) => this.#tileElement(peerId)?.remove());
+    s.on('track', (t) => this.#attach(t));
+    s.on('trackEnded', (t) => this.#detach(t));
+    s.on('activeSpeaker', (peerId) => {
+      for (const tile of this.#tiles.querySelectorAll<HTMLElement>('.tile')) {
+        tile.classList.toggle('speaking', peerId !== null && tile.dataset.peerId === peerId);
+      }
+    });
+    s.on('transportState', (direction, state) => this.#setStatus(`In ${room} · ${direction} ${state}`));
+    s.on('reconnecting', (attempt) =>
+      this.#setStatus(`Reconnecting to ${room}${attempt > 1 ? ` (attempt ${attempt})` : ''}…`),
+    );
+    s.on('reconnected', () => this.#setStatus(`In ${room}`));
+    s.on('closed', (reason) => {
+      if (this.#session === s) this.#cleanUp(reason === 'left' ? 'Left the room' : `Disconnected: ${reason}`);
+    });
+    s.on('error', (err) => console.warn('call error', err));
+  }
+
+  #tileElement(peerId: string): HTMLElement | null {
+    return this.#tiles.querySelector<HTMLElement>(`.tile[data-peer-id="${CSS.escape(peerId)}"]`);
+  }
+
+  #tileFor(peerId: string, displayName: string): HTMLElement {
+    let tile = this.#tileElement(peerId);
+    if (!tile) {
+      tile = document.createElement('figure');
+      tile.className = 'tile remote';
+      tile.dataset.peerId = peerId;
+      const video = document.createElement('video');
+      video.autoplay = true;
+      video.playsInline = true;
+      video.muted = true; // audio plays through its own element so video autoplay is never blocked
+      const audio = document.createElement('audio');
+      audio.autoplay = true;
+      const caption = document.createElement('figcaption');
+      caption.textContent = displayName;
+      tile.append(video, audio, caption);
+      this.#tiles.append(tile);
+    }
+    return tile;
+  }
+
+  #attach(t: RemoteTrack): void {
+    const peer = this.#session?.peers.get(t.peerId);
+    const tile = this.#tileFor(t.peerId, peer?.displayName ?? 'Guest');
+    const el = tile.querySelector<HTMLMediaElement>(t.kind === 'video' ? 'video' : 'audio')!;
+    el.srcObject = new MediaStream([t.track]);
+    el.play().catch(() => undefined);
+  }
+
+  #detach(t: RemoteTrack): void {
+    const el = this.#tileElement(t.peerId)?.querySelector<HTMLMediaElement>(
+      t.kind === 'video' ? 'video' : 'audio',
+    );
+    if (el) el.srcObject = null;
+  }
+
+  async #toggle(kind: 'audio' | 'video'): Promise<void> {
+    const button = kind === 'audio' ? this.#toggleAudio : this.#toggleVideo;
+    const on = button.getAttribute('aria-pressed') !== 'true';
+    await this.#session?.setMuted(kind, on);
+    button.setAttribute('aria-pressed', String(on));
+    if (kind === 'audio') button.textContent = on ? 'Unmute microphone' : 'Mute microphone';
+    else button.textContent = on ? 'Turn camera on' : 'Turn camera off';
+  }
+
+  #resetToggles(): void {
+    this.#toggleAudio.setAttribute('aria-pressed', 'false');
+    this.#toggleAudio.textContent = 'Mute microphone';
+    this.#toggleVideo.setAttribute('aria-pressed', 'false');
+    this.#toggleVideo.textContent = 'Turn camera off';
+  }
+
+  #cleanUp(message: string): void {
+    this.#session = undefined;
+    for (const t of this.#localStream?.getTracks() ?? []) t.stop();
+    this.#localStream = undefined;
+    this.#localVideo.srcObject = null;
+    for (const tile of this.#tiles.querySelectorAll('.tile.remote')) tile.remove();
+    this.#setStatus(message);
+    this.#onChange();
+  }
+}

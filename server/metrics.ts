@@ -1,0 +1,113 @@
+/**
+ * Prometheus metrics for operators and load tests. Gauges are computed at scrape time from the
+ * live objects (rooms, workers, transports), so nothing on the media path pays for them.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RoomService } from '../rooms/roomService.js';
+import type { SessionObserver } from '../signaling/signalingSession.js';
+import type { WorkerPool } from '../sfu/workerPool.js';
+
+export interface ServiceMetrics {
+  registry: Registry;
+  sessionObserver: SessionObserver;
+  callSetups: Counter<'outcome'>;
+}
+
+export function createMetrics(opts: {
+  rooms: RoomService;
+  workers: WorkerPool;
+  connections: () => number;
+}): ServiceMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'calling_node_' });
+
+  const requests = new Counter({
+    name: 'calling_signaling_requests_total',
+    help: 'Signaling requests by method and outcome (ok, or the error code).',
+    labelNames: ['method', 'outcome'] as const,
+    registers: [registry],
+  });
+  const callSetups = new Counter({
+    name: 'calling_call_setups_total',
+    help: 'Calls by how their setup ended (answered, declined, busy, cancelled, missed, failed).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+
+  new Gauge({
+    name: 'calling_websocket_connections',
+    help: 'Open signaling WebSockets on this node.',
+    registers: [registry],
+    collect() {
+      this.set(opts.connections());
+    },
+  });
+
+  const roomGauge = (name: string, help: string, count: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(count());
+      },
+    });
+  };
+  const participants = () => [...opts.rooms.rooms].flatMap((r) => [...r.participants]);
+  roomGauge('calling_rooms', 'Rooms hosted on this node.', () => [...opts.rooms.rooms].length);
+  roomGauge('calling_participants', 'Participants in rooms on this node.', () => participants().length);
+  roomGauge('calling_producers', 'Media producers (published tracks).', () =>
+    participants().reduce((n, p) => n + p.endpoint.producers.size, 0),
+  );
+  roomGauge('calling_consumers', 'Media consumers (forwarded streams).', () =>
+    participants().reduce((n, p) => n + p.endpoint.consumers.size, 0),
+  );
+
+  new Gauge({
+    name: 'calling_worker_cpu_seconds',
+    help: 'CPU time used by each mediasoup worker (user + system).',
+    labelNames: ['worker'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      await Promise.all(
+        opts.workers.workers.map(async (w) => {
+          const u = await w.worker.getResourceUsage().catch(() => null);
+          if (u) this.set({ worker: String(w.index) }, (u.ru_utime + u.ru_stime) / 1000);
+        }),
+      );
+    },
+  });
+
+  const bytes = new Gauge({
+    name: 'calling_transport_bytes',
+    help: 'Bytes through WebRTC transports of current participants, by direction (in, out).',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+    async collect() {
+      let received = 0;
+      let sent = 0;
+      await Promise.all(
+        participants().map(async (p) => {
+          for (const s of (await p.endpoint.allTransportStats()) as {
+            bytesReceived?: number;
+            bytesSent?: number;
+          }[]) {
+            received += s.bytesReceived ?? 0;
+            sent += s.bytesSent ?? 0;
+          }
+        }),
+      );
+      bytes.set({ direction: 'in' }, received);
+      bytes.set({ direction: 'out' }, sent);
+    },
+  });
+
+  return {
+    registry,
+    callSetups,
+    sessionObserver: {
+      request: (method, ok, code) => requests.inc({ method, outcome: ok ? 'ok' : (code ?? 'error') }),
+    },
+  };
+}

@@ -1,0 +1,345 @@
+/**
+ * Phone accounts through the web page in real Chromium, against the real server and Redis:
+ * sign-up with a photo, profile edits, a call as the account, sign-out and sign-in again; and a
+ * call that outlives its access token (close 4001 → refresh → reconnect → media again).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './support/browser.js';
+import { startTestService } from './support/testService.js';
+import {
+  isWebp,
+  makePhoto,
+  shownImage,
+  signInThroughUi,
+  testPhone,
+  TEST_CODE,
+} from './support/accountsBrowser.js';
+
+type Service = Awaited<ReturnType<typeof startTestService>>;
+
+async function poll<T>(
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`${what}: last value ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    last = await read();
+  }
+  return last;
+}
+
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}
+
+/** Frames decoded from remote video, summed over the page's current consumers. */
+function framesDecoded(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const session = window.callApp.session();
+    let frames = 0;
+    if (!session) return -1;
+    for (const report of (await session.getReceiveStats()).values()) {
+      report.forEach((s: { type: string; kind?: string; framesDecoded?: number }) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded ?? 0;
+      });
+    }
+    return frames;
+  });
+}
+
+const text = (page: Page, selector: string): Promise<string> =>
+  page.locator(selector).innerText({ timeout: 5_000 });
+
+describe('phone accounts in the browser', () => {
+  let service: Service;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    service = await startTestService('redis');
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await service?.close();
+  });
+
+  it('signs up with a photo, edits the profile, calls as the account, signs out and back in', async () => {
+    const phone = testPhone();
+    const name = 'Zoë Ångström';
+    const page = await (await browser.newContext()).newPage();
+    const pageErrors = watchErrors(page);
+    await page.goto(service.url);
+
+    // Signed out: the sign-in screen; server errors in plain words.
+    await page.waitForSelector('#phoneForm:not([hidden])');
+    expect(await page.isHidden('#account')).toBe(true);
+    await page.fill('#phone', '+1 555');
+    await page.click('#sendCode');
+    await expect.poll(() => text(page, '#authError')).toMatch(/not a valid phone number/i);
+
+    await page.fill('#phone', phone.typed);
+    await page.click('#sendCode');
+    await page.waitForSelector('#codeForm:not([hidden])');
+    expect(await text(page, '#codeSentTo')).toContain(phone.e164);
+    expect(await page.isDisabled('#resendCode')).toBe(true); // cool-down from resendAfterSeconds
+
+    await page.fill('#code', '000000');
+    await page.click('#verify');
+    await expect.poll(() => text(page, '#authError')).toMatch(/code is wrong.*4 more times/i);
+    expect(await page.getAttribute('#authError', 'role')).toBe('alert');
+
+    // The right code for a new number asks for a name and an optional photo.
+    await page.fill('#code', TEST_CODE);
+    const verified = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/verify'));
+    await page.click('#verify');
+    expect(((await (await verified).json()) as { status: string }).status).toBe('registration-required');
+    await page.waitForSelector('#registerForm:not([hidden])');
+    const red = await makePhoto('png', { width: 300, height: 200 }, { r: 200, g: 30, b: 30 });
+    await page.fill('#regName', name);
+    await page.setInputFiles('#regPhoto', { name: 'red.png', mimeType: 'image/png', buffer: red });
+    await page.waitForSelector('#regPhotoPreview:not([hidden])');
+    await page.click('#register');
+
+    // Signed in: the header shows the name and the (server's) thumbnail.
+    await page.waitForSelector('#account:not([hidden])');
+    expect(await text(page, '#headerName')).toBe(name);
+    await page.waitForSelector('#headerThumb[data-etag]:not([hidden])');
+    const thumb = await shownImage(page, '#headerThumb');
+    expect(thumb.type).toBe('image/webp');
+    expect(isWebp(thumb.bytes)).toBe(true);
+    expect(Math.max(thumb.naturalWidth, thumb.naturalHeight)).toBeLessThanOrEqual(96);
+
+    // Profile: the photo shown is the server's re-encoded WebP, byte for byte.
+    await page.click('#navProfile');
+    await page.waitForSelector('#profilePhoto[data-etag]:not([hidden])');
+    const shown = await shownImage(page, '#profilePhoto');
+    expect(shown.type).toBe('image/webp');
+    expect(isWebp(shown.bytes)).toBe(true);
+    expect(Math.max(shown.naturalWidth, shown.naturalHeight)).toBeGreaterThan(0);
+    expect(Math.max(shown.naturalWidth, shown.naturalHeight)).toBeLessThanOrEqual(512);
+    expectColour(shown.centre, [200, 30, 30]);
+    const { token, photoUrl, userId } = await page.evaluate(async () => {
+      const account = window.callApp.account;
+      return {
+        token: await account.getAccessToken(),
+        photoUrl: account.user!.photo!.url,
+        userId: account.user!.userId,
+      };
+    });
+    const served = await fetch(new URL(photoUrl, service.url), {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(served.status).toBe(200);
+    expect(Buffer.from(shown.bytes).equals(Buffer.from(await served.arrayBuffer()))).toBe(true);
+    expect(await text(page, '#profilePhone')).toContain(phone.e164);
+
+    // A new photo from the profile screen: preview first, then the server's version replaces it.
+    const blue = await makePhoto('jpeg', { width: 900, height: 700 }, { r: 20, g: 40, b: 220 });
+    await page.setInputFiles('#photoInput', { name: 'blue.jpg', mimeType: 'image/jpeg', buffer: blue });
+    await page.waitForSelector('#photoPreviewBox:not([hidden])');
+    expectColour((await shownImage(page, '#photoPreview')).centre, [20, 40, 220]);
+    await page.click('#uploadPhoto');
+    await page.waitForSelector(`#profilePhoto[data-etag]:not([data-etag="${shown.etag}"])`);
+    const replaced = await shownImage(page, '#profilePhoto');
+    expect(replaced.type).toBe('image/webp');
+    expectColour(replaced.centre, [20, 40, 220]);
+    expect(Math.max(replaced.naturalWidth, replaced.naturalHeight)).toBe(512); // 900×700 scaled down
+    expect(await page.isHidden('#photoPreviewBox')).toBe(true);
+    await expect.poll(() => text(page, '#profileStatus')).toBe('Photo updated.');
+    await page.waitForSelector(`#headerThumb[data-etag="${replaced.etag}"]`);
+
+    // Rename; the header follows.
+    const renamed = 'Zoë Å.';
+    await page.fill('#profileName', renamed);
+    await page.click('#saveName');
+    await expect.poll(() => text(page, '#headerName')).toBe(renamed);
+
+    // This browser is the one signed-in device.
+    await page.waitForSelector('#devices li');
+    expect(await page.locator('#devices li').count()).toBe(1);
+    expect(await text(page, '#devices li.current')).toMatch(/Chrome on Linux\s+This device/);
+
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: path.join('test-results', 'accounts-profile.png'), fullPage: true });
+
+    // The call, joined as the account: no name field, the account's name and id in the room.
+    await page.click('#navCall');
+    await page.waitForSelector('#joinForm:not([hidden])');
+    expect(await page.isHidden('#displayName')).toBe(true);
+    const room = `accounts-${phone.e164.slice(-3)}`;
+    await page.fill('#roomName', room);
+    await page.click('#join');
+    await page.waitForSelector('#call:not([hidden])');
+    const listed = await poll(
+      () => service.store.listParticipants(room),
+      (ps) => ps.length === 1,
+      'the account never appeared in the room',
+    );
+    expect(listed[0]).toMatchObject({ userId, displayName: renamed });
+    await page.click('#leave');
+    await page.waitForSelector('#joinForm:not([hidden])');
+
+    // Sign out: back to the sign-in screen, nothing stored, the refresh token is dead.
+    const stored = await page.evaluate(() => localStorage.getItem('calling.session'));
+    const { refreshToken } = JSON.parse(stored!) as { refreshToken: string };
+    await page.click('#signOut');
+    await page.waitForSelector('#signIn:not([hidden])');
+    expect(await page.isHidden('#account')).toBe(true);
+    expect(await page.evaluate(() => localStorage.getItem('calling.session'))).toBeNull();
+    const dead = await fetch(new URL('/api/v1/auth/refresh', service.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken }),
+    });
+    expect(dead.status).toBe(401);
+
+    // Sign in again with the same number: straight in, no registration step, same account.
+    expect(await signInThroughUi(page, phone.typed)).toBe('signed-in');
+    expect(await page.isHidden('#registerForm')).toBe(true);
+    expect(await text(page, '#headerName')).toBe(renamed);
+    await page.waitForSelector(`#headerThumb[data-etag="${replaced.etag}"]`);
+    expect(await page.evaluate(() => window.callApp.account.user?.userId)).toBe(userId);
+
+    // A reload keeps the session (localStorage) and shows the account without signing in.
+    await page.reload();
+    await page.waitForSelector('#account:not([hidden])');
+    expect(await text(page, '#headerName')).toBe(renamed);
+
+    // Refreshes racing in this tab and in a second tab sharing the stored session run one at a time:
+    // the server never sees a rotated-away refresh token, so the device stays signed in.
+    const second = await page.context().newPage();
+    pageErrors.push(...watchErrors(second));
+    await second.goto(service.url);
+    await second.waitForSelector('#account:not([hidden])');
+    // Both tabs start at the same instant (one machine, one clock), so their refreshes overlap.
+    const refreshRace = (p: Page, at: number): Promise<void> =>
+      p.evaluate(async (startAt) => {
+        const account = window.callApp.account;
+        const token = await account.getAccessToken();
+        await new Promise((resolve) => setTimeout(resolve, startAt - Date.now()));
+        await Promise.all([account.refresh(), account.refresh(), account.getAccessToken(token)]);
+      }, at);
+    const startAt = Date.now() + 500;
+    await Promise.all([refreshRace(page, startAt), refreshRace(second, startAt)]);
+    const refreshTokenIn = (p: Page): Promise<string | undefined> =>
+      p.evaluate(async () => {
+        await window.callApp.account.me(); // 401 here would mean the device was revoked
+        return window.callApp.account.session?.refreshToken;
+      });
+    await expect.poll(async () => (await refreshTokenIn(page)) === (await refreshTokenIn(second))).toBe(true);
+    expect(await page.evaluate(() => localStorage.getItem('calling.session'))).toContain(
+      (await refreshTokenIn(page))!,
+    );
+
+    // Signing out in one tab signs the other one out as well.
+    await second.click('#signOut');
+    await page.waitForSelector('#signIn:not([hidden])');
+    expect(await text(page, '#authError')).toBe('You signed out in another window.');
+    expect(pageErrors).toEqual([]);
+  });
+
+  describe('with 15-second access tokens', () => {
+    let shortLived: Service;
+    beforeAll(async () => {
+      shortLived = await startTestService('redis', { JWT_TTL_SECONDS: '15' });
+    });
+    afterAll(async () => {
+      await shortLived?.close();
+    });
+
+    it('a call outlives its access token: refresh, reconnect, rejoin and media again', async () => {
+      const room = 'token-expiry';
+      const alice = await (await browser.newContext()).newPage();
+      const bob = await (await browser.newContext()).newPage();
+      const pageErrors = [...watchErrors(alice), ...watchErrors(bob)];
+      await alice.goto(shortLived.url);
+      await signInThroughUi(alice, testPhone().typed, { name: 'Alice Account' });
+      await alice.fill('#roomName', room);
+      await alice.click('#join');
+      await alice.waitForSelector('#call:not([hidden])');
+      // Bob joins with a development token (name only); his session reconnects the same way.
+      await bob.goto(shortLived.url);
+      await bob.fill('#displayName', 'Bob Dev');
+      await bob.fill('#roomName', room);
+      await bob.click('#join');
+      await bob.waitForSelector('#call:not([hidden])');
+      for (const page of [alice, bob])
+        await poll(
+          () => framesDecoded(page),
+          (f) => f > 0,
+          'no video',
+        );
+
+      const peerIdOf = (page: Page): Promise<string | undefined> =>
+        page.evaluate(() => window.callApp.session()?.peerId);
+      const firstRefresh = await alice.evaluate(
+        () => (JSON.parse(localStorage.getItem('calling.session')!) as { refreshToken: string }).refreshToken,
+      );
+      const before = { alice: await peerIdOf(alice), bob: await peerIdOf(bob) };
+
+      // The server closes each socket with 4001 when its token expires; both sessions rejoin.
+      for (const [page, was] of [
+        [alice, before.alice],
+        [bob, before.bob],
+      ] as const) {
+        await poll(
+          () => peerIdOf(page),
+          (id) => id !== undefined && id !== was,
+          'the session did not rejoin after its token expired',
+          30_000,
+        );
+      }
+      // Media flows again over the new transports, both ways, with one tile per remote peer.
+      for (const page of [alice, bob]) {
+        await poll(
+          () => framesDecoded(page),
+          (f) => f > 0,
+          'no video after the reconnect',
+        );
+        await poll(
+          () => page.locator('.tile.remote').count(),
+          (n) => n === 1,
+          'stale tiles after the reconnect',
+        );
+        expect(await page.isHidden('#call')).toBe(false);
+      }
+      const participants = await shortLived.store.listParticipants(room);
+      expect(participants.map((p) => p.displayName).sort()).toEqual(['Alice Account', 'Bob Dev']);
+      const producers = [...shortLived.rooms.room(room)!.participants].map((p) =>
+        [...p.endpoint.producers.values()].map((pr) => pr.kind).sort(),
+      );
+      expect(producers).toEqual([
+        ['audio', 'video'],
+        ['audio', 'video'],
+      ]);
+
+      // Alice's tokens rotated without ever reusing one: the device is still signed in.
+      const now = await alice.evaluate(async () => {
+        const account = window.callApp.account;
+        await account.me();
+        return account.session!.refreshToken;
+      });
+      expect(now).not.toBe(firstRefresh);
+      expect(await alice.isHidden('#account')).toBe(false);
+
+      await alice.click('#leave');
+      await bob.click('#leave');
+      expect(pageErrors).toEqual([]);
+    }, 90_000);
+  });
+});
+
+function expectColour(actual: [number, number, number], expected: [number, number, number]): void {
+  for (let i = 0; i < 3; i++)
+    expect(Math.abs(actual[i]! - expected[i]!), `channel ${i} of ${actual}`).toBeLessThan(20);
+}

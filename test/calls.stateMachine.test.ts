@@ -1,0 +1,158 @@
+/** The call state machine on its own: every transition and every refusal, without I/O. */
+import { describe, expect, it } from 'vitest';
+import { applyCallEvent, newCall, type CallEvent } from '../calls/callStateMachine.js';
+import type { CallRecord } from '../calls/callRecord.js';
+import { ErrorCode, ServiceError } from '../protocol/errors.js';
+
+const T0 = 1_000_000;
+function make(callees = ['b'], busy: string[] = []): CallRecord {
+  return newCall({
+    callId: 'c1',
+    callerId: 'a',
+    callerDeviceId: 'da',
+    calleeIds: callees,
+    busyUserIds: new Set(busy),
+    media: 'video',
+    now: T0,
+    ringTimeoutMs: 45_000,
+  }).call;
+}
+const run = (call: CallRecord, ...events: CallEvent[]): CallRecord =>
+  events.reduce((c, e, i) => applyCallEvent(c, e, T0 + 1000 * (i + 1)).call, call);
+const code = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof ServiceError ? e.code : 'not a ServiceError';
+  }
+  return undefined;
+};
+
+describe('call state machine', () => {
+  it('starts ringing, or ends busy when every callee is busy', () => {
+    expect(make().state).toBe('ringing');
+    const t = newCall({
+      callId: 'c',
+      callerId: 'a',
+      callerDeviceId: 'd',
+      calleeIds: ['b'],
+      busyUserIds: new Set(['b']),
+      media: 'audio',
+      now: T0,
+      ringTimeoutMs: 1,
+    });
+    expect(t.call).toMatchObject({ state: 'ended', endReason: 'busy' });
+    expect(t.effects).toContainEqual({ type: 'ended', reason: 'busy' });
+  });
+
+  it('accept makes the call active, joins the caller and announces the answering device', () => {
+    const t = applyCallEvent(make(), { type: 'accept', userId: 'b', deviceId: 'db' }, T0 + 5);
+    expect(t.call).toMatchObject({ state: 'active', answeredAt: T0 + 5, version: 2 });
+    expect(t.call.participants.a!.state).toBe('joined');
+    expect(t.effects).toEqual([{ type: 'answered', userId: 'b', deviceId: 'db' }]);
+  });
+
+  it('refuses a second accept from another device, and events from strangers', () => {
+    const active = run(make(), { type: 'accept', userId: 'b', deviceId: 'db1' });
+    expect(code(() => applyCallEvent(active, { type: 'accept', userId: 'b', deviceId: 'db2' }, T0))).toBe(
+      ErrorCode.AlreadyAnswered,
+    );
+    expect(code(() => applyCallEvent(active, { type: 'accept', userId: 'x', deviceId: 'd' }, T0))).toBe(
+      ErrorCode.NotInCall,
+    );
+    expect(code(() => applyCallEvent(active, { type: 'cancel', userId: 'a' }, T0))).toBe(
+      ErrorCode.CallNotRinging,
+    );
+    expect(code(() => applyCallEvent(make(), { type: 'cancel', userId: 'b' }, T0))).toBe(ErrorCode.Forbidden);
+    expect(code(() => applyCallEvent(make(), { type: 'mediaJoined', userId: 'b' }, T0))).toBe(
+      ErrorCode.Forbidden,
+    );
+  });
+
+  it.each([
+    ['decline', [{ type: 'decline', userId: 'b' }], 'declined', 'declined'],
+    ['cancel', [{ type: 'cancel', userId: 'a' }], 'cancelled', 'missed'],
+    ['caller hangs up while ringing', [{ type: 'hangup', userId: 'a' }], 'cancelled', 'missed'],
+    ['callee hangs up while ringing', [{ type: 'hangup', userId: 'b' }], 'declined', 'declined'],
+    [
+      'answered then hung up',
+      [
+        { type: 'accept', userId: 'b', deviceId: 'd' },
+        { type: 'hangup', userId: 'b' },
+      ],
+      'hung-up',
+      'left',
+    ],
+    [
+      'answered, media never connected',
+      [{ type: 'accept', userId: 'b', deviceId: 'd' }, { type: 'mediaTimeout' }],
+      'failed',
+      'left',
+    ],
+  ] as [string, CallEvent[], string, string][])('1:1 %s → %s', (_n, events, reason, calleeState) => {
+    const call = run(make(), ...events);
+    expect(call).toMatchObject({ state: 'ended', endReason: reason });
+    expect(call.participants.b!.state).toBe(calleeState);
+  });
+
+  it('ring timeout misses whoever still rings, only after the deadline', () => {
+    const early = applyCallEvent(make(), { type: 'ringTimeout' }, T0 + 1000);
+    expect(early.call.state).toBe('ringing');
+    const late = applyCallEvent(make(), { type: 'ringTimeout' }, T0 + 45_000);
+    expect(late.call).toMatchObject({ state: 'ended', endReason: 'missed' });
+    expect(late.effects).toContainEqual({ type: 'missed', userIds: ['b'] });
+  });
+
+  it('media timeout does nothing once both sides connected', () => {
+    const call = run(
+      make(),
+      { type: 'accept', userId: 'b', deviceId: 'd' },
+      { type: 'mediaJoined', userId: 'a' },
+      { type: 'mediaJoined', userId: 'b' },
+      { type: 'mediaTimeout' },
+    );
+    expect(call.state).toBe('active');
+  });
+
+  it('group: one decline does not end it; it ends when the last joined person leaves', () => {
+    let call = run(make(['b', 'c']), { type: 'decline', userId: 'b' });
+    expect(call.state).toBe('ringing');
+    call = run(call, { type: 'accept', userId: 'c', deviceId: 'dc' }, { type: 'hangup', userId: 'c' });
+    expect(call.state).toBe('active');
+    call = run(call, { type: 'hangup', userId: 'a' });
+    expect(call).toMatchObject({ state: 'ended', endReason: 'hung-up' });
+  });
+
+  it('adding people rings them, marks the busy ones, and refuses outsiders', () => {
+    const active = run(make(['b', 'c']), { type: 'accept', userId: 'b', deviceId: 'd' });
+    const t = applyCallEvent(
+      active,
+      {
+        type: 'addParticipants',
+        byUserId: 'b',
+        userIds: ['d', 'e'],
+        busyUserIds: new Set(['e']),
+        ringDeadline: T0 + 99,
+      },
+      T0 + 10,
+    );
+    expect(t.call.order).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(t.call.participants.e!.state).toBe('busy');
+    expect(t.effects).toEqual([{ type: 'ring', userIds: ['d'] }]);
+    expect(
+      code(() =>
+        applyCallEvent(
+          active,
+          { type: 'addParticipants', byUserId: 'c', userIds: ['d'], busyUserIds: new Set(), ringDeadline: 0 },
+          T0,
+        ),
+      ),
+    ).toBe(ErrorCode.Forbidden);
+  });
+
+  it('refuses anything on an ended call', () => {
+    const ended = run(make(), { type: 'decline', userId: 'b' });
+    expect(code(() => applyCallEvent(ended, { type: 'hangup', userId: 'a' }, T0))).toBe(ErrorCode.CallEnded);
+    expect(applyCallEvent(ended, { type: 'ringTimeout' }, T0 + 99_999).effects).toEqual([]);
+  });
+});
