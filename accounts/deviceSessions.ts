@@ -23,7 +23,16 @@ export class DeviceSessions {
   readonly #tokens: AccessTokens;
   readonly #refreshTtlMs: number;
 
-  constructor(opts: { store: AccountStore; tokens: AccessTokens; refreshTtlSeconds: number }) {
+  readonly #onRevoked: (userId: string, deviceId: string) => void;
+
+  constructor(opts: {
+    store: AccountStore;
+    tokens: AccessTokens;
+    refreshTtlSeconds: number;
+    /** Told when a device session is revoked, so its open connections can be closed. */
+    onRevoked?: (userId: string, deviceId: string) => void;
+  }) {
+    this.#onRevoked = opts.onRevoked ?? (() => undefined);
     this.#store = opts.store;
     this.#tokens = opts.tokens;
     this.#refreshTtlMs = opts.refreshTtlSeconds * 1000;
@@ -70,7 +79,7 @@ export class DeviceSessions {
       Date.now() + this.#refreshTtlMs,
     );
     if (result === 'reused') {
-      await this.#store.deleteDevice(deviceId);
+      await this.#revoke(device);
       throw new ServiceError(
         ErrorCode.RefreshTokenReused,
         'this refresh token was already used; the device has been signed out for safety',
@@ -81,6 +90,16 @@ export class DeviceSessions {
     const user = await loadUser(device.userId);
     if (!user) throw invalid;
     return { session: this.#issue(user, deviceId, next), user };
+  }
+
+  /** Ends a device session and tells whoever holds its connections. */
+  async revoke(device: Pick<DeviceRecord, 'userId' | 'deviceId'>): Promise<void> {
+    await this.#revoke(device);
+  }
+
+  async #revoke(device: Pick<DeviceRecord, 'userId' | 'deviceId'>): Promise<void> {
+    await this.#store.deleteDevice(device.deviceId);
+    this.#onRevoked(device.userId, device.deviceId);
   }
 
   #issue(user: UserRecord, deviceId: string, secret: string): IssuedSession {

@@ -104,6 +104,12 @@ export async function startCallingService(
         store: stores.accounts,
         tokens,
         refreshTtlSeconds: config.refreshTokenTtlSeconds,
+        // Close the revoked device's sockets on whichever node holds them.
+        onRevoked: (userId, deviceId) => {
+          stores.bus
+            .publish(userId, { notification: 'deviceRevoked', data: {}, onlyDeviceId: deviceId })
+            .catch(() => undefined);
+        },
       }),
       limits: new RateLimits({ redis: stores.counters, keyPrefix: opts.stateKeyPrefix ?? 'cs:' }),
       sms: smsSender(config, log),

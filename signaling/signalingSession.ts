@@ -6,7 +6,7 @@
 import type { WebSocket, RawData } from 'ws';
 import type { types } from 'mediasoup';
 import type { Identity } from '../auth/accessTokens.js';
-import { ErrorCode, ServiceError } from '../protocol/errors.js';
+import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
 import {
   MAX_MESSAGE_BYTES,
   isMethod,
@@ -130,7 +130,11 @@ export class SignalingSession {
     this.#detachCalls = await this.#calls.attach({
       userId: this.identity.userId,
       deviceId: this.identity.deviceId,
-      deliver: (m) => this.#sendRaw(JSON.stringify({ notification: m.notification, data: m.data })),
+      deliver: (m) => {
+        // A signed-out or revoked device must not keep a live connection (or a call) until its token expires.
+        if (m.notification === 'deviceRevoked') this.#ws.close(CloseCode.TokenInvalid, 'device signed out');
+        else this.#sendRaw(JSON.stringify({ notification: m.notification, data: m.data }));
+      },
     });
     if (this.#closed) this.#detachCalls();
   }

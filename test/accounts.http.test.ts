@@ -144,7 +144,17 @@ describe.each(backends)('phone accounts over HTTP (%s state)', (backend) => {
     // The second device is unaffected, then signs out.
     expect(await wsStatus(service.url, s2.accessToken)).toBe(101);
     expect((await api('GET', '/api/v1/devices', { token: s2.accessToken })).body.devices).toHaveLength(1);
+    // Signing out also closes the device's open signaling connection (4003), not only future ones.
+    const live = new WebSocket(
+      `${service.url.replace('http', 'ws')}/ws?token=${encodeURIComponent(s2.accessToken)}`,
+    );
+    await new Promise((resolve, reject) => {
+      live.once('open', resolve);
+      live.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => live.once('close', (c) => resolve(c)));
     expect((await api('POST', '/api/v1/auth/sign-out', { token: s2.accessToken })).status).toBe(204);
+    expect(await closed).toBe(4003);
     expect((await api('GET', '/api/v1/me', { token: s2.accessToken })).status).toBe(401);
     expect(
       (await api('POST', '/api/v1/auth/refresh', { json: { refreshToken: s2.refreshToken } })).body.error
