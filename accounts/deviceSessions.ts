@@ -3,7 +3,7 @@
  * "deviceId.secret"; only sha256(secret) is stored. Each refresh rotates the secret; presenting a
  * rotated-away secret again means it was copied, so the device is revoked.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AccessTokens } from '../auth/accessTokens.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { AccountStore, DeviceRecord, UserRecord } from '../state/accountStore.js';
@@ -15,6 +15,9 @@ export interface IssuedSession {
   deviceId: string;
 }
 
+/** How long the previous refresh token may be presented again and get the same answer. */
+export const REFRESH_REPLAY_GRACE_MS = 10_000;
+
 const hash = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
 const newSecret = (): string => randomBytes(32).toString('base64url');
 
@@ -24,6 +27,7 @@ export class DeviceSessions {
   readonly #refreshTtlMs: number;
 
   readonly #onRevoked: (userId: string, deviceId: string) => void;
+  readonly #sealKey: Buffer;
 
   constructor(opts: {
     store: AccountStore;
@@ -31,7 +35,10 @@ export class DeviceSessions {
     refreshTtlSeconds: number;
     /** Told when a device session is revoked, so its open connections can be closed. */
     onRevoked?: (userId: string, deviceId: string) => void;
+    /** Key that encrypts the newest refresh secret while it may be replayed (see REFRESH_REPLAY_GRACE_MS). */
+    sealKey: Buffer;
   }) {
+    this.#sealKey = opts.sealKey;
     this.#onRevoked = opts.onRevoked ?? (() => undefined);
     this.#store = opts.store;
     this.#tokens = opts.tokens;
@@ -72,12 +79,20 @@ export class DeviceSessions {
     const device = await this.#store.getDevice(deviceId);
     if (!device) throw invalid;
     const next = newSecret();
-    const result = await this.#store.rotateRefresh(
-      deviceId,
-      hash(secret),
-      hash(next),
-      Date.now() + this.#refreshTtlMs,
-    );
+    const result = await this.#store.rotateRefresh(deviceId, hash(secret), {
+      newHash: hash(next),
+      sealed: this.#seal(next),
+      refreshExpiresAt: Date.now() + this.#refreshTtlMs,
+      graceMs: REFRESH_REPLAY_GRACE_MS,
+    });
+    if (typeof result === 'object') {
+      // The same refresh again within seconds (two tabs racing, or the first answer got lost):
+      // answer with the token that rotation produced instead of treating it as theft.
+      const user = await loadUser(device.userId);
+      const replayed = this.#unseal(result.replay);
+      if (!user || !replayed) throw invalid;
+      return { session: this.#issue(user, deviceId, replayed), user };
+    }
     if (result === 'reused') {
       await this.#revoke(device);
       throw new ServiceError(
@@ -100,6 +115,24 @@ export class DeviceSessions {
   async #revoke(device: Pick<DeviceRecord, 'userId' | 'deviceId'>): Promise<void> {
     await this.#store.deleteDevice(device.deviceId);
     this.#onRevoked(device.userId, device.deviceId);
+  }
+
+  #seal(secret: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#sealKey, iv);
+    const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  }
+
+  #unseal(sealed: string): string | null {
+    try {
+      const raw = Buffer.from(sealed, 'base64url');
+      const decipher = createDecipheriv('aes-256-gcm', this.#sealKey, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      return null;
+    }
   }
 
   #issue(user: UserRecord, deviceId: string, secret: string): IssuedSession {

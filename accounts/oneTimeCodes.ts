@@ -84,6 +84,8 @@ export class OneTimeCodes {
       ErrorCode.CodeInvalid,
       `wrong code; ${left} attempt${left === 1 ? '' : 's'} left`,
       400,
+      undefined,
+      { attemptsLeft: String(left) },
     );
   }
 }

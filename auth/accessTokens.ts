@@ -59,6 +59,9 @@ export class AccessTokens {
       ...(user.dev ? { dev: true as const } : {}),
     };
     const token = jwt.sign(claims, this.#opts.secret, {
+      // A unique id per token: two tokens issued in the same second must still differ, because
+      // clients tell a refreshed session from a stale one by comparing tokens.
+      jwtid: randomUUID(),
       algorithm: ALGORITHM,
       issuer: this.#opts.issuer,
       audience: this.#opts.audience,

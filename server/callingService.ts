@@ -104,6 +104,7 @@ export async function startCallingService(
         store: stores.accounts,
         tokens,
         refreshTtlSeconds: config.refreshTokenTtlSeconds,
+        sealKey: Buffer.from(hkdfSync('sha256', config.jwt.secret, 'calling-service', 'refresh-replay', 32)),
         // Close the revoked device's sockets on whichever node holds them.
         onRevoked: (userId, deviceId) => {
           stores.bus

@@ -30,6 +30,12 @@ export interface DeviceRecord {
   /** Hashes of refresh tokens already rotated away: presenting one again means theft. */
   rotatedHashes: string[];
   refreshExpiresAt: number;
+  /**
+   * The last rotation: which hash it replaced, the new refresh secret sealed (encrypted), and when.
+   * Lets a refresh that raced with (or lost the answer of) that rotation get the same answer again
+   * for a few seconds instead of looking like theft.
+   */
+  lastRotation?: { fromHash: string; sealed: string; at: number } | null;
 }
 
 export interface CodeRecord {
@@ -39,7 +45,7 @@ export interface CodeRecord {
   attempts: number;
 }
 
-export type RotateResult = 'rotated' | 'reused' | 'unknown';
+export type RotateResult = 'rotated' | 'reused' | 'unknown' | { replay: string };
 
 export interface AccountStore {
   /** Creates the user unless the phone is taken; returns the user that owns the phone afterwards. */
@@ -74,14 +80,14 @@ export interface AccountStore {
   deleteDevice(deviceId: string): Promise<void>;
   touchDevice(deviceId: string, lastSeenAt: number): Promise<void>;
   /**
-   * Atomically swaps `presentedHash` for `newHash` if it is the token in force ('rotated'),
-   * reports 'reused' if it is one rotated away earlier, 'unknown' otherwise.
+   * Atomically swaps `presentedHash` for `newHash` if it is the token in force ('rotated'); answers
+   * `{ replay: sealed }` if it is the hash the last rotation replaced and that rotation is younger
+   * than `graceMs`; 'reused' if it is one rotated away earlier; 'unknown' otherwise.
    */
   rotateRefresh(
     deviceId: string,
     presentedHash: string,
-    newHash: string,
-    refreshExpiresAt: number,
+    rotation: { newHash: string; sealed: string; refreshExpiresAt: number; graceMs: number },
   ): Promise<RotateResult>;
 
   ping(): Promise<void>;

@@ -164,18 +164,22 @@ export class MemoryAccountStore implements AccountStore {
   async rotateRefresh(
     deviceId: string,
     presentedHash: string,
-    newHash: string,
-    refreshExpiresAt: number,
+    rotation: { newHash: string; sealed: string; refreshExpiresAt: number; graceMs: number },
   ): Promise<RotateResult> {
     const d = this.#liveDevice(deviceId);
     if (!d) return 'unknown';
+    const now = Date.now();
     if (d.refreshHash === presentedHash) {
       d.rotatedHashes = [...d.rotatedHashes, presentedHash].slice(-MAX_ROTATED_HASHES);
-      d.refreshHash = newHash;
-      d.refreshExpiresAt = refreshExpiresAt;
-      d.lastSeenAt = Date.now();
+      d.refreshHash = rotation.newHash;
+      d.refreshExpiresAt = rotation.refreshExpiresAt;
+      d.lastSeenAt = now;
+      d.lastRotation = { fromHash: presentedHash, sealed: rotation.sealed, at: now };
       return 'rotated';
     }
+    const last = d.lastRotation;
+    if (last && last.fromHash === presentedHash && now - last.at < rotation.graceMs)
+      return { replay: last.sealed };
     return d.rotatedHashes.includes(presentedHash) ? 'reused' : 'unknown';
   }
 

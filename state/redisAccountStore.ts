@@ -57,6 +57,7 @@ const ROTATE = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'unknown' end
 local d = cjson.decode(raw)
+local now = tonumber(ARGV[4])
 local rotated = d.rotatedHashes
 if type(rotated) ~= 'table' then rotated = {} end
 if d.refreshHash == ARGV[1] then
@@ -65,9 +66,14 @@ if d.refreshHash == ARGV[1] then
   d.rotatedHashes = rotated
   d.refreshHash = ARGV[2]
   d.refreshExpiresAt = tonumber(ARGV[3])
-  d.lastSeenAt = tonumber(ARGV[4])
+  d.lastSeenAt = now
+  d.lastRotation = { fromHash = ARGV[1], sealed = ARGV[5], at = now }
   redis.call('SET', KEYS[1], cjson.encode(d), 'PXAT', ARGV[3])
   return 'rotated'
+end
+local last = d.lastRotation
+if type(last) == 'table' and last.fromHash == ARGV[1] and now - last.at < tonumber(ARGV[6]) then
+  return 'replay:' .. last.sealed
 end
 for _, h in ipairs(rotated) do
   if h == ARGV[1] then return 'reused' end
@@ -256,18 +262,21 @@ export class RedisAccountStore implements AccountStore {
   async rotateRefresh(
     deviceId: string,
     presentedHash: string,
-    newHash: string,
-    refreshExpiresAt: number,
+    rotation: { newHash: string; sealed: string; refreshExpiresAt: number; graceMs: number },
   ): Promise<RotateResult> {
-    return (await this.#redis.eval(
+    const result = (await this.#redis.eval(
       ROTATE,
       1,
       this.#k('device', deviceId),
       presentedHash,
-      newHash,
-      String(refreshExpiresAt),
+      rotation.newHash,
+      String(rotation.refreshExpiresAt),
       String(Date.now()),
-    )) as RotateResult;
+      rotation.sealed,
+      String(rotation.graceMs),
+    )) as string;
+    if (result.startsWith('replay:')) return { replay: result.slice('replay:'.length) };
+    return result as 'rotated' | 'reused' | 'unknown';
   }
 
   async ping(): Promise<void> {

@@ -88,21 +88,32 @@ describe.each(Object.keys(makers))('AccountStore contract: %s', (kind) => {
     expect(taken.filter((p) => p !== null)).toEqual(['+12015550100']);
   });
 
-  it('rotates refresh hashes atomically and recognises reuse', async () => {
+  it('rotates refresh hashes atomically, replays the last rotation briefly, and recognises reuse', async () => {
     const s = make();
     await s.createDevice(device('d1', 'u1', 'h0'));
     const exp = Date.now() + 120_000;
+    const rot = (newHash: string, graceMs = 10_000) => ({
+      newHash,
+      sealed: `sealed-${newHash}`,
+      refreshExpiresAt: exp,
+      graceMs,
+    });
     const racing = await Promise.all([
-      s.rotateRefresh('d1', 'h0', 'h1', exp),
-      s.rotateRefresh('d1', 'h0', 'h1b', exp),
+      s.rotateRefresh('d1', 'h0', rot('h1')),
+      s.rotateRefresh('d1', 'h0', rot('h1b')),
     ]);
-    expect(racing.sort()).toEqual(['reused', 'rotated']);
-    const d = await s.getDevice('d1');
-    expect(['h1', 'h1b']).toContain(d?.refreshHash);
-    expect(d?.rotatedHashes).toEqual(['h0']);
-    expect(await s.rotateRefresh('d1', 'h0', 'h2', exp)).toBe('reused');
-    expect(await s.rotateRefresh('d1', 'never', 'h2', exp)).toBe('unknown');
-    expect(await s.rotateRefresh('nope', 'h0', 'h2', exp)).toBe('unknown');
+    // One wins; the other, inside the grace, gets the winner's sealed token back.
+    const winner = racing.includes('rotated') ? (await s.getDevice('d1'))!.refreshHash : '';
+    expect(racing).toContainEqual('rotated');
+    expect(racing).toContainEqual({ replay: `sealed-${winner}` });
+    expect((await s.getDevice('d1'))?.rotatedHashes).toEqual(['h0']);
+    // Outside the grace the old token is reuse.
+    expect(await s.rotateRefresh('d1', 'h0', rot('h2', 0))).toBe('reused');
+    // After another rotation, h0 is no longer the last one replaced: reuse even within the grace.
+    expect(await s.rotateRefresh('d1', winner, rot('h3'))).toBe('rotated');
+    expect(await s.rotateRefresh('d1', 'h0', rot('h4'))).toBe('reused');
+    expect(await s.rotateRefresh('d1', 'never', rot('h5'))).toBe('unknown');
+    expect(await s.rotateRefresh('nope', 'h0', rot('h5'))).toBe('unknown');
   });
 
   it('lists, touches and deletes devices per user', async () => {

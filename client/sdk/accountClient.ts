@@ -380,15 +380,18 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
   }
 
   async #setUser(user: User): Promise<User> {
-    const s = this.#session;
-    if (s && s.user.userId === user.userId) {
-      // Keep the phone: only some answers carry it.
-      const next: StoredSession = { ...s, user: { ...user, phone: user.phone ?? s.user.phone } };
+    // Merge into the *stored* session under the refresh lock: writing back this tab's in-memory copy
+    // could put a refresh token that another tab already rotated away back into storage, and the
+    // next refresh would then look like token theft to the server (and revoke the device).
+    const apply = async (): Promise<void> => {
+      const current = (await this.#store.load()) ?? this.#session;
+      if (!current || current.user.userId !== user.userId) return;
+      const next: StoredSession = { ...current, user: { ...user, phone: user.phone ?? current.user.phone } };
       this.#session = next;
       await this.#store.save(next);
       this.emit('session', next);
-      return next.user;
-    }
+    };
+    await (this.#store.withLock ? this.#store.withLock(apply) : apply());
     return user;
   }
 
