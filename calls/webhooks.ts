@@ -18,8 +18,10 @@ export interface WebhookEvent {
 
 export interface WebhookSink {
   emit(type: WebhookEventType, data: Record<string, unknown>): void;
-  /** Waits for deliveries in flight (used at shutdown and by tests). */
+  /** Waits for deliveries in flight (used by tests). */
   drain(): Promise<void>;
+  /** Stops retrying and waits for the attempts in flight (shutdown). */
+  close(): Promise<void>;
 }
 
 export function signWebhookBody(secret: string, body: string): string {
@@ -94,4 +96,5 @@ export class HttpWebhookSink implements WebhookSink {
 export class NoWebhooks implements WebhookSink {
   emit(): void {}
   async drain(): Promise<void> {}
+  async close(): Promise<void> {}
 }

@@ -154,13 +154,16 @@ export async function startCallingService(
       };
     };
 
+    const webhooks = config.webhook
+      ? new HttpWebhookSink({ url: config.webhook.url, secret: config.webhook.secret, log })
+      : new NoWebhooks();
+    // Let deliveries in flight finish at shutdown, without further retries (they never block calls).
+    cleanup.push(() => webhooks.close());
     const calls = new CallService({
       calls: stores.calls,
       accounts: stores.accounts,
       bus: stores.bus,
-      webhooks: config.webhook
-        ? new HttpWebhookSink({ url: config.webhook.url, secret: config.webhook.secret, log })
-        : new NoWebhooks(),
+      webhooks,
       timings: config.calls,
       log,
       onOutcome: (outcome) => metrics.callSetups.inc({ outcome }),
