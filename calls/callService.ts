@@ -211,14 +211,22 @@ export class CallService {
     throw new ServiceError(ErrorCode.Unavailable, 'too much contention; try again', 503, 1);
   }
 
-  /** Checks that this device answered the call (only then may it join the call's media room). */
-  async mediaJoined(identity: Identity, callId: string): Promise<void> {
+  /** Checks that this device answered the call: only then may it join the call's media room. */
+  async assertMayJoinMedia(identity: Identity, callId: string): Promise<void> {
     const call = await this.#load(callId);
     const p = call?.participants[identity.userId];
     if (!call || !p) throw new ServiceError(ErrorCode.NotInCall, 'you are not in this call', 403);
-    if (p.state === 'joined' && p.deviceId !== identity.deviceId) {
+    if (call.state === 'ended')
+      throw new ServiceError(ErrorCode.CallEnded, `the call has ended (${call.endReason})`, 409);
+    if (p.state !== 'joined')
+      throw new ServiceError(ErrorCode.Forbidden, 'accept the call before joining its media', 403);
+    if (p.deviceId !== identity.deviceId) {
       throw new ServiceError(ErrorCode.Forbidden, 'the call was answered on another of your devices', 403);
     }
+  }
+
+  /** Records that this person's media reached the call's room (the media timeout counts on it). */
+  async mediaJoined(identity: Identity, callId: string): Promise<void> {
     await this.#update(callId, { type: 'mediaJoined', userId: identity.userId });
   }
 

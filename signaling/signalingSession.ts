@@ -302,9 +302,12 @@ export class SignalingSession {
       call: await this.#calls.addParticipants(this.identity, callId, userIds),
     }),
     callJoinMedia: async ({ callId }) => {
-      // Only a participant who answered on this device gets into the call's room.
+      // Only a participant who answered on this device gets into the call's room; media counts as
+      // connected only once the join really happened (it may be refused, e.g. hosted elsewhere).
+      await this.#calls.assertMayJoinMedia(this.identity, callId);
+      const joined = await this.#joinRoom(callRoomName(callId), this.identity.displayName);
       await this.#calls.mediaJoined(this.identity, callId);
-      return this.#joinRoom(callRoomName(callId), this.identity.displayName);
+      return joined;
     },
     callGet: async ({ callId }) => ({ call: await this.#calls.get(this.identity, callId) }),
     callHistory: async ({ limit }) => this.#calls.history(this.identity, limit ?? 50),

@@ -1,4 +1,34 @@
-export { RoomSession, type JoinOptions, type RemotePeer, type RemoteTrack } from './roomSession.js';
+export {
+  RoomSession,
+  type AttachOptions,
+  type JoinOptions,
+  type RemotePeer,
+  type RemoteTrack,
+  type RoomEntry,
+} from './roomSession.js';
+export {
+  Call,
+  CallClient,
+  type AnyCall,
+  IncomingCall,
+  OutgoingCall,
+  signalingUrlFor,
+  type CallClientOptions,
+  type CallConnectionState,
+  type CallEndedReason,
+  type CallMediaState,
+  type CallParticipant,
+  type CallTrack,
+} from './callClient.js';
+export type {
+  CallEndReason,
+  CallHistoryEntry,
+  CallMedia,
+  CallParticipantState,
+  CallState,
+  CallView as CallInfo,
+  UserSummary,
+} from '../../protocol/signaling.js';
 export {
   SignalingClient,
   SignalingError,

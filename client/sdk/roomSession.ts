@@ -4,7 +4,7 @@
  * real-media bot both drive rooms through this class only.
  */
 import { Device, type types } from 'mediasoup-client';
-import type { PeerInfo, ProducerInfo } from '../../protocol/signaling.js';
+import type { NotificationData, PeerInfo, ProducerInfo, ResponseData } from '../../protocol/signaling.js';
 import { CloseCode } from '../../protocol/errors.js';
 import { SignalingClient, type WebSocketFactory } from './signalingClient.js';
 import { TypedEmitter } from './typedEmitter.js';
@@ -30,7 +30,7 @@ type RoomSessionEvents = {
   trackEnded: [RemoteTrack];
   activeSpeaker: [peerId: string | null];
   transportState: [direction: 'send' | 'recv', state: string];
-  /** The access token expired (close 4001) and the session is joining again with a fresh one. */
+  /** The connection closed (e.g. the access token expired, 4001) and the session is entering again. */
   reconnecting: [attempt: number];
   /** Back in the room after `reconnecting`: new peer id, transports and producers; remote tracks re-emitted. */
   reconnected: [];
@@ -58,11 +58,77 @@ export interface JoinOptions {
   reconnect?: { attempts?: number; backoffMs?: number };
 }
 
-interface Connected {
+/** A room entered on a signaling connection: what `RoomSession.attach` gets from its `enter`. */
+export interface RoomEntry {
   signaling: SignalingClient;
+  /** The server's answer to `join` (or to a request that answers like it, e.g. `callJoinMedia`). */
+  joined: ResponseData['join'];
+  /**
+   * Whether the session owns the connection: it closes it when it ends. A connection that belongs to
+   * someone else (a CallClient's) stays open; the session only leaves the room and stops listening.
+   */
+  ownsSignaling: boolean;
+  /** The access token the connection was opened with; handed back to `enter` as `rejectedToken`. */
+  token?: string;
+}
+
+export interface AttachOptions {
+  room: string;
+  /**
+   * Enters the room: once, and again after the connection closed with a code `reconnectOn` accepts.
+   * On a re-entry, `rejectedToken` is the token of the connection that closed (if the entry gave one).
+   */
+  enter: (ctx: { rejectedToken?: string; closeCode?: number }) => Promise<RoomEntry>;
+  /** Whether to enter again after the connection closed with this code (default: never). */
+  reconnectOn?: (closeCode: number) => boolean;
+  deviceOptions?: types.DeviceOptions;
+  /** Re-entering: attempts (default 4), first back-off (default 500 ms, doubling). */
+  reconnect?: { attempts?: number; backoffMs?: number };
+}
+
+interface Connected {
+  entry: RoomEntry;
   device: Device;
-  peerId: string;
-  peers: PeerInfo[];
+  early: EarlyNotifications;
+}
+
+/** The notifications about the room a session is in (the others belong to whoever owns the connection). */
+type RoomNotification =
+  | 'peerJoined'
+  | 'peerLeft'
+  | 'newProducer'
+  | 'producerClosed'
+  | 'consumerClosed'
+  | 'activeSpeaker'
+  | 'roomClosed';
+const ROOM_NOTIFICATIONS: readonly RoomNotification[] = [
+  'peerJoined',
+  'peerLeft',
+  'newProducer',
+  'producerClosed',
+  'consumerClosed',
+  'activeSpeaker',
+  'roomClosed',
+];
+
+/**
+ * Room notifications that arrive after the join answer and before the session listens (while the
+ * Device loads): someone joining or publishing at that moment must not be missed.
+ */
+interface EarlyNotifications {
+  /** Stops recording and returns what was recorded, in order. */
+  stop(): { name: RoomNotification; data: unknown }[];
+}
+
+function recordRoomNotifications(s: SignalingClient): EarlyNotifications {
+  const seen: { name: RoomNotification; data: unknown }[] = [];
+  const offs = ROOM_NOTIFICATIONS.map((name) => s.on(name, (data: unknown) => seen.push({ name, data })));
+  return {
+    stop: () => {
+      for (const off of offs.splice(0)) off();
+      return seen.splice(0);
+    },
+  };
 }
 
 /** Three simulcast layers sized for a 640×480 camera; the SFU picks one per receiver. */
@@ -77,14 +143,14 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   readonly peers = new Map<string, RemotePeer>();
   readonly remoteTracks = new Map<string, RemoteTrack>();
   readonly producers = new Map<'audio' | 'video', types.Producer>();
-  #signaling: SignalingClient;
+  #entry: RoomEntry;
   #device: Device;
-  #peerId: string;
   #sendTransport: types.Transport | undefined;
   #recvTransport: types.Transport | undefined;
   readonly #consumers = new Map<string, types.Consumer>();
-  readonly #opts: JoinOptions;
-  #token: string;
+  readonly #opts: AttachOptions;
+  /** Listeners on the current connection, removed when it is replaced or the session ends. */
+  #unlisten: (() => void)[] = [];
   /** What the app published, so a reconnect can publish it again. */
   readonly #published: { audio?: MediaStreamTrack; video?: MediaStreamTrack; simulcast?: boolean } = {};
   /** Muted state as the app last set it (survives a reconnect). */
@@ -92,24 +158,22 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   #reconnecting = false;
   #closed = false;
 
-  private constructor(opts: JoinOptions, token: string, c: Connected) {
+  private constructor(opts: AttachOptions, c: Connected) {
     super();
     this.room = opts.room;
     this.#opts = opts;
-    this.#token = token;
-    this.#signaling = c.signaling;
+    this.#entry = c.entry;
     this.#device = c.device;
-    this.#peerId = c.peerId;
   }
 
   /** This client's id in the room (a new one after a reconnect). */
   get peerId(): string {
-    return this.#peerId;
+    return this.#entry.joined.peerId;
   }
 
   /** The current signaling connection (a new one after a reconnect). */
   get signaling(): SignalingClient {
-    return this.#signaling;
+    return this.#entry.signaling;
   }
 
   get device(): Device {
@@ -120,84 +184,142 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     return this.#reconnecting;
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Opens a signaling connection of its own and joins a room by name. */
   static async join(opts: JoinOptions): Promise<RoomSession> {
     if (opts.token === undefined && !opts.getToken)
       throw new Error('RoomSession.join needs token or getToken');
-    const token = opts.token ?? (await opts.getToken!());
-    const connected = await RoomSession.#connect(opts, token);
-    const session = new RoomSession(opts, token, connected);
+    const enter = async ({ rejectedToken }: { rejectedToken?: string }): Promise<RoomEntry> => {
+      const token =
+        rejectedToken === undefined
+          ? (opts.token ?? (await opts.getToken!()))
+          : await opts.getToken!(rejectedToken);
+      const signaling = await SignalingClient.connect(opts.url, token, { factory: opts.webSocketFactory });
+      try {
+        const joined = await signaling.request('join', {
+          room: opts.room,
+          ...(opts.displayName ? { displayName: opts.displayName } : {}),
+        });
+        return { signaling, joined, ownsSignaling: true, token };
+      } catch (err) {
+        signaling.close();
+        throw err;
+      }
+    };
+    return RoomSession.attach({
+      room: opts.room,
+      enter,
+      reconnectOn: (code) => code === CloseCode.TokenExpired && opts.getToken !== undefined,
+      deviceOptions: opts.deviceOptions,
+      reconnect: opts.reconnect,
+    });
+  }
+
+  /**
+   * A session in a room that `enter` joins, e.g. a call's media room joined with `callJoinMedia` on a
+   * CallClient's connection. Creates the Device, transports and consumers like `join`.
+   */
+  static async attach(opts: AttachOptions): Promise<RoomSession> {
+    const connected = await RoomSession.#connect(opts, {});
+    const session = new RoomSession(opts, connected);
     try {
-      await session.#setUp(connected.peers);
+      await session.#setUp(connected.entry.joined.peers, connected.early);
       return session;
     } catch (err) {
-      connected.signaling.close();
+      session.#closed = true;
+      session.#closeMedia();
+      session.#release(true);
       throw err;
     }
   }
 
-  static async #connect(opts: JoinOptions, token: string): Promise<Connected> {
-    const signaling = await SignalingClient.connect(opts.url, token, { factory: opts.webSocketFactory });
+  static async #connect(
+    opts: AttachOptions,
+    ctx: { rejectedToken?: string; closeCode?: number },
+  ): Promise<Connected> {
+    const entry = await opts.enter(ctx);
+    const early = recordRoomNotifications(entry.signaling);
     try {
-      const joined = await signaling.request('join', {
-        room: opts.room,
-        ...(opts.displayName ? { displayName: opts.displayName } : {}),
-      });
       const device = await Device.factory(opts.deviceOptions);
-      await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
-      return { signaling, device, peerId: joined.peerId, peers: joined.peers };
+      await device.load({ routerRtpCapabilities: entry.joined.routerRtpCapabilities });
+      return { entry, device, early };
     } catch (err) {
-      signaling.close();
+      early.stop();
+      RoomSession.#releaseEntry(entry, true);
       throw err;
     }
+  }
+
+  /** Gives a connection back: closes an owned one, leaves the room on a borrowed one. */
+  static #releaseEntry(entry: RoomEntry, leaveRoom: boolean): void {
+    if (entry.ownsSignaling) entry.signaling.close();
+    else if (leaveRoom) entry.signaling.request('leave', {}).catch(() => undefined);
+  }
+
+  /** Stops listening to the current connection and gives it back. */
+  #release(leaveRoom: boolean): void {
+    for (const off of this.#unlisten.splice(0)) off();
+    RoomSession.#releaseEntry(this.#entry, leaveRoom);
   }
 
   /** Wires the current signaling connection, creates transports and consumes what is there. */
-  async #setUp(peers: PeerInfo[]): Promise<void> {
-    const s = this.#signaling;
+  async #setUp(peers: PeerInfo[], early: EarlyNotifications): Promise<void> {
+    const s = this.signaling;
     // Listen before any await below, so no notification slips between setup steps. Listeners of a
     // replaced connection (after a reconnect) ignore whatever it still delivers.
-    const current = (): boolean => s === this.#signaling && !this.#closed;
+    const current = (): boolean => s === this.signaling && !this.#closed;
     const queued: (() => Promise<void>)[] = [];
     let ready = false;
     const whenReady = (fn: () => Promise<void>): void => {
       if (ready) fn().catch((err: unknown) => this.emit('error', err as Error));
       else queued.push(fn);
     };
-    s.on('peerJoined', (p) => {
-      if (!current()) return;
-      const peer = { peerId: p.peerId, userId: p.userId, displayName: p.displayName };
-      this.peers.set(p.peerId, peer);
-      this.emit('peerJoined', peer);
-    });
-    s.on('peerLeft', ({ peerId }) => {
-      if (!current()) return;
-      for (const t of [...this.remoteTracks.values()])
-        if (t.peerId === peerId) this.#dropConsumer(t.consumerId);
-      this.peers.delete(peerId);
-      this.emit('peerLeft', peerId);
-    });
-    s.on('newProducer', ({ peerId, producer }) => {
-      if (current()) whenReady(() => this.#consume(peerId, producer));
-    });
-    s.on('consumerClosed', ({ consumerId }) => {
-      if (current()) this.#dropConsumer(consumerId);
-    });
-    s.on('producerClosed', ({ producerId }) => {
-      if (!current()) return;
-      for (const t of [...this.remoteTracks.values()])
-        if (t.producerId === producerId) this.#dropConsumer(t.consumerId);
-    });
-    s.on('activeSpeaker', ({ peerId }) => {
-      if (current()) this.emit('activeSpeaker', peerId);
-    });
-    s.on('roomClosed', ({ reason }) => {
-      if (current()) void this.#end(`room closed: ${reason}`);
-    });
-    s.on('close', ({ code }) => {
-      if (!current() || this.#reconnecting) return;
-      if (code === CloseCode.TokenExpired && this.#opts.getToken) void this.#reconnect();
-      else void this.#end(`signaling closed (${code})`);
-    });
+    // Peers known from before (a reconnect), and peers that came or went since entering the room:
+    // the join answer is older than those notifications, so it must not undo them.
+    const before = new Set(this.peers.keys());
+    const changed = new Set<string>();
+    const handlers: { [N in RoomNotification]: (data: NotificationData[N]) => void } = {
+      peerJoined: (p) => {
+        changed.add(p.peerId);
+        const peer = { peerId: p.peerId, userId: p.userId, displayName: p.displayName };
+        this.peers.set(p.peerId, peer);
+        this.emit('peerJoined', peer);
+      },
+      peerLeft: ({ peerId }) => {
+        changed.add(peerId);
+        for (const t of [...this.remoteTracks.values()])
+          if (t.peerId === peerId) this.#dropConsumer(t.consumerId);
+        if (this.peers.delete(peerId)) this.emit('peerLeft', peerId);
+      },
+      newProducer: ({ peerId, producer }) => whenReady(() => this.#consume(peerId, producer)),
+      consumerClosed: ({ consumerId }) => this.#dropConsumer(consumerId),
+      producerClosed: ({ producerId }) => {
+        for (const t of [...this.remoteTracks.values()])
+          if (t.producerId === producerId) this.#dropConsumer(t.consumerId);
+      },
+      activeSpeaker: ({ peerId }) => this.emit('activeSpeaker', peerId),
+      roomClosed: ({ reason }) => void this.#end(`room closed: ${reason}`),
+    };
+    for (const name of ROOM_NOTIFICATIONS) {
+      const handler = handlers[name] as (data: unknown) => void;
+      this.#unlisten.push(
+        s.on(name, (data: unknown) => {
+          if (current()) handler(data);
+        }),
+      );
+    }
+    this.#unlisten.push(
+      s.on('close', ({ code }) => {
+        if (!current() || this.#reconnecting) return;
+        if (this.#opts.reconnectOn?.(code)) void this.#reconnect(code);
+        else void this.#end(`signaling closed (${code})`);
+      }),
+    );
+    // What arrived between entering the room and now, in order.
+    for (const { name, data } of early.stop()) if (current()) (handlers[name] as (d: unknown) => void)(data);
 
     await s.request('setRtpCapabilities', { rtpCapabilities: this.#device.rtpCapabilities as never });
     this.#recvTransport = await this.#createTransport('recv');
@@ -206,31 +328,33 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     }
     // After a reconnect, `peers` already holds who was there: report only the difference.
     const present = new Set(peers.map((p) => p.peerId));
-    for (const peerId of [...this.peers.keys()]) {
-      if (present.has(peerId)) continue;
+    for (const peerId of before) {
+      if (present.has(peerId) || changed.has(peerId)) continue;
       this.peers.delete(peerId);
       this.emit('peerLeft', peerId);
     }
-    for (const peer of peers) {
+    const listed = peers.filter((p) => !changed.has(p.peerId));
+    for (const peer of listed) {
       const remote = { peerId: peer.peerId, userId: peer.userId, displayName: peer.displayName };
       const known = this.peers.has(peer.peerId);
       this.peers.set(peer.peerId, remote);
       if (!known) this.emit('peerJoined', remote);
     }
     ready = true;
-    const initial = peers.flatMap((p) => p.producers.map((pr) => () => this.#consume(p.peerId, pr)));
+    const initial = listed.flatMap((p) => p.producers.map((pr) => () => this.#consume(p.peerId, pr)));
     await Promise.all([...initial, ...queued.splice(0)].map((fn) => fn()));
   }
 
   /**
-   * The server closed the socket because the access token expired: get a fresh token, join again
-   * (new peer id, transports, consumers) and publish again what was published. Bounded: a few
-   * attempts with doubling back-off, then `closed`.
+   * The connection closed in a way `reconnectOn` accepts (for `join`: the access token expired):
+   * enter again (fresh token, new peer id, transports, consumers) and publish again what was
+   * published. Bounded: a few attempts with doubling back-off, then `closed`.
    */
-  async #reconnect(): Promise<void> {
+  async #reconnect(closeCode: number): Promise<void> {
     if (this.#closed || this.#reconnecting) return;
     this.#reconnecting = true;
     this.#closeMedia();
+    this.#release(false);
     const attempts = Math.max(1, this.#opts.reconnect?.attempts ?? 4);
     const backoffMs = this.#opts.reconnect?.backoffMs ?? 500;
     let lastError: unknown;
@@ -238,19 +362,21 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       this.emit('reconnecting', attempt);
       if (attempt > 1) await sleep(backoffMs * 2 ** (attempt - 2) * (1 + Math.random() * 0.3));
       if (this.#closed) return;
+      let entered = false;
       try {
-        const token = await this.#opts.getToken!(this.#token);
-        if (this.#closed) return;
-        const connected = await RoomSession.#connect(this.#opts, token);
+        const connected = await RoomSession.#connect(this.#opts, {
+          rejectedToken: this.#entry.token,
+          closeCode,
+        });
         if (this.#closed) {
-          connected.signaling.close();
+          connected.early.stop();
+          RoomSession.#releaseEntry(connected.entry, true);
           return;
         }
-        this.#token = token;
-        this.#signaling = connected.signaling;
+        this.#entry = connected.entry;
         this.#device = connected.device;
-        this.#peerId = connected.peerId;
-        await this.#setUp(connected.peers);
+        entered = true;
+        await this.#setUp(connected.entry.joined.peers, connected.early);
         await this.#republish();
         this.#reconnecting = false;
         this.emit('reconnected');
@@ -259,7 +385,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
         lastError = err;
         if (this.#closed) return;
         this.#closeMedia();
-        this.#signaling.close();
+        if (entered) this.#release(true);
         if (isFatalTokenError(err)) break;
       }
     }
@@ -436,7 +562,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     this.#closed = true;
     this.#closeMedia();
     for (const track of [this.#published.audio, this.#published.video]) track?.stop();
-    this.signaling.close();
+    this.#release(false);
     this.emit('closed', reason);
   }
 }

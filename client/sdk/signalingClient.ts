@@ -17,10 +17,17 @@ import { TypedEmitter } from './typedEmitter.js';
 /** The error a request rejects with: the server's typed error, or a local one. */
 export class SignalingError extends Error {
   readonly code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED';
-  constructor(code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED', message: string) {
+  /** The server's machine-readable extras, e.g. `{ url }` with ROOM_HOSTED_ELSEWHERE. */
+  readonly details: Readonly<Record<string, string>>;
+  constructor(
+    code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED',
+    message: string,
+    details: Record<string, string> = {},
+  ) {
     super(message);
     this.name = 'SignalingError';
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -46,14 +53,17 @@ interface Pending {
 }
 
 export class SignalingClient extends TypedEmitter<SignalingEvents> {
+  /** The endpoint this connection was opened to (without the token). */
+  readonly url: string;
   readonly #ws: WebSocketLike;
   readonly #pending = new Map<number, Pending>();
   readonly #timeoutMs: number;
   #nextId = 1;
   #closed = false;
 
-  private constructor(ws: WebSocketLike, timeoutMs: number) {
+  private constructor(url: string, ws: WebSocketLike, timeoutMs: number) {
     super();
+    this.url = url;
     this.#ws = ws;
     this.#timeoutMs = timeoutMs;
     ws.onmessage = (ev) => this.#onMessage(ev.data);
@@ -77,7 +87,7 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
     const full = `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
     const ws = opts.factory ? opts.factory(full) : (new WebSocket(full) as unknown as WebSocketLike);
     return new Promise((resolve, reject) => {
-      ws.onopen = () => resolve(new SignalingClient(ws, opts.timeoutMs ?? 15_000));
+      ws.onopen = () => resolve(new SignalingClient(url, ws, opts.timeoutMs ?? 15_000));
       ws.onerror = () => reject(new SignalingError('DISCONNECTED', 'cannot open signaling connection'));
       ws.onclose = (ev) => reject(new SignalingError('DISCONNECTED', `signaling refused (${ev.code})`));
     });
@@ -122,6 +132,9 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
     this.#pending.delete(msg.id);
     clearTimeout(pending.timer);
     if (msg.ok) pending.resolve(msg.data);
-    else pending.reject(new SignalingError((msg.error as ErrorBody).code, msg.error.message));
+    else {
+      const error = msg.error as ErrorBody;
+      pending.reject(new SignalingError(error.code, error.message, error.details));
+    }
   }
 }

@@ -1,17 +1,23 @@
 /**
  * The web page. Signed out: sign in with a phone number (and, on servers that issue development
- * tokens, join a room with just a name). Signed in: a header with the account, a profile screen
- * (name, photo, devices) and the room call, joined as the account.
+ * tokens, join a room with just a name). Signed in: a header with the account, contacts with audio
+ * and video call buttons (messenger calls: incoming, outgoing, in-call screens), the call history,
+ * a profile screen (name, photo, devices) and the room call, joined as the account.
  */
 import {
   AccountClient,
   LocalStorageTokenStore,
   fetchDevToken,
+  type AnyCall,
+  type CallClient,
   type RoomSession,
   type Session,
 } from '../sdk/index.js';
 import { CallView } from './call.js';
+import { CallScreens } from './callScreens.js';
+import { ContactsView } from './contacts.js';
 import { $, busy, deviceLabel, showError } from './dom.js';
+import { HistoryView } from './history.js';
 import { describeError } from './messages.js';
 import { PhotoLoader } from './photos.js';
 import { ProfileView } from './profile.js';
@@ -20,11 +26,19 @@ import { SignInView } from './signIn.js';
 // A debugging handle (the end-to-end tests read receive stats and the account through it).
 declare global {
   interface Window {
-    callApp: { session: () => RoomSession | undefined; account: AccountClient };
+    callApp: {
+      /** The room call's session. */
+      session: () => RoomSession | undefined;
+      account: AccountClient;
+      /** This device's messenger-call client (signed in). */
+      calls: () => CallClient | undefined;
+      /** The messenger call on screen. */
+      currentCall: () => AnyCall | undefined;
+    };
   }
 }
 
-type Screen = 'call' | 'profile';
+type Screen = 'call' | 'history' | 'profile';
 
 const account = new AccountClient({
   baseUrl: location.origin,
@@ -52,7 +66,31 @@ const profile = new ProfileView(account, photos);
 const signIn = new SignInView(account, (photoError) => {
   if (photoError) openScreen('profile', photoError);
 });
-window.callApp = { session: () => call.session, account };
+const startCall = (userIds: string[], media: 'audio' | 'video'): void =>
+  void screens.startCall(userIds, media);
+const contacts = new ContactsView(account, photos, startCall);
+const history = new HistoryView(startCall);
+const screens = new CallScreens({
+  account,
+  photos,
+  contacts,
+  history,
+  onChange: () => render(),
+  // One call at a time: a messenger call takes this device out of the room call.
+  beforeCall: async () => {
+    if (call.active) await call.leave();
+  },
+  // The room call reports its own state while there is one.
+  setStatus: (text) => {
+    if (!call.active) setStatus(text);
+  },
+});
+window.callApp = {
+  session: () => call.session,
+  account,
+  calls: () => screens.client,
+  currentCall: () => screens.current,
+};
 
 const joinForm = $<HTMLFormElement>('joinForm');
 const displayNameInput = $<HTMLInputElement>('displayName');
@@ -61,11 +99,16 @@ const joinError = $('joinError');
 function render(): void {
   const signedIn = state.phase === 'signedIn';
   const inCall = call.session !== undefined;
+  // A messenger call (placing, ringing, in it) covers the other screens.
+  const calling = signedIn && screens.active;
   const callScreen = !signedIn || state.screen === 'call';
   $('signIn').hidden = state.phase !== 'signedOut' || inCall;
   $('account').hidden = !signedIn;
-  $('profile').hidden = !signedIn || state.screen !== 'profile';
-  joinForm.hidden = inCall || !callScreen || state.phase === 'loading' || (!signedIn && !state.devTokens);
+  $('profile').hidden = !signedIn || state.screen !== 'profile' || calling;
+  $('history').hidden = !signedIn || state.screen !== 'history' || calling;
+  $('contacts').hidden = !signedIn || !callScreen || inCall || calling;
+  joinForm.hidden =
+    inCall || calling || !callScreen || state.phase === 'loading' || (!signedIn && !state.devTokens);
   $('call').hidden = !inCall || !callScreen;
   // Signed in, the display name is the account's; the name field is for development sign-in only.
   $('devHint').hidden = signedIn;
@@ -73,6 +116,7 @@ function render(): void {
   displayNameInput.disabled = signedIn;
   for (const [id, screen] of [
     ['navCall', 'call'],
+    ['navHistory', 'history'],
     ['navProfile', 'profile'],
   ] as const) {
     if (state.screen === screen) $(id).setAttribute('aria-current', 'page');
@@ -91,13 +135,24 @@ function openScreen(screen: Screen, message = ''): void {
   state.screen = screen;
   render();
   if (screen === 'profile') void profile.open(message);
+  if (screen === 'history') void history.open();
+  else history.close();
+}
+
+/** Signed in (sign-in, or a stored session on load): contacts and this device's call connection. */
+function startAccount(session: Session): void {
+  void contacts.load(session.user.userId);
+  void screens.start();
 }
 
 account.on('session', (session) => {
   if (!session) return; // signedOut follows
   const wasSignedIn = state.phase === 'signedIn';
   state.phase = 'signedIn';
-  if (!wasSignedIn) state.screen = 'call';
+  if (!wasSignedIn) {
+    state.screen = 'call';
+    startAccount(session);
+  }
   showAccount(session);
   render();
 });
@@ -106,6 +161,9 @@ account.on('signedOut', (reason) => {
   state.phase = 'signedOut';
   state.screen = 'call';
   photos.clear();
+  history.close();
+  contacts.clear();
+  void screens.stop();
   if (state.callUsesAccount) void call.leave();
   signIn.reset(reason === 'signed out' ? '' : signedOutMessage(reason));
   render();
@@ -118,10 +176,12 @@ function signedOutMessage(reason: string): string {
 }
 
 $('navCall').addEventListener('click', () => openScreen('call'));
+$('navHistory').addEventListener('click', () => openScreen('history'));
 $('navProfile').addEventListener('click', () => openScreen('profile'));
 $('signOut').addEventListener('click', () => {
   void busy($<HTMLButtonElement>('signOut'), async () => {
     if (state.callUsesAccount) await call.leave();
+    await screens.stop();
     await account.signOut();
   });
 });
@@ -170,8 +230,10 @@ async function probeDevTokens(): Promise<boolean> {
 async function boot(): Promise<void> {
   const session = await account.restore();
   state.phase = session ? 'signedIn' : 'signedOut';
-  if (session) showAccount(session);
-  else signIn.reset();
+  if (session) {
+    showAccount(session);
+    startAccount(session);
+  } else signIn.reset();
   render();
   state.devTokens = await probeDevTokens();
   render();
