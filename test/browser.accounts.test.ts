@@ -17,24 +17,9 @@ import {
   testPhone,
   TEST_CODE,
 } from './support/accountsBrowser.js';
+import { poll } from './support/pageMedia.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
-
-async function poll<T>(
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what}: last value ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
-}
 
 function watchErrors(page: Page): string[] {
   const errors: string[] = [];

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.js';
 import { startTestService } from './support/testService.js';
+import { poll, videoBrightness } from './support/pageMedia.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -44,39 +45,6 @@ function inboundStats(
   });
 }
 
-/** Mean brightness (0-255) of the first remote video, drawn onto a canvas. */
-function remoteVideoBrightness(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const video = document.querySelector<HTMLVideoElement>('.tile.remote video');
-    if (!video || video.videoWidth === 0) return 0;
-    const canvas = document.createElement('canvas');
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(video, 0, 0);
-    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    let sum = 0;
-    for (let i = 0; i < data.length; i += 4) sum += (data[i]! + data[i + 1]! + data[i + 2]!) / 3;
-    return sum / (data.length / 4);
-  });
-}
-
-async function poll<T>(
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what}: last value ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
-}
-
 describe('two browsers in one room', () => {
   let service: Service;
   let browser: Browser;
@@ -109,7 +77,7 @@ describe('two browsers in one room', () => {
       );
       expect(stats.videoPackets).toBeGreaterThan(0);
       const brightness = await poll(
-        () => remoteVideoBrightness(page),
+        () => videoBrightness(page, '.tile.remote video'),
         (b) => b > 10,
         'remote video stayed black',
       );

@@ -2,6 +2,9 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { CallHistoryEntry } from '../../protocol/signaling.js';
 import { signInThroughUi } from './accountsBrowser.js';
+import { poll, videoBrightness } from './pageMedia.js';
+
+export { poll };
 
 export interface Person {
   name: string;
@@ -13,24 +16,6 @@ export interface Person {
   errors: string[];
   /** Signaling methods the page sent, in order (all its WebSockets). */
   sent: string[];
-}
-
-/** Polls `read` until `ok` holds, or fails with `what` and the last value after `timeoutMs`. */
-export async function poll<T>(
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  what: string,
-  timeoutMs = 20_000,
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what}: last value ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-    last = await read();
-  }
-  return last;
 }
 
 /**
@@ -127,21 +112,7 @@ export function inboundFrom(page: Page, userId: string): Promise<Inbound> {
 
 /** Mean brightness (0-255) of a participant's tile video, drawn onto a canvas. */
 export function tileBrightness(page: Page, userId: string): Promise<number> {
-  return page.evaluate((uid) => {
-    const video = document.querySelector<HTMLVideoElement>(
-      `#callTiles .call-tile.remote[data-user-id="${uid}"] video`,
-    );
-    if (!video || video.videoWidth === 0) return 0;
-    const canvas = document.createElement('canvas');
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(video, 0, 0);
-    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    let sum = 0;
-    for (let i = 0; i < data.length; i += 4) sum += (data[i]! + data[i + 1]! + data[i + 2]!) / 3;
-    return sum / (data.length / 4);
-  }, userId);
+  return videoBrightness(page, `#callTiles .call-tile.remote[data-user-id="${userId}"] video`);
 }
 
 /** Waits until `page` decodes video and receives audio from `from`, and draws that video (not black). */
