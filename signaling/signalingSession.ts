@@ -18,6 +18,7 @@ import {
   type RequestData,
   type ResponseData,
   type ResponseEnvelope,
+  type CallView,
 } from '../protocol/signaling.js';
 import type { Participant } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
@@ -132,8 +133,16 @@ export class SignalingSession {
       deviceId: this.identity.deviceId,
       deliver: (m) => {
         // A signed-out or revoked device must not keep a live connection (or a call) until its token expires.
-        if (m.notification === 'deviceRevoked') this.#ws.close(CloseCode.TokenInvalid, 'device signed out');
-        else this.#sendRaw(JSON.stringify({ notification: m.notification, data: m.data }));
+        if (m.notification === 'deviceRevoked') {
+          this.#ws.close(CloseCode.TokenInvalid, 'device signed out');
+          return;
+        }
+        this.#sendRaw(JSON.stringify({ notification: m.notification, data: m.data }));
+        // An ended call takes its media with it, on whichever node this session holds it.
+        const call = m.notification === 'callUpdated' ? (m.data as { call: CallView }).call : undefined;
+        if (call?.state === 'ended' && this.#membership?.room.name === callRoomName(call.callId)) {
+          this.#leave().catch((error: unknown) => this.#log.warn('leaving an ended call failed', { error }));
+        }
       },
     });
     if (this.#closed) this.#detachCalls();

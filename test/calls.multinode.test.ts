@@ -62,6 +62,12 @@ describe('calls across two nodes sharing Redis', () => {
 
     expect((await b.request('callHangup', { callId })).ok).toBe(true);
     expect((await waitForCall(a, (c) => c.state === 'ended')).endReason).toBe('hung-up');
+    // The hang-up was handled on node B, but the media room on node A closes too: every session
+    // holding the call's media leaves when it hears the call ended.
+    const deadline = Date.now() + 5000;
+    while (nodeA.rooms.room(`call-${callId}`) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(nodeA.rooms.room(`call-${callId}`)).toBeUndefined();
     // The history is shared by both nodes.
     const hist = await b.request('callHistory', {});
     if (!hist.ok) throw new Error(JSON.stringify(hist.error));
