@@ -36,7 +36,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # With recommends: Chromium's fonts are among them, and the suite was verified with them installed.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
   # Debian starts redis-server as a service on install; the tests run their own on a free port.
   if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
