@@ -163,11 +163,22 @@ export class SignalingSession {
     if (this.#membership || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
     this.#joining = true;
+    // Room notifications raised before our join answer has gone out are held back and sent right
+    // after it: a client can only make sense of peerJoined/newProducer once it knows its room.
+    let held: { name: NotificationName; data: unknown }[] | null = [];
+    const release = (): void => {
+      const pending = held ?? [];
+      held = null;
+      for (const n of pending) this.notify(n.name, n.data as never);
+    };
     try {
       const { room, participant } = await this.#rooms.join(
         roomName,
         { userId: this.identity.userId, displayName },
-        (name, data) => this.notify(name, data),
+        (name, data) => {
+          if (held) held.push({ name, data });
+          else this.notify(name, data);
+        },
       );
       if (this.#closed) {
         await room.leave(participant.peerId);
@@ -178,11 +189,16 @@ export class SignalingSession {
       room.once('close', () => {
         if (this.#membership?.room === room) this.#membership = undefined;
       });
+      // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
+      setImmediate(release);
       return {
         peerId: participant.peerId,
         routerRtpCapabilities: room.media.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
         peers: room.peers(participant.peerId),
       };
+    } catch (err) {
+      held = null;
+      throw err;
     } finally {
       this.#joining = false;
     }
@@ -315,7 +331,11 @@ export class SignalingSession {
       // connected only once the join really happened (it may be refused, e.g. hosted elsewhere).
       await this.#calls.assertMayJoinMedia(this.identity, callId);
       const joined = await this.#joinRoom(callRoomName(callId), this.identity.displayName);
-      await this.#calls.mediaJoined(this.identity, callId);
+      // Recorded after the answer goes out (the answer must not wait, see #joinRoom); it only feeds
+      // the media timeout, so a failure here is logged, not returned.
+      this.#calls.mediaJoined(this.identity, callId).catch((error: unknown) => {
+        this.#log.warn('cannot record media joined', { error, callId });
+      });
       return joined;
     },
     callGet: async ({ callId }) => ({ call: await this.#calls.get(this.identity, callId) }),
