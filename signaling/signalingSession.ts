@@ -125,7 +125,6 @@ export class SignalingSession {
     this.#sendRaw(JSON.stringify({ notification: name, data }));
   }
 
-  /** Leaves the room (closing every media object of this peer). Idempotent. */
   /** Starts receiving call messages for this device. */
   async start(): Promise<void> {
     this.#detachCalls = await this.#calls.attach({
@@ -148,6 +147,7 @@ export class SignalingSession {
     if (this.#closed) this.#detachCalls();
   }
 
+  /** Leaves the room (closing every media object of this peer) and stops call delivery. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
