@@ -254,7 +254,7 @@ export class CallService {
   }
 
   async view(call: CallRecord): Promise<CallView> {
-    const users = await Promise.all(call.order.map((id) => this.#o.accounts.getUser(id)));
+    const users = await this.#o.accounts.getUsers(call.order);
     return {
       callId: call.callId,
       callerId: call.callerId,
@@ -264,9 +264,9 @@ export class CallService {
       answeredAt: call.answeredAt,
       endedAt: call.endedAt,
       endReason: call.endReason,
-      participants: call.order.map((id, i) => {
+      participants: call.order.map((id) => {
         const p = call.participants[id]!;
-        const u = users[i];
+        const u = users.get(id);
         const pub = u ? publicUser(u, { withPhone: false }) : null;
         return {
           userId: id,
@@ -293,8 +293,8 @@ export class CallService {
   }
 
   async #assertUsersExist(userIds: string[]): Promise<void> {
-    const users = await Promise.all(userIds.map((id) => this.#o.accounts.getUser(id)));
-    const missing = userIds.filter((_, i) => !users[i]);
+    const users = await this.#o.accounts.getUsers(userIds);
+    const missing = userIds.filter((id) => !users.has(id));
     if (missing.length > 0)
       throw new ServiceError(ErrorCode.UnknownUser, `unknown user ${missing.join(', ')}`, 404);
   }

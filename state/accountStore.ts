@@ -51,6 +51,8 @@ export interface AccountStore {
   /** Creates the user unless the phone is taken; returns the user that owns the phone afterwards. */
   createUser(user: UserRecord): Promise<UserRecord>;
   getUser(userId: string): Promise<UserRecord | null>;
+  /** Several users in one round trip; unknown ids are absent from the map. */
+  getUsers(userIds: readonly string[]): Promise<Map<string, UserRecord>>;
   getUserIdByPhone(phone: string): Promise<string | null>;
   getUsersByPhones(phones: readonly string[]): Promise<Map<string, UserRecord>>;
   updateUserName(userId: string, name: string): Promise<UserRecord | null>;

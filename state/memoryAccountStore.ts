@@ -47,6 +47,15 @@ export class MemoryAccountStore implements AccountStore {
     return u ? { ...u } : null;
   }
 
+  async getUsers(userIds: readonly string[]): Promise<Map<string, UserRecord>> {
+    const out = new Map<string, UserRecord>();
+    for (const id of userIds) {
+      const u = this.#users.get(id);
+      if (u) out.set(id, { ...u });
+    }
+    return out;
+  }
+
   async getUserIdByPhone(phone: string): Promise<string | null> {
     return this.#phones.get(phone) ?? null;
   }

@@ -134,6 +134,17 @@ export class RedisAccountStore implements AccountStore {
     return raw ? parseUser(raw) : null;
   }
 
+  async getUsers(userIds: readonly string[]): Promise<Map<string, UserRecord>> {
+    const out = new Map<string, UserRecord>();
+    if (userIds.length === 0) return out;
+    const raws = await this.#redis.mget(...userIds.map((id) => this.#k('user', id)));
+    userIds.forEach((id, i) => {
+      const raw = raws[i];
+      if (raw) out.set(id, parseUser(raw));
+    });
+    return out;
+  }
+
   async getUserIdByPhone(phone: string): Promise<string | null> {
     return this.#redis.get(this.#k('phone', phone));
   }

@@ -55,6 +55,8 @@ describe.each(Object.keys(makers))('AccountStore contract: %s', (kind) => {
     const s = make();
     await s.createUser(user('u1', '+12015550101'));
     await s.createUser(user('u2', '+12015550102'));
+    expect([...(await s.getUsers(['u2', 'nobody', 'u1'])).keys()].sort()).toEqual(['u1', 'u2']);
+    expect(await s.getUsers([])).toEqual(new Map());
     const found = await s.getUsersByPhones(['+12015550101', '+12015550102', '+12015550109']);
     expect([...found.keys()].sort()).toEqual(['+12015550101', '+12015550102']);
     expect((await s.updateUserName('u1', 'Ünïcode 名前'))?.name).toBe('Ünïcode 名前');
