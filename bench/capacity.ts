@@ -10,14 +10,13 @@ import { prepareEngine } from '../bot/engine/prepareEngine.js';
 import { sleep } from '../bot/runner/backoff.js';
 import { signalingUrl } from '../bot/targetUrl.js';
 import { BotFleet, windowLossPct } from './lib/botFleet.js';
-import { parseFlags, runBench, runBenchSetup, table, waitForQuietMachine } from './lib/cli.js';
+import { parseFlags, runBench, table } from './lib/cli.js';
+import { startBenchRun } from './lib/benchRun.js';
 import { scrapeMetrics } from './lib/metricsScrape.js';
-import { coreSplit, pinProcess } from './lib/pin.js';
+import { pinProcess } from './lib/pin.js';
 import { CoreLoadMeter } from './lib/coreLoad.js';
 import { CpuMeter, SelfCpuMeter } from './lib/procCpu.js';
 import { appendResult } from './lib/results.js';
-import { buildServer } from './lib/buildServer.js';
-import { ServiceProcess } from './lib/serviceProcess.js';
 
 const flags = parseFlags(
   {
@@ -73,16 +72,9 @@ interface Step {
 }
 
 runBench(flags['time-limit'], async (signal) => {
-  runBenchSetup();
-  const cores = coreSplit();
-  const busyAtStart = await waitForQuietMachine([cores.sfu, cores.bots]);
-  pinProcess(process.pid, [cores.bots]);
-  const service = await ServiceProcess.start({
-    host: '127.0.0.1',
-    cores: [cores.bots],
+  const { cores, busyAtStart, service } = await startBenchRun({
+    serviceCore: 'bots',
     env: { MEDIASOUP_NUM_WORKERS: '1' },
-    // Compiled, as `npm start` runs it (see buildServer.ts).
-    entry: await buildServer(),
   });
   const steps: Step[] = [];
   let stopReason = 'max rooms reached';

@@ -13,13 +13,12 @@ import { nodeWebSocketFactory } from '../bot/engine/webSocketFactory.js';
 import { sleep } from '../bot/runner/backoff.js';
 import { distribution, type Distribution } from '../bot/stats/percentiles.js';
 import { signalingUrl } from '../bot/targetUrl.js';
-import { parseFlags, runBench, runBenchSetup, table, waitForQuietMachine } from './lib/cli.js';
+import { parseFlags, runBench, table } from './lib/cli.js';
+import { startBenchRun } from './lib/benchRun.js';
 import { scrapeMetrics } from './lib/metricsScrape.js';
-import { coreSplit, pinProcess } from './lib/pin.js';
 import { CpuMeter } from './lib/procCpu.js';
 import { appendResult } from './lib/results.js';
-import { buildServer } from './lib/buildServer.js';
-import { ServiceProcess } from './lib/serviceProcess.js';
+import type { ServiceProcess } from './lib/serviceProcess.js';
 import { signInTestAccounts, type TestAccount } from './lib/testAccounts.js';
 
 const flags = parseFlags(
@@ -272,16 +271,10 @@ async function callSetups(url: string, accounts: TestAccount[], signal: AbortSig
 }
 
 runBench(flags['time-limit'], async (signal) => {
-  runBenchSetup();
-  const cores = coreSplit();
-  const busyAtStart = await waitForQuietMachine([cores.sfu, cores.bots]);
-  pinProcess(process.pid, [cores.bots]);
-  const service = await ServiceProcess.start({
-    host: '127.0.0.1',
-    cores: [cores.sfu],
+  const { busyAtStart, service } = await startBenchRun({
+    serviceCore: 'sfu',
     env: { MEDIASOUP_NUM_WORKERS: '1', WS_MAX_CONNECTIONS: String(flags.connections + 1000) },
-    // Compiled, as `npm start` runs it (see buildServer.ts); SIGUSR2 forces a full GC.
-    entry: await buildServer(),
+    // SIGUSR2 forces a full GC, so heap per connection counts live objects only.
     nodeArgs: ['--expose-gc', `--import=data:text/javascript,${encodeURIComponent(GC_ON_SIGUSR2)}`],
   });
   let hold: HoldResult;

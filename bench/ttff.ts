@@ -18,11 +18,11 @@ import { bundleTtffPage } from './browser/pageBundle.js';
 import type { AnswerTiming, CallerTiming, SideTiming } from './browser/ttffPage.js';
 import { BotFleet } from './lib/botFleet.js';
 import { receiveOnly } from './lib/receiveOnly.js';
-import { parseFlags, runBench, runBenchSetup, table, waitForQuietMachine } from './lib/cli.js';
-import { coreSplit, pinProcess } from './lib/pin.js';
+import { parseFlags, runBench, table } from './lib/cli.js';
+import { startBenchRun } from './lib/benchRun.js';
+import { pinProcess } from './lib/pin.js';
 import { appendResult } from './lib/results.js';
-import { buildServer } from './lib/buildServer.js';
-import { ServiceProcess } from './lib/serviceProcess.js';
+import type { ServiceProcess } from './lib/serviceProcess.js';
 import { signInTestAccounts } from './lib/testAccounts.js';
 
 const flags = parseFlags(
@@ -201,16 +201,9 @@ function row(name: string, d: Distribution | undefined): (string | number)[] {
 }
 
 runBench(flags['time-limit'], async (signal) => {
-  runBenchSetup();
-  const cores = coreSplit();
-  const busyAtStart = await waitForQuietMachine([cores.sfu, cores.bots]);
-  pinProcess(process.pid, [cores.bots]);
-  const service = await ServiceProcess.start({
-    host: '127.0.0.1',
-    cores: [cores.bots],
+  const { cores, busyAtStart, service } = await startBenchRun({
+    serviceCore: 'bots',
     env: { MEDIASOUP_NUM_WORKERS: '1' },
-    // Compiled, as `npm start` runs it (see buildServer.ts).
-    entry: await buildServer(),
   });
   let bots: BotResult | undefined;
   let pages: BrowserResult | undefined;
