@@ -78,7 +78,6 @@ export const requestSchemas = {
     spatialLayer: z.number().int().min(0).max(3),
     temporalLayer: z.number().int().min(0).max(3).optional(),
   }),
-  getTransportStats: z.object({ transportId: id }),
   leave: z.object({}).strict(),
 
   // Calls: ringing 1:1 and group calls between registered users (see calls/callStateMachine.ts).
@@ -142,7 +141,6 @@ export interface ResponseData {
   };
   resumeConsumer: Record<string, never>;
   setConsumerPreferredLayers: Record<string, never>;
-  getTransportStats: { stats: unknown[] };
   leave: Record<string, never>;
   callInvite: { call: CallView };
   callRinging: Record<string, never>;

@@ -79,10 +79,6 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     return this.#transport(id).restartIce();
   }
 
-  async transportStats(id: string): Promise<unknown[]> {
-    return this.#transport(id).getStats();
-  }
-
   /** Stats of every transport of this endpoint (for metrics). */
   async allTransportStats(): Promise<unknown[]> {
     const all = await Promise.all(

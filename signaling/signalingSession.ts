@@ -294,9 +294,6 @@ export class SignalingSession {
         .setPreferredLayers({ spatialLayer, temporalLayer });
       return {};
     },
-    getTransportStats: async ({ transportId }) => ({
-      stats: await this.#member().participant.endpoint.transportStats(transportId),
-    }),
     leave: async () => {
       this.#member();
       await this.#leave();
