@@ -60,6 +60,11 @@ export class SignalingServer {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node's HTTP server stops listening for errors on a socket once it is handed to 'upgrade': a
+    // client that resets now (before our answer, or while the device check awaits the store) would
+    // emit an unhandled 'error' and take the process down. ws adds its own listener only once the
+    // upgrade completes, so this one stays for the socket's whole life.
+    socket.on('error', (error) => this.#opts.log.debug('upgrade socket error', { error }));
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== SIGNALING_PATH)
       return rejectUpgrade(socket, 404, ErrorCode.NotFound, 'no such endpoint');
@@ -81,7 +86,11 @@ export class SignalingServer {
     }
     const authorize = this.#opts.authorize ?? (async () => undefined);
     authorize(identity).then(
-      () => this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, identity)),
+      () => {
+        // The client may have gone while we waited: nothing to upgrade.
+        if (socket.destroyed || !socket.writable) return void socket.destroy();
+        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, identity));
+      },
       (err: unknown) => {
         const e =
           err instanceof ServiceError
@@ -137,6 +146,7 @@ function bearerToken(req: IncomingMessage): string | null {
 }
 
 function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  if (socket.destroyed || !socket.writable) return void socket.destroy();
   const body = JSON.stringify({ error: { code, message } });
   const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(

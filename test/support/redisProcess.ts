@@ -54,6 +54,15 @@ export class RedisProcess {
     await this.#spawn();
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is answered, as in a stall. */
+  pause(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.#child;
     if (!child || child.exitCode !== null) return;
