@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything the service needs on Debian 12 with Node.js 20, idempotently:
+# Installs everything the service needs on Debian 12 with any Node.js >= 20, idempotently:
+#   0. Node.js 24 (scripts/lib/node-env.sh): from the npm registry into a cache prefix when the
+#      machine's node is older; the rest of this script (npm ci, build) runs on it
 #   1. Debian packages (with --test also redis-server and chromium for the test suite)
 #   2. the mediasoup worker, built offline from source (scripts/worker/build-worker.sh), cached
 #   3. npm packages (npm ci, skipped when package-lock.json has not changed)
@@ -20,11 +22,11 @@ say() { printf '[setup] %s\n' "$*"; }
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  echo "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
-  exit 1
-fi
+# 0. Node.js 24 first on PATH (installed into a cache prefix if the machine's node is older).
+# shellcheck source=scripts/lib/node-env.sh
+source scripts/lib/node-env.sh
+use_supported_node || exit 1
+say "Node.js $(node --version) ($(command -v node))"
 
 # 1. Debian packages. The worker build installs its own build dependencies.
 packages=()
@@ -52,7 +54,8 @@ worker_bin=$(bash scripts/worker/build-worker.sh | tail -n 1)
 say "mediasoup worker: $worker_bin"
 
 # 3. npm packages. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its download.
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+# The stamp names the Node major too: packages installed under another Node are installed again.
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1) node$(node_major_of node)"
 stamp=node_modules/.setup-stamp
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
   say "npm packages up to date"
