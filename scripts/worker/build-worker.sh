@@ -142,27 +142,22 @@ fetch_mediasoup() {
   touch "$SRC_DIR/.extracted"
 }
 
-# Adds deb-src entries mirroring the configured deb ones, unless apt already
-# knows the libsrtp2 source package.
+# Adds deb-src entries derived from the configured deb ones (derive-deb-src.sh: same URIs, suites,
+# components and Signed-By, so a mirror or proxy keeps working), unless apt already knows the
+# libsrtp2 source package. Refuses, saying what to add, when apt has no deb source to derive from.
 ensure_deb_src() {
   # grep without -q reads all input: no SIGPIPE for apt-cache under pipefail.
   if apt-cache showsrc libsrtp2 2>/dev/null | grep '^Package: libsrtp2' >/dev/null; then
     return
   fi
-  log "adding deb-src entries ($SRC_LIST) and updating apt lists"
-  local content=""
-  if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
-    # Each "Types: deb" stanza again as deb-src: same URIs/Suites/Components/
-    # Signed-By as the binary entries (deb822 stanzas are blank-line separated).
-    content=$(grep -v '^#' /etc/apt/sources.list.d/debian.sources | awk '
-      BEGIN { RS = ""; ORS = "\n\n" }
-      /(^|\n)Types:[ \t]*deb[ \t]*(\n|$)/ { sub(/Types:[ \t]*deb[ \t]*/, "Types: deb-src"); print }')
-  fi
-  if [[ -z $content ]]; then
-    content=$'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg'
-  fi
+  local content
+  content=$(bash "$SCRIPT_DIR/derive-deb-src.sh" /etc/apt) ||
+    die "cannot derive a deb-src entry for the libsrtp2 source package from apt's sources (see above)"
+  log "adding deb-src entries derived from apt's sources ($SRC_LIST) and updating apt lists"
   printf '%s\n' "$content" | as_root tee "$SRC_LIST" >/dev/null
   run_logged apt-update-src apt_get update
+  apt-cache showsrc libsrtp2 2>/dev/null | grep '^Package: libsrtp2' >/dev/null ||
+    die "apt still knows no libsrtp2 source package after adding $SRC_LIST (does the mirror serve sources?)"
 }
 
 fetch_libsrtp2() {
