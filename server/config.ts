@@ -231,3 +231,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhook: e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : undefined,
   };
 }
+
+/** Every environment variable the service reads (test/deploy.files.test.ts checks compose.yaml against it). */
+export const CONFIG_ENV_NAMES: readonly string[] = Object.keys(envSchema.shape);
