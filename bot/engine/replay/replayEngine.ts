@@ -54,6 +54,10 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
   #sender: ReplaySender | undefined;
   readonly #streams = new Map<string, ReceivedStream>();
   readonly #pending: { peerId: string; producer: ProducerInfo }[] = [];
+  /** Producers queued or consumed once: a producer made while we join is both in the join answer's
+   * peers and in a newProducer notification held back until after it; consuming it twice would
+   * count its stream twice. */
+  readonly #queuedProducers = new Set<string>();
   #ready = false;
   #draining: Promise<void> | undefined;
   #closing = false;
@@ -173,7 +177,7 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
 
   #listen(s: SignalingClient): void {
     s.on('newProducer', ({ peerId, producer }) => {
-      this.#pending.push({ peerId, producer });
+      this.#queue(peerId, producer);
       this.#kick();
     });
     s.on('consumerClosed', ({ consumerId }) => this.#closeWhere((st) => st.consumerId === consumerId));
@@ -195,8 +199,13 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
   }
 
   #enqueuePeers(peers: PeerInfo[]): void {
-    for (const peer of peers)
-      for (const producer of peer.producers) this.#pending.push({ peerId: peer.peerId, producer });
+    for (const peer of peers) for (const producer of peer.producers) this.#queue(peer.peerId, producer);
+  }
+
+  #queue(peerId: string, producer: ProducerInfo): void {
+    if (this.#queuedProducers.has(producer.producerId)) return;
+    this.#queuedProducers.add(producer.producerId);
+    this.#pending.push({ peerId, producer });
   }
 
   #kick(): void {
