@@ -65,7 +65,7 @@ export class SignalingSession {
     const frame = parseFrame(raw, isBinary);
     if (!frame.ok) {
       if (frame.method) this.#observer?.request(frame.method, false, frame.error.code);
-      return this.#fail(frame.id, frame.error);
+      return this.#send({ id: frame.id, ok: false, error: frame.error.toBody() });
     }
     try {
       const handler = this.#handlers[frame.method] as (d: unknown) => Promise<unknown>;
@@ -77,7 +77,7 @@ export class SignalingSession {
       if (error.code === ErrorCode.Internal)
         this.#log.error('request failed', { method: frame.method, error: err });
       this.#observer?.request(frame.method, false, error.code);
-      this.#fail(frame.id, error);
+      this.#send({ id: frame.id, ok: false, error: error.toBody() });
     }
   }
 
@@ -203,19 +203,10 @@ export class SignalingSession {
     callInvite: async ({ userIds, media }) => ({
       call: await this.#calls.invite(this.identity, userIds, media),
     }),
-    callRinging: async ({ callId }) => {
-      await this.#calls.ringing(this.identity, callId);
-      return {};
-    },
+    callRinging: ({ callId }) => done(this.#calls.ringing(this.identity, callId)),
     callAccept: async ({ callId }) => ({ call: await this.#calls.accept(this.identity, callId) }),
-    callDecline: async ({ callId }) => {
-      await this.#calls.decline(this.identity, callId);
-      return {};
-    },
-    callCancel: async ({ callId }) => {
-      await this.#calls.cancel(this.identity, callId);
-      return {};
-    },
+    callDecline: ({ callId }) => done(this.#calls.decline(this.identity, callId)),
+    callCancel: ({ callId }) => done(this.#calls.cancel(this.identity, callId)),
     callHangup: async ({ callId }) => {
       await this.#calls.hangup(this.identity, callId);
       if (this.#membership?.roomName === callRoomName(callId)) this.#leave();
@@ -238,15 +229,8 @@ export class SignalingSession {
     },
     callGet: async ({ callId }) => ({ call: await this.#calls.get(this.identity, callId) }),
     callHistory: async ({ limit }) => this.#calls.history(this.identity, limit ?? 50),
-    callHistorySeen: async () => {
-      await this.#calls.historySeen(this.identity);
-      return {};
-    },
+    callHistorySeen: () => done(this.#calls.historySeen(this.identity)),
   };
-
-  #fail(id: number | null, error: ServiceError): void {
-    this.#send({ id, ok: false, error: error.toBody() });
-  }
 
   #send(msg: ResponseEnvelope): void {
     this.#sendRaw(JSON.stringify(msg));
@@ -255,4 +239,10 @@ export class SignalingSession {
   #sendRaw(text: string): void {
     if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(text);
   }
+}
+
+/** Answers an empty success once `p` settled (for requests whose result is only "done"). */
+async function done(p: Promise<unknown>): Promise<Record<string, never>> {
+  await p;
+  return {};
 }
