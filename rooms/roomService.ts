@@ -48,6 +48,8 @@ export class RoomService {
   /** Aborted at shutdown: stops the retries of leave writes. */
   readonly #shutdown = new AbortController();
   readonly #retries = new Set<Promise<void>>();
+  /** Heartbeats sent so far (a join compares it across its write). */
+  #beats = 0;
   #closed = false;
 
   private constructor(opts: RoomServiceOptions) {
@@ -111,20 +113,26 @@ export class RoomService {
   }
 
   async #storeJoin(room: Room, peer: Peer): Promise<void> {
+    const record = {
+      peerId: peer.peerId,
+      userId: peer.userId,
+      displayName: peer.displayName,
+      nodeId: this.#node.nodeId,
+      joinedAt: peer.joinedAt,
+    };
+    const beatsBefore = this.#beats;
     try {
-      await withTimeout(
-        this.#store.addParticipant(room.name, {
-          peerId: peer.peerId,
-          userId: peer.userId,
-          displayName: peer.displayName,
-          nodeId: this.#node.nodeId,
-          joinedAt: peer.joinedAt,
-        }),
-        this.#joinWriteTimeoutMs,
-      );
+      await withTimeout(this.#store.addParticipant(room.name, record), this.#joinWriteTimeoutMs);
     } catch (error) {
       // If the write lands after all, the next heartbeat's full record drops it again.
       throw unavailable('cannot record the join', error, this.#log);
+    }
+    // A heartbeat sent while this write was in flight rewrote the room without the newcomer: write
+    // it once more (sent after that heartbeat, so it lands after it; a failure is healed by the next).
+    if (this.#beats !== beatsBefore && !room.closed) {
+      this.#store
+        .addParticipant(room.name, record)
+        .catch((error: unknown) => this.#log.warn('state store: addParticipant failed', { error }));
     }
   }
 
@@ -240,6 +248,7 @@ export class RoomService {
   }
 
   async #beat(): Promise<void> {
+    this.#beats++;
     try {
       await this.#store.heartbeat(this.#node, this.#hostedRecords());
     } catch (error) {
