@@ -15,3 +15,22 @@ export async function until(
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
   }
 }
+
+/** Polls `read` until `ok` holds for its value and returns that value; fails with the last one. */
+export async function untilValue<T>(
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  opts: { timeoutMs?: number; what?: string; intervalMs?: number } = {},
+): Promise<T> {
+  let last: T = await read();
+  try {
+    await until(async () => {
+      if (ok(last)) return true;
+      last = await read();
+      return ok(last);
+    }, opts);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: last value ${JSON.stringify(last)}`);
+  }
+  return last;
+}
