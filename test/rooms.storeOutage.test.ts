@@ -95,6 +95,9 @@ describe('a room through a 3 s Redis outage', () => {
     expect(!refused.ok && refused.error.details?.retryAfterMs).toBeTruthy();
     expect(inMemory(room)).toEqual([a, b].sort());
     expect(service.rooms.snapshot(room)?.joining).toBe(0);
+    // A room that does not exist yet cannot be claimed either: refused too, no room left in memory.
+    expect(errorCode(await dave.request('join', { room: 'outage-new' }))).toBe(ErrorCode.Unavailable);
+    expect(service.rooms.snapshot('outage-new')).toBeUndefined();
     await until(() => Date.now() - stoppedAt >= 3000, {
       timeoutMs: 5000,
       what: 'the 3 s outage',
