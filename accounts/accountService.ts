@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { AccountStore, DeviceRecord, UserRecord } from '../state/accountStore.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../lib/logger.js';
 import type { Identity } from '../auth/accessTokens.js';
 import { CODE_TTL_SECONDS, type OneTimeCodes } from './oneTimeCodes.js';
 import type { DeviceSessions, IssuedSession } from './deviceSessions.js';

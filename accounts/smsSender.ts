@@ -2,7 +2,7 @@
  * How one-time codes reach a phone. The HTTP sender posts to an SMS gateway; the console sender
  * prints codes and exists for local development only (config refuses it in production).
  */
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../lib/logger.js';
 
 export interface SmsSender {
   send(to: string, text: string): Promise<void>;

@@ -9,7 +9,7 @@ import type { Identity } from '../auth/accessTokens.js';
 import { publicUser } from '../accounts/accountService.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { CallHistoryEntry, CallMedia, CallView, UserSummary } from '../protocol/signaling.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../lib/logger.js';
 import type { AccountStore } from '../state/accountStore.js';
 import type { CallStore, PointerExpectation } from '../state/callStore.js';
 import type { UserMessage, UserMessageBus } from '../state/userMessageBus.js';

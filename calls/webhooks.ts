@@ -4,7 +4,7 @@
  * with exponential backoff, and never awaited by the call path.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../lib/logger.js';
 
 export type WebhookEventType =
   'call.started' | 'call.ringing' | 'call.answered' | 'call.ended' | 'call.missed';

@@ -1,175 +1,183 @@
 /**
- * A room hosted on this node: its participants, their media, and the room's entry in the state
- * store. The room closes itself when the last participant leaves or its media worker dies.
+ * A room hosted on this node: its peers and its media router. The Room owns the room's policy —
+ * who hears about a join, a leave, a new or closed producer, the active speaker — and reports what
+ * must be stored through its own events. It knows no store: the RoomService persists from those
+ * events (as LiveKit's RoomManager does), except a join, whose record must be stored before the
+ * newcomer is announced, so `join` takes the write to await as an argument.
+ * The room closes itself when the last peer leaves or its media router closes.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
-import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { NotificationData, NotificationName, PeerInfo, ProducerInfo } from '../protocol/signaling.js';
 import type { MediaRoom } from '../sfu/mediaRoom.js';
-import type { RoomStateStore } from '../state/roomStateStore.js';
-import type { Logger } from '../server/logger.js';
-import type { Notify, Participant } from './participant.js';
+import { Peer, type Notify, type PeerSnapshot } from './peer.js';
 
-interface RoomEvents {
+export interface RoomEvents {
+  /** A producer was announced; store it. */
+  producerAdded: [peerId: string, producer: ProducerInfo];
+  producerRemoved: [producerId: string];
+  /** A peer that had been announced is gone; remove it from the store. */
+  peerLeft: [peer: Peer];
   close: [];
+}
+
+export interface RoomSnapshot {
+  name: string;
+  routerId: string;
+  workerPid: number;
+  /** Peers whose join is still being stored (not yet announced). */
+  joining: number;
+  peers: PeerSnapshot[];
 }
 
 export class Room extends EventEmitter<RoomEvents> {
   readonly name: string;
-  readonly media: MediaRoom;
-  readonly #store: RoomStateStore;
-  readonly #nodeId: string;
-  readonly #log: Logger;
-  readonly #participants = new Map<string, Participant>();
+  readonly createdAt = Date.now();
+  readonly #media: MediaRoom;
+  readonly #peers = new Map<string, Peer>();
+  /** Admitted but not yet announced: their membership is being written to the store. */
+  readonly #joining = new Set<Peer>();
   #closed = false;
-  #released: Promise<void> = Promise.resolve();
 
-  constructor(opts: { name: string; media: MediaRoom; store: RoomStateStore; nodeId: string; log: Logger }) {
+  constructor(opts: { name: string; media: MediaRoom }) {
     super();
     this.name = opts.name;
-    this.media = opts.media;
-    this.#store = opts.store;
-    this.#nodeId = opts.nodeId;
-    this.#log = opts.log.child({ room: opts.name });
-    this.media.on('activeSpeaker', (producerId) => {
-      const owner = producerId ? this.#ownerOf(producerId) : undefined;
-      this.#broadcast('activeSpeaker', { peerId: owner?.peerId ?? null });
+    this.#media = opts.media;
+    this.#media.on('activeSpeaker', (producerId) => {
+      const owner = producerId ? this.#media.producerOwner(producerId) : undefined;
+      this.#broadcast('activeSpeaker', { peerId: owner ?? null });
     });
-    this.media.once('close', () => {
-      if (this.#closed) return;
-      // The router went away under us (worker died): tell everyone, then clean up.
-      for (const p of this.#participants.values())
-        p.notify('roomClosed', { reason: 'media worker restarted' });
-      this.close();
-    });
+    // The router went away under us (its worker died): tell everyone, then clean up.
+    this.#media.once('close', () => this.close('media worker restarted'));
   }
 
   get closed(): boolean {
     return this.#closed;
   }
   get size(): number {
-    return this.#participants.size;
+    return this.#peers.size;
   }
-  get participants(): IterableIterator<Participant> {
-    return this.#participants.values();
+  get participants(): IterableIterator<Peer> {
+    return this.#peers.values();
+  }
+  get rtpCapabilities(): types.RtpCapabilities {
+    return this.#media.rtpCapabilities;
+  }
+  get routerId(): string {
+    return this.#media.routerId;
+  }
+  get workerPid(): number {
+    return this.#media.workerPid;
   }
 
-  async join(user: { userId: string; displayName: string }, notify: Notify): Promise<Participant> {
-    if (this.#closed) throw new ServiceError(ErrorCode.Unavailable, 'room closed', 503);
+  /**
+   * Admits a peer: `persist` (the membership write) runs first, and only once it succeeded is the
+   * peer announced and in the room. If it fails, nothing is announced or kept and its error is
+   * thrown. Resolves null if the room closed meanwhile (the caller may retry on a fresh room).
+   */
+  async join(
+    user: { userId: string; displayName: string },
+    notify: Notify,
+    persist: (peer: Peer) => Promise<void>,
+  ): Promise<Peer | null> {
+    if (this.#closed) return null;
     const peerId = randomUUID();
-    const participant: Participant = {
+    const peer = new Peer({
       peerId,
       userId: user.userId,
       displayName: user.displayName,
-      joinedAt: Date.now(),
-      endpoint: this.media.createEndpoint(peerId),
+      endpoint: this.#media.createEndpoint(peerId),
       notify,
-    };
-    participant.endpoint.on('consumerClosed', (consumerId) => notify('consumerClosed', { consumerId }));
-    this.#participants.set(peerId, participant);
-    this.#broadcast('peerJoined', { peerId, userId: user.userId, displayName: user.displayName }, peerId);
-    await this.#store.addParticipant(this.name, {
-      peerId,
-      userId: user.userId,
-      displayName: user.displayName,
-      nodeId: this.#nodeId,
-      joinedAt: participant.joinedAt,
+      producerOwner: (producerId) => this.#media.producerOwner(producerId),
     });
-    return participant;
+    this.#joining.add(peer);
+    try {
+      await persist(peer);
+    } catch (err) {
+      this.#joining.delete(peer);
+      peer.close();
+      this.#closeIfEmpty();
+      throw err;
+    }
+    this.#joining.delete(peer);
+    if (this.#closed || peer.closed) {
+      peer.close();
+      return null;
+    }
+    this.#peers.set(peerId, peer);
+    this.#attach(peer);
+    this.#broadcast('peerJoined', { peerId, userId: user.userId, displayName: user.displayName }, peerId);
+    return peer;
   }
 
   /** Everyone in the room but `exceptPeerId`, with what they publish. */
   peers(exceptPeerId?: string): PeerInfo[] {
-    return [...this.#participants.values()]
-      .filter((p) => p.peerId !== exceptPeerId)
-      .map((p) => ({
-        peerId: p.peerId,
-        userId: p.userId,
-        displayName: p.displayName,
-        producers: [...p.endpoint.producers.values()].map(producerInfo),
-      }));
+    return [...this.#peers.values()].filter((p) => p.peerId !== exceptPeerId).map((p) => p.info());
   }
 
-  async publish(participant: Participant, producer: types.Producer): Promise<void> {
-    producer.observer.once('close', () => {
-      this.#broadcast(
-        'producerClosed',
-        { peerId: participant.peerId, producerId: producer.id },
-        participant.peerId,
-      );
-      this.#store.removeProducer(this.name, producer.id).catch((error: unknown) => {
-        this.#log.warn('state store: removeProducer failed', { error });
-      });
-    });
-    producer.observer.on('pause', () =>
-      this.#broadcast(
-        'producerPaused',
-        { peerId: participant.peerId, producerId: producer.id },
-        participant.peerId,
-      ),
-    );
-    producer.observer.on('resume', () =>
-      this.#broadcast(
-        'producerResumed',
-        { peerId: participant.peerId, producerId: producer.id },
-        participant.peerId,
-      ),
-    );
-    await this.#store.addProducer(this.name, {
-      producerId: producer.id,
-      peerId: participant.peerId,
-      kind: producer.kind,
-    });
-    this.#broadcast(
-      'newProducer',
-      { peerId: participant.peerId, producer: producerInfo(producer) },
-      participant.peerId,
-    );
+  snapshot(): RoomSnapshot {
+    return {
+      name: this.name,
+      routerId: this.#media.routerId,
+      workerPid: this.#media.workerPid,
+      joining: this.#joining.size,
+      peers: [...this.#peers.values()].map((p) => p.snapshot()),
+    };
   }
 
-  async leave(peerId: string): Promise<void> {
-    const participant = this.#participants.get(peerId);
-    if (!participant) return;
-    this.#participants.delete(peerId);
-    participant.endpoint.close();
-    this.#broadcast('peerLeft', { peerId });
-    try {
-      await this.#store.removeParticipant(this.name, peerId);
-    } catch (error) {
-      this.#log.warn('state store: removeParticipant failed', { error, peerId });
-    }
-    if (this.#participants.size === 0) this.close();
-  }
-
-  close(): void {
+  /**
+   * Closes every peer and the router. With a reason, the peers are told (`roomClosed`) so their
+   * clients rejoin. Idempotent.
+   */
+  close(reason?: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const p of this.#participants.values()) p.endpoint.close();
-    this.#participants.clear();
-    this.media.close();
-    this.#released = this.#store.releaseRoomHost(this.name, this.#nodeId).catch((error: unknown) => {
-      this.#log.warn('state store: releaseRoomHost failed', { error });
-    });
+    const peers = [...this.#peers.values(), ...this.#joining];
+    this.#peers.clear();
+    this.#joining.clear();
+    for (const p of peers) {
+      if (reason) p.notify('roomClosed', { reason });
+      p.close();
+    }
+    this.#media.close();
     this.emit('close');
+    this.removeAllListeners();
   }
 
-  /** Settles once a closed room's state-store entry is gone (or its removal failed and was logged). */
-  whenReleased(): Promise<void> {
-    return this.#released;
+  /** The room's listeners on a peer; the peer drops them all when it closes. */
+  #attach(peer: Peer): void {
+    const from = peer.peerId;
+    peer.on('producer', (producer) => {
+      this.#broadcast('newProducer', { peerId: from, producer }, from);
+      this.emit('producerAdded', from, producer);
+    });
+    peer.on('producerClosed', (producerId) => {
+      this.#broadcast('producerClosed', { peerId: from, producerId }, from);
+      this.emit('producerRemoved', producerId);
+    });
+    peer.on('producerPaused', (producerId) =>
+      this.#broadcast('producerPaused', { peerId: from, producerId }, from),
+    );
+    peer.on('producerResumed', (producerId) =>
+      this.#broadcast('producerResumed', { peerId: from, producerId }, from),
+    );
+    peer.once('close', () => this.#left(peer));
   }
 
-  #ownerOf(producerId: string): Participant | undefined {
-    for (const p of this.#participants.values()) if (p.endpoint.producers.has(producerId)) return p;
-    return undefined;
+  #left(peer: Peer): void {
+    if (this.#peers.get(peer.peerId) !== peer) return;
+    this.#peers.delete(peer.peerId);
+    this.#broadcast('peerLeft', { peerId: peer.peerId });
+    this.emit('peerLeft', peer);
+    this.#closeIfEmpty();
+  }
+
+  #closeIfEmpty(): void {
+    if (this.#peers.size === 0 && this.#joining.size === 0) this.close();
   }
 
   #broadcast<N extends NotificationName>(name: N, data: NotificationData[N], exceptPeerId?: string): void {
-    for (const p of this.#participants.values()) if (p.peerId !== exceptPeerId) p.notify(name, data);
+    for (const p of this.#peers.values()) if (p.peerId !== exceptPeerId) p.notify(name, data);
   }
-}
-
-function producerInfo(p: types.Producer): ProducerInfo {
-  return { producerId: p.id, kind: p.kind, paused: p.paused };
 }

@@ -1,15 +1,27 @@
 /**
- * The rooms this node hosts. Creates a room on first join (claiming it in the state store so no
- * other node hosts it too), keeps the node's liveness and its rooms' entries fresh, and closes
- * everything on shutdown.
+ * The rooms this node hosts, and the only part of rooms/ that talks to the RoomStateStore.
+ * Creates a room on first join (claiming it in the store so no other node hosts it too), persists
+ * membership and producers from the rooms' events, and re-asserts every hosted room's full record
+ * on each heartbeat, so keys lost from the store come back within one heartbeat.
+ *
+ * Write order, so a store outage leaves no ghosts: a join is announced only after its membership
+ * is stored (if the write fails the join fails with a retryable UNAVAILABLE and nothing is kept);
+ * a leave takes effect in memory at once and its store write is retried until it lands or the
+ * node shuts down.
  */
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import { MediaRoom } from '../sfu/mediaRoom.js';
 import type { WorkerPool } from '../sfu/workerPool.js';
-import type { NodeRecord, RoomStateStore } from '../state/roomStateStore.js';
-import type { Logger } from '../server/logger.js';
-import type { Notify, Participant } from './participant.js';
-import { Room } from './room.js';
+import type {
+  HostedRoomRecord,
+  NodeRecord,
+  RoomHostRecord,
+  RoomStateStore,
+} from '../state/roomStateStore.js';
+import type { Logger } from '../lib/logger.js';
+import type { Notify, Peer } from './peer.js';
+import { Room, type RoomSnapshot } from './room.js';
+import { retryUntil, withTimeout } from './storeWrites.js';
 
 export interface RoomServiceOptions {
   node: NodeRecord;
@@ -17,16 +29,27 @@ export interface RoomServiceOptions {
   workers: WorkerPool;
   log: Logger;
   heartbeatIntervalMs: number;
+  /** How long a join waits for its membership write before failing as UNAVAILABLE. */
+  joinWriteTimeoutMs?: number;
 }
+
+/** What a client is told to wait before retrying a join refused during a store outage. */
+const RETRY_AFTER_MS = 1000;
 
 export class RoomService {
   readonly #node: NodeRecord;
   readonly #store: RoomStateStore;
   readonly #workers: WorkerPool;
   readonly #log: Logger;
-  readonly #rooms = new Map<string, Room>();
+  readonly #joinWriteTimeoutMs: number;
+  readonly #rooms = new Map<string, { room: Room; host: RoomHostRecord }>();
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** Aborted at shutdown: stops the retries of leave writes. */
+  readonly #shutdown = new AbortController();
+  readonly #retries = new Set<Promise<void>>();
+  /** Heartbeats sent so far (a join compares it across its write). */
+  #beats = 0;
   #closed = false;
 
   private constructor(opts: RoomServiceOptions) {
@@ -34,6 +57,7 @@ export class RoomService {
     this.#store = opts.store;
     this.#workers = opts.workers;
     this.#log = opts.log;
+    this.#joinWriteTimeoutMs = opts.joinWriteTimeoutMs ?? 2000;
     this.#heartbeat = setInterval(() => void this.#beat(), opts.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
@@ -48,33 +72,73 @@ export class RoomService {
     return this.#node.nodeId;
   }
 
+  /** The live room of that name on this node, if any. */
   room(name: string): Room | undefined {
-    return this.#rooms.get(name);
+    return this.#rooms.get(name)?.room;
   }
 
   get rooms(): IterableIterator<Room> {
-    return this.#rooms.values();
+    return [...this.#rooms.values()].map((r) => r.room).values();
+  }
+
+  /** What this node holds for a room (peers, their producers and consumers), or undefined. */
+  snapshot(name: string): RoomSnapshot | undefined {
+    return this.room(name)?.snapshot();
+  }
+
+  /** Store writes still being retried (leaves and releases that have not landed yet). */
+  get pendingWrites(): number {
+    return this.#retries.size;
+  }
+
+  /** Closes a room, telling its peers why if a reason is given. */
+  closeRoom(name: string, reason?: string): void {
+    this.room(name)?.close(reason);
   }
 
   async join(
     roomName: string,
     user: { userId: string; displayName: string },
     notify: Notify,
-  ): Promise<{ room: Room; participant: Participant }> {
+  ): Promise<{ room: Room; peer: Peer }> {
     // A room may close (last one out) between lookup and join; one retry gets a fresh room.
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; attempt < 2; attempt++) {
       const room = await this.#getOrCreate(roomName);
-      try {
-        return { room, participant: await room.join(user, notify) };
-      } catch (err) {
-        if (!room.closed || attempt > 0) throw err;
-      }
+      const peer = await room.join(user, notify, (p) => this.#storeJoin(room, p));
+      if (peer) return { room, peer };
+    }
+    throw new ServiceError(ErrorCode.Unavailable, 'room closed while joining', 503, 1, {
+      retryAfterMs: String(RETRY_AFTER_MS),
+    });
+  }
+
+  async #storeJoin(room: Room, peer: Peer): Promise<void> {
+    const record = {
+      peerId: peer.peerId,
+      userId: peer.userId,
+      displayName: peer.displayName,
+      nodeId: this.#node.nodeId,
+      joinedAt: peer.joinedAt,
+    };
+    const beatsBefore = this.#beats;
+    try {
+      await withTimeout(this.#store.addParticipant(room.name, record), this.#joinWriteTimeoutMs);
+    } catch (error) {
+      // If the write lands after all, the next heartbeat's full record drops it again.
+      throw unavailable('cannot record the join', error, this.#log);
+    }
+    // A heartbeat sent while this write was in flight rewrote the room without the newcomer: write
+    // it once more (sent after that heartbeat, so it lands after it; a failure is healed by the next).
+    if (this.#beats !== beatsBefore && !room.closed) {
+      this.#store
+        .addParticipant(room.name, record)
+        .catch((error: unknown) => this.#log.warn('state store: addParticipant failed', { error }));
     }
   }
 
   async #getOrCreate(name: string): Promise<Room> {
     if (this.#closed) throw new ServiceError(ErrorCode.Unavailable, 'server is shutting down', 503);
-    const existing = this.#rooms.get(name);
+    const existing = this.#rooms.get(name)?.room;
     if (existing && !existing.closed) return existing;
     let pending = this.#creating.get(name);
     if (!pending) {
@@ -86,43 +150,107 @@ export class RoomService {
 
   async #createRoom(name: string): Promise<Room> {
     const media = await MediaRoom.create(this.#workers.pick());
-    let host;
+    const host: RoomHostRecord = {
+      nodeId: this.#node.nodeId,
+      workerPid: media.workerPid,
+      routerId: media.routerId,
+      createdAt: Date.now(),
+    };
+    let current: RoomHostRecord;
     try {
-      host = await this.#store.claimRoomHost(name, {
-        nodeId: this.#node.nodeId,
-        workerPid: media.workerPid,
-        routerId: media.router.id,
-        createdAt: Date.now(),
-      });
-    } catch (err) {
+      current = await withTimeout(this.#store.claimRoomHost(name, host), this.#joinWriteTimeoutMs);
+    } catch (error) {
       media.close();
-      throw err;
+      throw unavailable('cannot claim the room', error, this.#log);
     }
-    if (host.nodeId !== this.#node.nodeId) {
+    if (current.nodeId !== this.#node.nodeId || this.#closed) {
       media.close();
-      const nodes = await this.#store.listNodes();
-      const address = nodes.find((n) => n.nodeId === host.nodeId)?.address ?? 'unknown';
+      if (this.#closed) throw new ServiceError(ErrorCode.Unavailable, 'server is shutting down', 503);
+      const nodes = await this.#store.listNodes().catch(() => []);
+      const address = nodes.find((n) => n.nodeId === current.nodeId)?.address ?? 'unknown';
       throw new ServiceError(
         ErrorCode.RoomHostedElsewhere,
-        `room is hosted by node ${host.nodeId} at ${address}`,
+        `room is hosted by node ${current.nodeId} at ${address}`,
         409,
         undefined,
-        { nodeId: host.nodeId, url: address },
+        { nodeId: current.nodeId, url: address },
       );
     }
-    const room = new Room({ name, media, store: this.#store, nodeId: this.#node.nodeId, log: this.#log });
-    this.#rooms.set(name, room);
-    room.once('close', () => {
-      if (this.#rooms.get(name) === room) this.#rooms.delete(name);
-      this.#log.info('room closed', { room: name });
-    });
+    const room = new Room({ name, media });
+    this.#rooms.set(name, { room, host });
+    this.#persistFromEvents(room);
     this.#log.info('room created', { room: name, workerPid: media.workerPid });
     return room;
   }
 
+  /** Producer writes are best effort (the heartbeat heals them); leave and release writes retry. */
+  #persistFromEvents(room: Room): void {
+    const name = room.name;
+    room.on('producerAdded', (peerId, producer) => {
+      this.#store
+        .addProducer(name, { producerId: producer.producerId, peerId, kind: producer.kind })
+        .catch((error: unknown) => this.#log.warn('state store: addProducer failed', { error, room: name }));
+    });
+    room.on('producerRemoved', (producerId) => {
+      if (room.closed) return; // the release below removes everything at once
+      this.#store
+        .removeProducer(name, producerId)
+        .catch((error: unknown) =>
+          this.#log.warn('state store: removeProducer failed', { error, room: name }),
+        );
+    });
+    room.on('peerLeft', (peer) => {
+      if (room.closed) return;
+      this.#retry(`removeParticipant ${name}`, () => this.#store.removeParticipant(name, peer.peerId));
+    });
+    room.once('close', () => {
+      if (this.#rooms.get(name)?.room === room) this.#rooms.delete(name);
+      this.#log.info('room closed', { room: name });
+      // A room of the same name created here meanwhile owns the entry now: stop releasing it.
+      this.#retry(
+        `releaseRoomHost ${name}`,
+        () => this.#store.releaseRoomHost(name, this.#node.nodeId),
+        () => !this.#rooms.has(name) && !this.#creating.has(name),
+      );
+    });
+  }
+
+  #retry(what: string, write: () => Promise<void>, stillWanted: () => boolean = () => true): void {
+    const done = retryUntil(write, {
+      signal: this.#shutdown.signal,
+      stillWanted,
+      onError: (error, attempt) => {
+        if (attempt === 1) this.#log.warn(`state store: ${what} failed, retrying`, { error });
+      },
+    }).finally(() => this.#retries.delete(done));
+    this.#retries.add(done);
+  }
+
+  /** The full record of every hosted room, so whatever the store lost is written again. */
+  #hostedRecords(): HostedRoomRecord[] {
+    return [...this.#rooms.entries()].map(([name, { room, host }]) => {
+      const peers = [...room.participants];
+      return {
+        room: name,
+        host,
+        participants: peers.map((p) => ({
+          peerId: p.peerId,
+          userId: p.userId,
+          displayName: p.displayName,
+          nodeId: this.#node.nodeId,
+          joinedAt: p.joinedAt,
+        })),
+        producers: peers.flatMap((p) =>
+          p.info().producers.map((pr) => ({ producerId: pr.producerId, peerId: p.peerId, kind: pr.kind })),
+        ),
+      };
+    });
+  }
+
   async #beat(): Promise<void> {
+    this.#beats++;
     try {
-      await this.#store.heartbeat(this.#node, [...this.#rooms.keys()]);
+      await this.#store.heartbeat(this.#node, this.#hostedRecords());
     } catch (error) {
       this.#log.warn('state store heartbeat failed', { error });
     }
@@ -133,9 +261,23 @@ export class RoomService {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     await Promise.allSettled([...this.#creating.values()]);
-    const rooms = [...this.#rooms.values()];
+    const rooms = [...this.#rooms.values()].map((r) => r.room);
     for (const room of rooms) room.close();
-    await Promise.all(rooms.map((r) => r.whenReleased()));
+    // One last attempt each for what is still pending, then stop retrying.
+    await Promise.race([Promise.allSettled([...this.#retries]), delay(2000)]);
+    this.#shutdown.abort();
     await this.#store.removeNode(this.#node.nodeId).catch(() => undefined);
   }
+}
+
+function unavailable(what: string, error: unknown, log: Logger): ServiceError {
+  if (error instanceof ServiceError) return error;
+  log.warn(`state store: ${what}`, { error });
+  return new ServiceError(ErrorCode.Unavailable, `${what}: state store unavailable, retry shortly`, 503, 1, {
+    retryAfterMs: String(RETRY_AFTER_MS),
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

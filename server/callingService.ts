@@ -23,7 +23,7 @@ import { createHttpApp, type HealthReport } from './httpApp.js';
 import { createMetrics } from './metrics.js';
 import { CallService, callRoomName } from '../calls/callService.js';
 import { HttpWebhookSink, NoWebhooks } from '../calls/webhooks.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../lib/logger.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 
 function smsSender(config: Config, log: Logger): SmsSender {
@@ -169,7 +169,7 @@ export async function startCallingService(
       onOutcome: (outcome) => metrics.callSetups.inc({ outcome }),
       isInCallRoom: async (callId, userId) =>
         (await store.listParticipants(callRoomName(callId))).some((p) => p.userId === userId),
-      closeCallRoom: (callId) => rooms.room(callRoomName(callId))?.close(),
+      closeCallRoom: (callId) => rooms.closeRoom(callRoomName(callId)),
     });
     cleanup.push(() => calls.close());
 

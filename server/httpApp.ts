@@ -12,7 +12,7 @@ import type { AccountService } from '../accounts/accountService.js';
 import { accountRoutes } from './routes/accountRoutes.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import { displayNameSchema } from '../protocol/signaling.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../lib/logger.js';
 
 export interface HealthReport {
   status: 'ok' | 'degraded';

@@ -1,7 +1,7 @@
 /** Process entry: load config, start the service, stop cleanly on SIGINT/SIGTERM. */
 import { ConfigError, loadConfig } from './config.js';
 import { startCallingService } from './callingService.js';
-import { createLogger } from './logger.js';
+import { createLogger } from '../lib/logger.js';
 
 async function main(): Promise<void> {
   let config;

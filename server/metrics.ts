@@ -57,10 +57,10 @@ export function createMetrics(opts: {
   roomGauge('calling_rooms', 'Rooms hosted on this node.', () => [...opts.rooms.rooms].length);
   roomGauge('calling_participants', 'Participants in rooms on this node.', () => participants().length);
   roomGauge('calling_producers', 'Media producers (published tracks).', () =>
-    participants().reduce((n, p) => n + p.endpoint.producers.size, 0),
+    participants().reduce((n, p) => n + p.producerCount, 0),
   );
   roomGauge('calling_consumers', 'Media consumers (forwarded streams).', () =>
-    participants().reduce((n, p) => n + p.endpoint.consumers.size, 0),
+    participants().reduce((n, p) => n + p.consumerCount, 0),
   );
 
   new Gauge({
@@ -89,7 +89,7 @@ export function createMetrics(opts: {
       let sent = 0;
       await Promise.all(
         participants().map(async (p) => {
-          for (const s of (await p.endpoint.allTransportStats()) as {
+          for (const s of (await p.transportStats()) as {
             bytesReceived?: number;
             bytesSent?: number;
           }[]) {

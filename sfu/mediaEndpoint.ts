@@ -1,13 +1,26 @@
 /**
- * The transports, producers and consumers of one client in one MediaRoom. Every id a client
- * sends is looked up here, so a client can only touch objects it created itself.
+ * The transports, producers and consumers of one client in one router. Every id a client sends is
+ * looked up here, so a client can only touch objects it created itself.
+ *
+ * It knows nothing of its parent: the MediaRoom injects the router, a producer lookup and a hook
+ * for new producers (as mediasoup's own Transport gets `getProducerById`), so there is no import
+ * cycle and the room's producer index stays the room's.
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
-import type { MediaRoom } from './mediaRoom.js';
 
 export type TransportDirection = 'send' | 'recv';
+
+export interface MediaEndpointOptions {
+  id: string;
+  router: types.Router;
+  webRtcServer: types.WebRtcServer;
+  /** Any producer of the room, by id (what this endpoint may consume). */
+  getProducerById: (producerId: string) => types.Producer | undefined;
+  /** Called once a producer of this endpoint exists and the endpoint is still open. */
+  onNewProducer: (producer: types.Producer<ProducerAppData>) => void;
+}
 
 interface MediaEndpointEvents {
   /** A consumer closed from the server side (its producer or transport went away). */
@@ -15,28 +28,43 @@ interface MediaEndpointEvents {
   close: [];
 }
 
+/** App data every producer carries, so its owner can be found from the producer alone. */
+export interface ProducerAppData extends Record<string, unknown> {
+  endpointId: string;
+}
+
 export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
   readonly id: string;
-  readonly #room: MediaRoom;
-  readonly #webRtcServer: types.WebRtcServer;
+  readonly #opts: MediaEndpointOptions;
   readonly #transports = new Map<
     string,
     { transport: types.WebRtcTransport; direction: TransportDirection }
   >();
-  readonly producers = new Map<string, types.Producer>();
-  readonly consumers = new Map<string, types.Consumer>();
+  readonly #producers = new Map<string, types.Producer>();
+  readonly #consumers = new Map<string, types.Consumer>();
   #rtpCapabilities: types.RtpCapabilities | undefined;
   #closed = false;
 
-  constructor(id: string, room: MediaRoom, webRtcServer: types.WebRtcServer) {
+  constructor(opts: MediaEndpointOptions) {
     super();
-    this.id = id;
-    this.#room = room;
-    this.#webRtcServer = webRtcServer;
+    this.id = opts.id;
+    this.#opts = opts;
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+  get producers(): IterableIterator<types.Producer> {
+    return this.#producers.values();
+  }
+  get consumers(): IterableIterator<types.Consumer> {
+    return this.#consumers.values();
+  }
+  get producerCount(): number {
+    return this.#producers.size;
+  }
+  get consumerCount(): number {
+    return this.#consumers.size;
   }
 
   setRtpCapabilities(caps: types.RtpCapabilities): void {
@@ -44,21 +72,20 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
   }
 
   async createTransport(direction: TransportDirection): Promise<types.WebRtcTransport> {
-    const transport = await this.#room.router.createWebRtcTransport({
-      webRtcServer: this.#webRtcServer,
+    this.#assertOpen();
+    const transport = await this.#opts.router.createWebRtcTransport({
+      webRtcServer: this.#opts.webRtcServer,
       enableUdp: true,
       enableTcp: true,
       preferUdp: true,
       initialAvailableOutgoingBitrate: 1_000_000,
       appData: { endpointId: this.id, direction },
     });
-    if (this.#closed) {
-      transport.close();
-      throw new ServiceError(ErrorCode.NotInRoom, 'left the room while the transport was being created');
-    }
+    this.#closeIfLeft(transport);
     this.#transports.set(transport.id, { transport, direction });
     transport.observer.once('close', () => this.#transports.delete(transport.id));
     if (direction === 'send') await transport.setMaxIncomingBitrate(2_500_000).catch(() => undefined);
+    this.#closeIfLeft(transport);
     return transport;
   }
 
@@ -92,17 +119,23 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     kind: types.MediaKind,
     rtpParameters: types.RtpParameters,
     appData: Record<string, unknown> = {},
-  ): Promise<types.Producer> {
+  ): Promise<types.Producer<ProducerAppData>> {
     const transport = this.#transport(transportId, 'send');
-    const producer = await transport.produce({ kind, rtpParameters, appData: { ...appData } });
-    this.producers.set(producer.id, producer);
-    producer.observer.once('close', () => this.producers.delete(producer.id));
-    this.#room.registerProducer(producer);
+    const producer = await transport.produce<ProducerAppData>({
+      kind,
+      rtpParameters,
+      appData: { ...appData, endpointId: this.id },
+    });
+    // The owner may have left while mediasoup worked: such a producer must never be announced.
+    this.#closeIfLeft(producer);
+    this.#producers.set(producer.id, producer);
+    producer.observer.once('close', () => this.#producers.delete(producer.id));
+    this.#opts.onNewProducer(producer);
     return producer;
   }
 
   producer(id: string): types.Producer {
-    const producer = this.producers.get(id);
+    const producer = this.#producers.get(id);
     if (!producer) throw new ServiceError(ErrorCode.ProducerNotFound, `no producer ${id} of yours`);
     return producer;
   }
@@ -110,26 +143,27 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
   /** Consumers start paused: the client resumes once its track exists, so no keyframe is lost. */
   async consume(transportId: string, producerId: string): Promise<types.Consumer> {
     const transport = this.#transport(transportId, 'recv');
-    if (!this.#rtpCapabilities) {
+    const rtpCapabilities = this.#rtpCapabilities;
+    if (!rtpCapabilities) {
       throw new ServiceError(ErrorCode.RtpCapabilitiesRequired, 'call setRtpCapabilities before consume');
     }
-    const producer = this.#room.producers.get(producerId);
-    if (!producer)
+    if (!this.#opts.getProducerById(producerId))
       throw new ServiceError(ErrorCode.ProducerNotFound, `no producer ${producerId} in this room`);
-    if (this.producers.has(producerId)) {
+    if (this.#producers.has(producerId)) {
       throw new ServiceError(ErrorCode.CannotConsume, 'cannot consume your own producer');
     }
-    if (!this.#room.router.canConsume({ producerId, rtpCapabilities: this.#rtpCapabilities })) {
+    if (!this.#opts.router.canConsume({ producerId, rtpCapabilities })) {
       throw new ServiceError(ErrorCode.CannotConsume, `your device cannot receive producer ${producerId}`);
     }
     const consumer = await transport.consume({
       producerId,
-      rtpCapabilities: this.#rtpCapabilities,
+      rtpCapabilities,
       paused: true,
       appData: { producerId },
     });
-    this.consumers.set(consumer.id, consumer);
-    consumer.observer.once('close', () => this.consumers.delete(consumer.id));
+    this.#closeIfLeft(consumer);
+    this.#consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
     const serverSideClose = (): void => {
       consumer.close();
       if (!this.#closed) this.emit('consumerClosed', consumer.id);
@@ -140,17 +174,29 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
   }
 
   consumer(id: string): types.Consumer {
-    const consumer = this.consumers.get(id);
+    const consumer = this.#consumers.get(id);
     if (!consumer) throw new ServiceError(ErrorCode.ConsumerNotFound, `no consumer ${id} of yours`);
     return consumer;
   }
 
-  /** Closes every transport, which closes their producers and consumers in mediasoup. */
+  /** Closes every transport, which closes their producers and consumers in mediasoup. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const { transport } of [...this.#transports.values()]) transport.close();
     this.#transports.clear();
     this.emit('close');
+    this.removeAllListeners();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ServiceError(ErrorCode.NotInRoom, 'left the room');
+  }
+
+  /** After every await: if the endpoint closed meanwhile, the new object goes too and the request fails. */
+  #closeIfLeft(created: { close(): void }): void {
+    if (!this.#closed) return;
+    created.close();
+    throw new ServiceError(ErrorCode.NotInRoom, 'left the room while the request was being handled');
   }
 }

@@ -1,11 +1,12 @@
 /**
  * One router on one worker, the media half of a room. It knows endpoints and producers by id,
- * not people: who may do what is decided above, in rooms/.
+ * not people: who may do what is decided above, in rooms/. Endpoints get what they need from it
+ * injected (router, producer lookup, new-producer hook); they never import it.
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { mediaCodecs } from './mediaCodecs.js';
-import { MediaEndpoint } from './mediaEndpoint.js';
+import { MediaEndpoint, type ProducerAppData } from './mediaEndpoint.js';
 import type { MediaWorker } from './workerPool.js';
 
 interface MediaRoomEvents {
@@ -17,17 +18,17 @@ interface MediaRoomEvents {
 
 export class MediaRoom extends EventEmitter<MediaRoomEvents> {
   readonly #mediaWorker: MediaWorker;
-  readonly router: types.Router;
+  readonly #router: types.Router;
   readonly #speakerObserver: types.ActiveSpeakerObserver;
   readonly #endpoints = new Map<string, MediaEndpoint>();
   /** Every producer in the room, so any endpoint can consume any other's. */
-  readonly producers = new Map<string, types.Producer>();
+  readonly #producers = new Map<string, types.Producer<ProducerAppData>>();
   #closed = false;
 
   private constructor(mw: MediaWorker, router: types.Router, observer: types.ActiveSpeakerObserver) {
     super();
     this.#mediaWorker = mw;
-    this.router = router;
+    this.#router = router;
     this.#speakerObserver = observer;
     mw.routerCount++;
     router.on('workerclose', () => this.close());
@@ -51,33 +52,51 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
   get workerPid(): number {
     return this.#mediaWorker.worker.pid;
   }
+  get routerId(): string {
+    return this.#router.id;
+  }
   get rtpCapabilities(): types.RtpCapabilities {
-    return this.router.rtpCapabilities;
+    return this.#router.rtpCapabilities;
+  }
+  get producerCount(): number {
+    return this.#producers.size;
+  }
+
+  /** Id of the endpoint that publishes `producerId`, if it is in this room. */
+  producerOwner(producerId: string): string | undefined {
+    return this.#producers.get(producerId)?.appData.endpointId;
   }
 
   createEndpoint(id: string): MediaEndpoint {
-    const endpoint = new MediaEndpoint(id, this, this.#mediaWorker.webRtcServer);
+    const endpoint = new MediaEndpoint({
+      id,
+      router: this.#router,
+      webRtcServer: this.#mediaWorker.webRtcServer,
+      getProducerById: (producerId) => this.#producers.get(producerId),
+      onNewProducer: (producer) => this.#addProducer(producer),
+    });
     this.#endpoints.set(id, endpoint);
     endpoint.once('close', () => this.#endpoints.delete(id));
     return endpoint;
   }
 
-  /** @internal Called by MediaEndpoint when it creates or loses a producer. */
-  registerProducer(producer: types.Producer): void {
-    this.producers.set(producer.id, producer);
-    producer.observer.once('close', () => this.producers.delete(producer.id));
+  #addProducer(producer: types.Producer<ProducerAppData>): void {
+    this.#producers.set(producer.id, producer);
+    producer.observer.once('close', () => this.#producers.delete(producer.id));
     if (producer.kind === 'audio') {
       // Only audio feeds speaker detection; a failure here must not fail the publish.
       this.#speakerObserver.addProducer({ producerId: producer.id }).catch(() => undefined);
     }
   }
 
+  /** Closes every endpoint and the router. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const endpoint of [...this.#endpoints.values()]) endpoint.close();
-    this.router.close();
+    this.#router.close();
     this.#mediaWorker.routerCount--;
     this.emit('close');
+    this.removeAllListeners();
   }
 }

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../lib/logger.js';
 
 export interface WorkerPoolOptions {
   numWorkers: number;

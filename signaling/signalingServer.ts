@@ -9,7 +9,7 @@ import { TokenExpiredError, type AccessTokens, type Identity } from '../auth/acc
 import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { RoomService } from '../rooms/roomService.js';
 import type { CallService } from '../calls/callService.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../lib/logger.js';
 import { SignalingSession, type SessionObserver } from './signalingSession.js';
 
 export const SIGNALING_PATH = '/ws';

@@ -1,30 +1,26 @@
 /**
- * One authenticated WebSocket: parses and validates every frame, dispatches requests to the room
- * the user joined, and answers each with exactly one response. A bad frame costs an error
- * response, never the connection.
+ * One authenticated WebSocket: a thin adapter between the protocol and the owners of each concept.
+ * It validates every frame (signaling/frames.ts), finds the caller's Peer or the CallService, calls
+ * one method and answers each request exactly once. Media decisions live in rooms/, not here.
+ * A bad frame costs an error response, never the connection.
  */
 import type { WebSocket, RawData } from 'ws';
-import type { types } from 'mediasoup';
 import type { Identity } from '../auth/accessTokens.js';
 import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
-import {
-  MAX_MESSAGE_BYTES,
-  isMethod,
-  requestEnvelopeSchema,
-  requestSchemas,
-  type Method,
-  type NotificationData,
-  type NotificationName,
-  type RequestData,
-  type ResponseData,
-  type ResponseEnvelope,
-  type CallView,
+import type {
+  Method,
+  NotificationData,
+  NotificationName,
+  RequestData,
+  ResponseData,
+  ResponseEnvelope,
+  CallView,
 } from '../protocol/signaling.js';
-import type { Participant } from '../rooms/participant.js';
-import type { Room } from '../rooms/room.js';
+import type { Peer } from '../rooms/peer.js';
 import type { RoomService } from '../rooms/roomService.js';
 import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callService.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../lib/logger.js';
+import { parseFrame } from './frames.js';
 import { toServiceError } from './toServiceError.js';
 
 type Handlers = { [M in Method]: (data: RequestData<M>) => Promise<ResponseData[M]> };
@@ -37,12 +33,12 @@ export class SignalingSession {
   readonly identity: Identity;
   readonly #ws: WebSocket;
   readonly #rooms: RoomService;
+  readonly #calls: CallService;
   readonly #log: Logger;
   readonly #observer: SessionObserver | undefined;
-  #membership: { room: Room; participant: Participant } | undefined;
+  #membership: { roomName: string; peer: Peer } | undefined;
   #joining = false;
   #closed = false;
-  readonly #calls: CallService;
   #detachCalls: (() => void) | undefined;
 
   constructor(opts: {
@@ -53,70 +49,35 @@ export class SignalingSession {
     log: Logger;
     observer?: SessionObserver;
   }) {
-    this.#calls = opts.calls;
     this.#ws = opts.ws;
     this.identity = opts.identity;
     this.#rooms = opts.rooms;
+    this.#calls = opts.calls;
     this.#log = opts.log;
     this.#observer = opts.observer;
   }
 
   get peerId(): string | undefined {
-    return this.#membership?.participant.peerId;
+    return this.#membership?.peer.peerId;
   }
 
   async handleFrame(raw: RawData, isBinary: boolean): Promise<void> {
-    const size = Array.isArray(raw) ? raw.reduce((n, b) => n + b.length, 0) : raw.byteLength;
-    if (size > MAX_MESSAGE_BYTES) {
-      return this.#fail(
-        null,
-        new ServiceError(ErrorCode.MessageTooLarge, `messages are limited to ${MAX_MESSAGE_BYTES} bytes`),
-      );
-    }
-    if (isBinary)
-      return this.#fail(null, new ServiceError(ErrorCode.MalformedMessage, 'binary frames are not accepted'));
-    let json: unknown;
-    try {
-      json = JSON.parse(
-        Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.concat(toBuffers(raw)).toString('utf8'),
-      );
-    } catch {
-      return this.#fail(null, new ServiceError(ErrorCode.MalformedMessage, 'frame is not valid JSON'));
-    }
-    const envelope = requestEnvelopeSchema.safeParse(json);
-    if (!envelope.success) {
-      const id = extractId(json);
-      return this.#fail(
-        id,
-        new ServiceError(
-          ErrorCode.MalformedMessage,
-          'expected {"id": number, "method": string, "data"?: object}',
-        ),
-      );
-    }
-    const { id, method, data } = envelope.data;
-    if (!isMethod(method)) {
-      this.#observer?.request('unknown', false, ErrorCode.UnknownMethod);
-      return this.#fail(id, new ServiceError(ErrorCode.UnknownMethod, `unknown method "${method}"`));
-    }
-    const parsed = requestSchemas[method].safeParse(data ?? {});
-    if (!parsed.success) {
-      const detail = parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`)
-        .join('; ');
-      this.#observer?.request(method, false, ErrorCode.InvalidParams);
-      return this.#fail(id, new ServiceError(ErrorCode.InvalidParams, `${method}: ${detail}`));
+    const frame = parseFrame(raw, isBinary);
+    if (!frame.ok) {
+      if (frame.method) this.#observer?.request(frame.method, false, frame.error.code);
+      return this.#send({ id: frame.id, ok: false, error: frame.error.toBody() });
     }
     try {
-      const handler = this.#handlers[method] as (d: unknown) => Promise<unknown>;
-      const result = await handler(parsed.data);
-      this.#observer?.request(method, true);
-      this.#send({ id, ok: true, data: result });
+      const handler = this.#handlers[frame.method] as (d: unknown) => Promise<unknown>;
+      const result = await handler(frame.data);
+      this.#observer?.request(frame.method, true);
+      this.#send({ id: frame.id, ok: true, data: result });
     } catch (err) {
       const error = toServiceError(err);
-      if (error.code === ErrorCode.Internal) this.#log.error('request failed', { method, error: err });
-      this.#observer?.request(method, false, error.code);
-      this.#fail(id, error);
+      if (error.code === ErrorCode.Internal)
+        this.#log.error('request failed', { method: frame.method, error: err });
+      this.#observer?.request(frame.method, false, error.code);
+      this.#send({ id: frame.id, ok: false, error: error.toBody() });
     }
   }
 
@@ -139,9 +100,8 @@ export class SignalingSession {
         this.#sendRaw(JSON.stringify({ notification: m.notification, data: m.data }));
         // An ended call takes its media with it, on whichever node this session holds it.
         const call = m.notification === 'callUpdated' ? (m.data as { call: CallView }).call : undefined;
-        if (call?.state === 'ended' && this.#membership?.room.name === callRoomName(call.callId)) {
-          this.#leave().catch((error: unknown) => this.#log.warn('leaving an ended call failed', { error }));
-        }
+        if (call?.state === 'ended' && this.#membership?.roomName === callRoomName(call.callId))
+          this.#leave();
       },
     });
     if (this.#closed) this.#detachCalls();
@@ -152,8 +112,8 @@ export class SignalingSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#detachCalls?.();
-    const roomName = this.#membership?.room.name;
-    await this.#leave();
+    const roomName = this.#membership?.roomName;
+    this.#leave();
     // Dropped out of a call's media: give the device a grace period to come back before hanging up.
     if (roomName?.startsWith(CALL_ROOM_PREFIX))
       this.#calls.deviceGone(this.identity, roomName.slice(CALL_ROOM_PREFIX.length));
@@ -172,7 +132,7 @@ export class SignalingSession {
       for (const n of pending) this.notify(n.name, n.data as never);
     };
     try {
-      const { room, participant } = await this.#rooms.join(
+      const { room, peer } = await this.#rooms.join(
         roomName,
         { userId: this.identity.userId, displayName },
         (name, data) => {
@@ -181,20 +141,21 @@ export class SignalingSession {
         },
       );
       if (this.#closed) {
-        await room.leave(participant.peerId);
+        peer.close();
         throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
       }
-      this.#membership = { room, participant };
-      // A room can close under us (its worker died, its call ended): forget it, so the next join works.
-      room.once('close', () => {
-        if (this.#membership?.room === room) this.#membership = undefined;
+      this.#membership = { roomName, peer };
+      // The peer closes with its room (worker died, call ended): forget it, so the next join works.
+      // The listener goes with the peer, so nothing accumulates on long-lived objects.
+      peer.once('close', () => {
+        if (this.#membership?.peer === peer) this.#membership = undefined;
       });
       // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
       setImmediate(release);
       return {
-        peerId: participant.peerId,
-        routerRtpCapabilities: room.media.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
-        peers: room.peers(participant.peerId),
+        peerId: peer.peerId,
+        routerRtpCapabilities: room.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
+        peers: room.peers(peer.peerId),
       };
     } catch (err) {
       held = null;
@@ -204,19 +165,18 @@ export class SignalingSession {
     }
   }
 
-  #member(): { room: Room; participant: Participant } {
+  #peer(): Peer {
     if (!this.#membership) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
-    return this.#membership;
+    return this.#membership.peer;
   }
 
-  async #leave(): Promise<void> {
+  /** Leaving is closing the peer: its room announces it and stores it (retrying if it must). */
+  #leave(): void {
     const m = this.#membership;
     this.#membership = undefined;
-    if (m) await m.room.leave(m.participant.peerId);
+    m?.peer.close();
   }
 
-  // The rtp/dtls objects were shape-checked by the schema; mediasoup validates their meaning and
-  // throws TypeError on nonsense, which toServiceError maps to MEDIA_ERROR.
   readonly #handlers: Handlers = {
     join: async ({ room: roomName, displayName }) => {
       if (roomName.startsWith(CALL_ROOM_PREFIX)) {
@@ -224,100 +184,32 @@ export class SignalingSession {
       }
       return this.#joinRoom(roomName, displayName ?? this.identity.displayName);
     },
-    setRtpCapabilities: async ({ rtpCapabilities }) => {
-      this.#member().participant.endpoint.setRtpCapabilities(
-        rtpCapabilities as unknown as types.RtpCapabilities,
-      );
-      return {};
-    },
-    createTransport: async ({ direction }) => {
-      const t = await this.#member().participant.endpoint.createTransport(direction);
-      return {
-        id: t.id,
-        iceParameters: t.iceParameters,
-        iceCandidates: t.iceCandidates as ResponseData['createTransport']['iceCandidates'],
-        dtlsParameters: t.dtlsParameters as ResponseData['createTransport']['dtlsParameters'],
-      };
-    },
-    connectTransport: async ({ transportId, dtlsParameters }) => {
-      await this.#member().participant.endpoint.connectTransport(
-        transportId,
-        dtlsParameters as unknown as types.DtlsParameters,
-      );
-      return {};
-    },
-    restartIce: async ({ transportId }) => ({
-      iceParameters: await this.#member().participant.endpoint.restartIce(transportId),
-    }),
-    produce: async ({ transportId, kind, rtpParameters, appData }) => {
-      const { room, participant } = this.#member();
-      const producer = await participant.endpoint.produce(
-        transportId,
-        kind,
-        rtpParameters as unknown as types.RtpParameters,
-        appData,
-      );
-      await room.publish(participant, producer);
-      return { producerId: producer.id };
-    },
-    closeProducer: async ({ producerId }) => {
-      this.#member().participant.endpoint.producer(producerId).close();
-      return {};
-    },
-    pauseProducer: async ({ producerId }) => {
-      await this.#member().participant.endpoint.producer(producerId).pause();
-      return {};
-    },
-    resumeProducer: async ({ producerId }) => {
-      await this.#member().participant.endpoint.producer(producerId).resume();
-      return {};
-    },
-    consume: async ({ transportId, producerId }) => {
-      const { room, participant } = this.#member();
-      const consumer = await participant.endpoint.consume(transportId, producerId);
-      const owner = room.peers().find((p) => p.producers.some((pr) => pr.producerId === producerId));
-      return {
-        consumerId: consumer.id,
-        producerId,
-        peerId: owner?.peerId ?? '',
-        kind: consumer.kind,
-        rtpParameters: consumer.rtpParameters as ResponseData['consume']['rtpParameters'],
-      };
-    },
-    resumeConsumer: async ({ consumerId }) => {
-      await this.#member().participant.endpoint.consumer(consumerId).resume();
-      return {};
-    },
-    setConsumerPreferredLayers: async ({ consumerId, spatialLayer, temporalLayer }) => {
-      await this.#member()
-        .participant.endpoint.consumer(consumerId)
-        .setPreferredLayers({ spatialLayer, temporalLayer });
-      return {};
-    },
+    setRtpCapabilities: (d) => this.#peer().setRtpCapabilities(d),
+    createTransport: (d) => this.#peer().createTransport(d),
+    connectTransport: (d) => this.#peer().connectTransport(d),
+    restartIce: (d) => this.#peer().restartIce(d),
+    produce: (d) => this.#peer().produce(d),
+    closeProducer: (d) => this.#peer().closeProducer(d),
+    pauseProducer: (d) => this.#peer().pauseProducer(d),
+    resumeProducer: (d) => this.#peer().resumeProducer(d),
+    consume: (d) => this.#peer().consume(d),
+    resumeConsumer: (d) => this.#peer().resumeConsumer(d),
+    setConsumerPreferredLayers: (d) => this.#peer().setConsumerPreferredLayers(d),
     leave: async () => {
-      this.#member();
-      await this.#leave();
+      this.#peer();
+      this.#leave();
       return {};
     },
     callInvite: async ({ userIds, media }) => ({
       call: await this.#calls.invite(this.identity, userIds, media),
     }),
-    callRinging: async ({ callId }) => {
-      await this.#calls.ringing(this.identity, callId);
-      return {};
-    },
+    callRinging: ({ callId }) => done(this.#calls.ringing(this.identity, callId)),
     callAccept: async ({ callId }) => ({ call: await this.#calls.accept(this.identity, callId) }),
-    callDecline: async ({ callId }) => {
-      await this.#calls.decline(this.identity, callId);
-      return {};
-    },
-    callCancel: async ({ callId }) => {
-      await this.#calls.cancel(this.identity, callId);
-      return {};
-    },
+    callDecline: ({ callId }) => done(this.#calls.decline(this.identity, callId)),
+    callCancel: ({ callId }) => done(this.#calls.cancel(this.identity, callId)),
     callHangup: async ({ callId }) => {
       await this.#calls.hangup(this.identity, callId);
-      if (this.#membership?.room.name === callRoomName(callId)) await this.#leave();
+      if (this.#membership?.roomName === callRoomName(callId)) this.#leave();
       return {};
     },
     callAddParticipants: async ({ callId, userIds }) => ({
@@ -337,15 +229,8 @@ export class SignalingSession {
     },
     callGet: async ({ callId }) => ({ call: await this.#calls.get(this.identity, callId) }),
     callHistory: async ({ limit }) => this.#calls.history(this.identity, limit ?? 50),
-    callHistorySeen: async () => {
-      await this.#calls.historySeen(this.identity);
-      return {};
-    },
+    callHistorySeen: () => done(this.#calls.historySeen(this.identity)),
   };
-
-  #fail(id: number | null, error: ServiceError): void {
-    this.#send({ id, ok: false, error: error.toBody() });
-  }
 
   #send(msg: ResponseEnvelope): void {
     this.#sendRaw(JSON.stringify(msg));
@@ -356,14 +241,8 @@ export class SignalingSession {
   }
 }
 
-function extractId(json: unknown): number | null {
-  if (typeof json === 'object' && json !== null && 'id' in json && Number.isSafeInteger(json.id)) {
-    return json.id as number;
-  }
-  return null;
-}
-
-function toBuffers(raw: RawData): Buffer[] {
-  if (Array.isArray(raw)) return raw;
-  return [Buffer.from(raw as ArrayBuffer)];
+/** Answers an empty success once `p` settled (for requests whose result is only "done"). */
+async function done(p: Promise<unknown>): Promise<Record<string, never>> {
+  await p;
+  return {};
 }

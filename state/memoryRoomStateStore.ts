@@ -3,6 +3,7 @@
  * Expiry is honoured on read so the contract tests behave identically against both.
  */
 import type {
+  HostedRoomRecord,
   NodeRecord,
   ParticipantRecord,
   ProducerRecord,
@@ -90,12 +91,18 @@ export class MemoryRoomStateStore implements RoomStateStore {
     return [...(this.#room(room)?.producers.values() ?? [])].map((p) => ({ ...p }));
   }
 
-  async heartbeat(node: NodeRecord, hostedRooms: readonly string[]): Promise<void> {
+  async heartbeat(node: NodeRecord, hostedRooms: readonly HostedRoomRecord[]): Promise<void> {
     const expiresAt = Date.now() + this.#ttlMs;
     this.#nodes.set(node.nodeId, { node: { ...node }, expiresAt });
-    for (const room of hostedRooms) {
-      const entry = this.#room(room);
-      if (entry && entry.host.nodeId === node.nodeId) entry.expiresAt = expiresAt;
+    for (const record of hostedRooms) {
+      const entry = this.#room(record.room);
+      if (entry && entry.host.nodeId !== node.nodeId) continue;
+      this.#rooms.set(record.room, {
+        host: { ...record.host },
+        participants: new Map(record.participants.map((p) => [p.peerId, { ...p }])),
+        producers: new Map(record.producers.map((p) => [p.producerId, { ...p }])),
+        expiresAt,
+      });
     }
   }
 

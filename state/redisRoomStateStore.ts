@@ -2,14 +2,17 @@
  * Room state in Redis, shared by every node of a deployment.
  *
  * Keys (prefix defaults to "cs:"):
- *   {p}node:{nodeId}                  string JSON NodeRecord, TTL    — node liveness
+ *   {p}nodes                          hash nodeId → {"expiresAt": ms (Redis clock), "node": NodeRecord}
  *   {p}room:{room}:host               string JSON RoomHostRecord, TTL
  *   {p}room:{room}:participants       hash peerId → JSON ParticipantRecord, TTL
  *   {p}room:{room}:producers          hash producerId → JSON ProducerRecord, TTL
- * The hosting node refreshes the three room keys on every heartbeat; if it dies they expire.
+ * The hosting node rewrites the three room keys on every heartbeat; if it dies they expire.
+ * Nodes live in one hash (listed with one HGETALL, not a SCAN); a field counts as alive until
+ * its expiresAt, read against Redis's own clock so nodes' clocks need not agree.
  */
 import { Redis } from 'ioredis';
 import type {
+  HostedRoomRecord,
   NodeRecord,
   ParticipantRecord,
   ProducerRecord,
@@ -17,16 +20,71 @@ import type {
   RoomStateStore,
 } from './roomStateStore.js';
 
+// Milliseconds on Redis's clock, and whether a node's entry in the nodes hash is still alive.
+const NODE_ALIVE_LUA = `
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function alive(nodesKey, nodeId)
+  local raw = redis.call('HGET', nodesKey, nodeId)
+  return raw and cjson.decode(raw).expiresAt > nowMs()
+end`;
+
 // Atomic claim: keep a host whose node is alive, otherwise take over and drop its stale members.
-const CLAIM_SCRIPT = `
+const CLAIM_SCRIPT = `${NODE_ALIVE_LUA}
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local host = cjson.decode(cur)
-  if redis.call('EXISTS', ARGV[3] .. host.nodeId) == 1 then return cur end
+  if alive(KEYS[4], host.nodeId) then return cur end
   redis.call('DEL', KEYS[2], KEYS[3])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return ARGV[1]`;
+
+const IS_ALIVE_SCRIPT = `${NODE_ALIVE_LUA}
+if alive(KEYS[1], ARGV[1]) then return 1 end
+return 0`;
+
+// Marks the node alive until now + TTL (Redis clock); the record is spliced in as it was sent.
+const NODE_HEARTBEAT_SCRIPT = `${NODE_ALIVE_LUA}
+local expiresAt = nowMs() + tonumber(ARGV[2]) * 1000
+redis.call('HSET', KEYS[1], ARGV[1], '{"expiresAt":' .. expiresAt .. ',"node":' .. ARGV[3] .. '}')
+return 0`;
+
+// Live nodes' records; entries of dead nodes are dropped on the way.
+const LIST_NODES_SCRIPT = `${NODE_ALIVE_LUA}
+local now = nowMs()
+local all = redis.call('HGETALL', KEYS[1])
+local live = {}
+for i = 1, #all, 2 do
+  if cjson.decode(all[i + 1]).expiresAt > now then
+    live[#live + 1] = all[i + 1]
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+return live`;
+
+// Re-asserts one hosted room's full record: host, and exactly the given participants and
+// producers (ARGV[4] participant pairs, then producer pairs), unless another node hosts it now.
+const ASSERT_ROOM_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if cur and cjson.decode(cur).nodeId ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[2])
+redis.call('DEL', KEYS[2], KEYS[3])
+local i = 5
+for n = 1, tonumber(ARGV[4]) do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i <= #ARGV do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return 1`;
 
 const RELEASE_SCRIPT = `
 local cur = redis.call('GET', KEYS[1])
@@ -87,20 +145,20 @@ export class RedisRoomStateStore implements RoomStateStore {
   #producersKey(room: string): string {
     return `${this.#p}room:${room}:producers`;
   }
-  #nodeKey(nodeId: string): string {
-    return `${this.#p}node:${nodeId}`;
+  #nodesKey(): string {
+    return `${this.#p}nodes`;
   }
 
   async claimRoomHost(room: string, host: RoomHostRecord): Promise<RoomHostRecord> {
     const result = (await this.#redis.eval(
       CLAIM_SCRIPT,
-      3,
+      4,
       this.#hostKey(room),
       this.#participantsKey(room),
       this.#producersKey(room),
+      this.#nodesKey(),
       JSON.stringify(host),
       this.#ttl,
-      `${this.#p}node:`,
     )) as string;
     return JSON.parse(result) as RoomHostRecord;
   }
@@ -167,13 +225,23 @@ export class RedisRoomStateStore implements RoomStateStore {
     return all.map((v) => JSON.parse(v) as ProducerRecord);
   }
 
-  async heartbeat(node: NodeRecord, hostedRooms: readonly string[]): Promise<void> {
+  async heartbeat(node: NodeRecord, hostedRooms: readonly HostedRoomRecord[]): Promise<void> {
     const pipeline = this.#redis.pipeline();
-    pipeline.set(this.#nodeKey(node.nodeId), JSON.stringify(node), 'EX', this.#ttl);
-    for (const room of hostedRooms) {
-      pipeline.expire(this.#hostKey(room), this.#ttl);
-      pipeline.expire(this.#participantsKey(room), this.#ttl);
-      pipeline.expire(this.#producersKey(room), this.#ttl);
+    pipeline.eval(NODE_HEARTBEAT_SCRIPT, 1, this.#nodesKey(), node.nodeId, this.#ttl, JSON.stringify(node));
+    for (const r of hostedRooms) {
+      pipeline.eval(
+        ASSERT_ROOM_SCRIPT,
+        3,
+        this.#hostKey(r.room),
+        this.#participantsKey(r.room),
+        this.#producersKey(r.room),
+        node.nodeId,
+        this.#ttl,
+        JSON.stringify(r.host),
+        r.participants.length,
+        ...r.participants.flatMap((p) => [p.peerId, JSON.stringify(p)]),
+        ...r.producers.flatMap((p) => [p.producerId, JSON.stringify(p)]),
+      );
     }
     const results = await pipeline.exec();
     const failed = results?.find(([err]) => err);
@@ -181,24 +249,16 @@ export class RedisRoomStateStore implements RoomStateStore {
   }
 
   async isNodeAlive(nodeId: string): Promise<boolean> {
-    return (await this.#redis.exists(this.#nodeKey(nodeId))) === 1;
+    return (await this.#redis.eval(IS_ALIVE_SCRIPT, 1, this.#nodesKey(), nodeId)) === 1;
   }
 
   async listNodes(): Promise<NodeRecord[]> {
-    const nodes: NodeRecord[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${this.#p}node:*`, 'COUNT', 200);
-      cursor = next;
-      if (keys.length > 0) {
-        for (const raw of await this.#redis.mget(...keys)) if (raw) nodes.push(JSON.parse(raw) as NodeRecord);
-      }
-    } while (cursor !== '0');
-    return nodes;
+    const live = (await this.#redis.eval(LIST_NODES_SCRIPT, 1, this.#nodesKey())) as string[];
+    return live.map((raw) => (JSON.parse(raw) as { node: NodeRecord }).node);
   }
 
   async removeNode(nodeId: string): Promise<void> {
-    await this.#redis.del(this.#nodeKey(nodeId));
+    await this.#redis.hdel(this.#nodesKey(), nodeId);
   }
 
   async ping(): Promise<void> {

@@ -31,6 +31,14 @@ export interface ProducerRecord {
   kind: 'audio' | 'video';
 }
 
+/** Everything the deployment must know about one hosted room, as its host node holds it. */
+export interface HostedRoomRecord {
+  room: string;
+  host: RoomHostRecord;
+  participants: ParticipantRecord[];
+  producers: ProducerRecord[];
+}
+
 export interface RoomStateStore {
   readonly kind: 'memory' | 'redis';
 
@@ -52,8 +60,13 @@ export interface RoomStateStore {
   removeProducer(room: string, producerId: string): Promise<void>;
   listProducers(room: string): Promise<ProducerRecord[]>;
 
-  /** Marks the node alive and extends the life of the rooms it hosts by one TTL. */
-  heartbeat(node: NodeRecord, hostedRooms: readonly string[]): Promise<void>;
+  /**
+   * Marks the node alive and re-asserts the full record of every room it hosts (host,
+   * participants, producers: exactly these, nothing else) for one more TTL. Whatever the store
+   * lost (a flush, a failover to a replica that missed writes) is written again, and whatever a
+   * failed write left behind is dropped. A room now hosted by another node is left alone.
+   */
+  heartbeat(node: NodeRecord, hostedRooms: readonly HostedRoomRecord[]): Promise<void>;
   isNodeAlive(nodeId: string): Promise<boolean>;
   listNodes(): Promise<NodeRecord[]>;
   /** Removes the node's liveness entry at a clean shutdown. */

@@ -51,7 +51,7 @@ describe('replay bots after the server closes their room', () => {
         onSample: (sample) => {
           if (closedAt === undefined && sample.tMs > 2_000 && sample.states.joined === 2) {
             closedAt = sample.tMs;
-            service.rooms.room(room)?.media.close();
+            service.rooms.closeRoom(room, 'media worker restarted');
           }
         },
         beforeStop: () => void (seen = serverRoomView(service, room)),

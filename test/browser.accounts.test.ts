@@ -300,8 +300,8 @@ describe('phone accounts in the browser', () => {
       }
       const participants = await shortLived.store.listParticipants(room);
       expect(participants.map((p) => p.displayName).sort()).toEqual(['Alice Account', 'Bob Dev']);
-      const producers = [...shortLived.rooms.room(room)!.participants].map((p) =>
-        [...p.endpoint.producers.values()].map((pr) => pr.kind).sort(),
+      const producers = (shortLived.rooms.snapshot(room)?.peers ?? []).map((p) =>
+        p.producers.map((pr) => pr.kind).sort(),
       );
       expect(producers).toEqual([
         ['audio', 'video'],

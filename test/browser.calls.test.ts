@@ -127,14 +127,18 @@ describe('messenger calls in the browser', () => {
     expect(await text(bobLaptop.page, `.call-tile.remote[data-user-id="${alice.userId}"] .tile-name`)).toBe(
       'Alice One',
     );
-    const room = main.rooms.room(`call-${callId}`)!;
-    expect([...room.participants].map((p) => p.userId).sort()).toEqual([alice.userId, bob.userId].sort());
+    const peers = () => main.rooms.snapshot(`call-${callId}`)?.peers ?? [];
+    expect(
+      peers()
+        .map((p) => p.userId)
+        .sort(),
+    ).toEqual([alice.userId, bob.userId].sort());
 
     // Mute pauses Alice's microphone producer on the server; unmute resumes it.
     const aliceAudioPaused = (): boolean | undefined =>
-      [
-        ...([...room.participants].find((p) => p.userId === alice.userId)?.endpoint.producers.values() ?? []),
-      ].find((pr) => pr.kind === 'audio')?.paused;
+      peers()
+        .find((p) => p.userId === alice.userId)
+        ?.producers.find((pr) => pr.kind === 'audio')?.paused;
     await alice.page.click('#callMute');
     await poll(
       async () => aliceAudioPaused(),
@@ -588,8 +592,8 @@ describe('messenger calls in the browser', () => {
       }));
       expect(new URL(urls.calls).port).toBe(String(nodeB.port));
       expect(new URL(urls.media).port).toBe(String(main.port));
-      const room = main.rooms.room(`call-${callId}`)!;
-      expect([...room.participants].map((p) => p.userId).sort()).toEqual([alice.userId, bob.userId].sort());
+      const peers = main.rooms.snapshot(`call-${callId}`)?.peers ?? [];
+      expect(peers.map((p) => p.userId).sort()).toEqual([alice.userId, bob.userId].sort());
 
       await bob.page.click('#callHangup');
       expect(await endedMessage(bob.page)).toBe('Call ended');

@@ -8,6 +8,7 @@ import type { CallView } from '../protocol/signaling.js';
 import { RawSignaling } from './support/rawSignaling.js';
 import { callOf, signUp, waitForCall } from './support/callTestKit.js';
 import { startTestService } from './support/testService.js';
+import { until } from './support/poll.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -64,10 +65,9 @@ describe('calls across two nodes sharing Redis', () => {
     expect((await waitForCall(a, (c) => c.state === 'ended')).endReason).toBe('hung-up');
     // The hang-up was handled on node B, but the media room on node A closes too: every session
     // holding the call's media leaves when it hears the call ended.
-    const deadline = Date.now() + 5000;
-    while (nodeA.rooms.room(`call-${callId}`) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
-    expect(nodeA.rooms.room(`call-${callId}`)).toBeUndefined();
+    await until(() => nodeA.rooms.snapshot(`call-${callId}`) === undefined, {
+      what: "node A's media room to close",
+    });
     // The history is shared by both nodes.
     const hist = await b.request('callHistory', {});
     if (!hist.ok) throw new Error(JSON.stringify(hist.error));

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { MemoryRoomStateStore } from '../state/memoryRoomStateStore.js';
 import { RedisRoomStateStore } from '../state/redisRoomStateStore.js';
 import type { RoomStateStore } from '../state/roomStateStore.js';
+import { until } from './support/poll.js';
 
 const makers: Record<string, (ttlSeconds: number) => RoomStateStore> = {
   memory: (ttlSeconds) => new MemoryRoomStateStore({ ttlSeconds }),
@@ -13,6 +14,12 @@ const makers: Record<string, (ttlSeconds: number) => RoomStateStore> = {
 
 const node = (nodeId: string) => ({ nodeId, address: `http://${nodeId}`, startedAt: Date.now() });
 const host = (nodeId: string) => ({ nodeId, workerPid: 1, routerId: `r-${nodeId}`, createdAt: Date.now() });
+const hosted = (
+  room: string,
+  nodeId: string,
+  peerIds: string[],
+  producers: { producerId: string; peerId: string; kind: 'audio' | 'video' }[] = [],
+) => ({ room, host: host(nodeId), participants: peerIds.map((id) => participant(id, nodeId)), producers });
 const participant = (peerId: string, nodeId = 'n1') => ({
   peerId,
   userId: `u-${peerId}`,
@@ -20,14 +27,6 @@ const participant = (peerId: string, nodeId = 'n1') => ({
   nodeId,
   joinedAt: 1,
 });
-
-async function until(check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.each(Object.keys(makers))('RoomStateStore contract: %s', (kind) => {
   const stores: RoomStateStore[] = [];
@@ -121,10 +120,11 @@ describe.each(Object.keys(makers))('RoomStateStore contract: %s', (kind) => {
     await s.heartbeat(node('n1'), []);
     await s.claimRoomHost('room', host('n1'));
     await s.addParticipant('room', participant('p1'));
-    await s.heartbeat(node('n1'), ['room']);
+    await s.heartbeat(node('n1'), [hosted('room', 'n1', ['p1'])]);
     // No more heartbeats: everything must vanish within the 2 s TTL (polled, bounded at 8 s).
     await until(
       async () => (await s.getRoomHost('room')) === null && (await s.listParticipants('room')).length === 0,
+      { timeoutMs: 8000, what: "the crashed node's room to expire", intervalMs: 100 },
     );
     expect(await s.isNodeAlive('n1')).toBe(false);
   });
@@ -136,10 +136,64 @@ describe.each(Object.keys(makers))('RoomStateStore contract: %s', (kind) => {
     await s.addParticipant('room', participant('p1'));
     const started = Date.now();
     while (Date.now() - started < 3500) {
-      await s.heartbeat(node('n1'), ['room']);
+      await s.heartbeat(node('n1'), [hosted('room', 'n1', ['p1'])]);
       await new Promise((r) => setTimeout(r, 500));
     }
     expect((await s.getRoomHost('room'))?.nodeId).toBe('n1');
     expect((await s.listParticipants('room')).map((p) => p.peerId)).toEqual(['p1']);
+  });
+
+  it("a heartbeat re-asserts the host's full record: lost entries come back, stale ones go", async () => {
+    const s = make();
+    await s.heartbeat(node('n1'), []);
+    await s.claimRoomHost('room', host('n1'));
+    await s.addParticipant('room', participant('p1'));
+    await s.addParticipant('room', participant('ghost'));
+    await s.addProducer('room', { producerId: 'g1', peerId: 'ghost', kind: 'audio' });
+    // The node holds p1 (publishing a1) and p2; the store holds a ghost and lacks p2 and a1.
+    await s.heartbeat(node('n1'), [
+      hosted('room', 'n1', ['p1', 'p2'], [{ producerId: 'a1', peerId: 'p1', kind: 'audio' }]),
+    ]);
+    expect((await s.listParticipants('room')).map((p) => p.peerId).sort()).toEqual(['p1', 'p2']);
+    expect(await s.listProducers('room')).toEqual([{ producerId: 'a1', peerId: 'p1', kind: 'audio' }]);
+    expect((await s.getRoomHost('room'))?.nodeId).toBe('n1');
+  });
+
+  it('a heartbeat rewrites a room whose keys were lost entirely', async () => {
+    const s = make();
+    await s.heartbeat(node('n1'), []);
+    // Never claimed here (as after a flush): the heartbeat alone brings host and members back.
+    await s.heartbeat(node('n1'), [hosted('lost', 'n1', ['p1'])]);
+    expect((await s.getRoomHost('lost'))?.routerId).toBe('r-n1');
+    expect((await s.listParticipants('lost')).map((p) => p.peerId)).toEqual(['p1']);
+  });
+
+  it('a heartbeat leaves alone a room another live node hosts now', async () => {
+    const s = make();
+    await s.heartbeat(node('n2'), []);
+    await s.claimRoomHost('room', host('n2'));
+    await s.addParticipant('room', participant('q1', 'n2'));
+    await s.heartbeat(node('n1'), [hosted('room', 'n1', ['p1'])]);
+    expect((await s.getRoomHost('room'))?.nodeId).toBe('n2');
+    expect((await s.listParticipants('room')).map((p) => p.peerId)).toEqual(['q1']);
+  });
+
+  it('lists nodes from one entry each, and not those whose heartbeat expired', async () => {
+    const s = make(2);
+    await s.heartbeat(node('n1'), []);
+    await s.heartbeat(node('n2'), []);
+    expect((await s.listNodes()).map((n) => n.address).sort()).toEqual(['http://n1', 'http://n2']);
+    const started = Date.now();
+    // Only n2 keeps beating; n1 must drop out of the list within its 2 s TTL.
+    await until(
+      async () => {
+        await s.heartbeat(node('n2'), []);
+        return (await s.listNodes()).map((n) => n.nodeId).join() === 'n2';
+      },
+      { timeoutMs: 8000, what: 'n1 to expire from the node list', intervalMs: 200 },
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(await s.isNodeAlive('n1')).toBe(false);
+    expect(await s.isNodeAlive('n2')).toBe(true);
   });
 });

@@ -9,6 +9,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/signaling.js';
 import { backends, startTestService } from './support/testService.js';
 import { RawSignaling, errorCode } from './support/rawSignaling.js';
+import { until } from './support/poll.js';
 import {
   fakeAudioRtpParameters,
   fakeDtlsParameters,
@@ -17,14 +18,6 @@ import {
 } from './support/fixtures.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function upgradeStatus(
   url: string,
@@ -242,7 +235,8 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       expect(errorCode(await mallory.request('closeProducer', { producerId }))).toBe(
         ErrorCode.ProducerNotFound,
       );
-      expect(service.rooms.room(room)?.media.producers.get(producerId)?.closed).toBe(false);
+      const producers = service.rooms.snapshot(room)?.peers.flatMap((p) => p.producers) ?? [];
+      expect(producers.map((p) => p.producerId)).toContain(producerId);
     });
   });
 
@@ -301,11 +295,14 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
         kind: string;
       };
       expect({ peerId, kind }).toEqual({ peerId: alicePeerId, kind: 'video' });
-      const endpoint = service.rooms.room(room)!.participants;
-      const bobEndpoint = [...endpoint].find((p) => p.peerId === bobPeerId)!.endpoint;
-      expect(bobEndpoint.consumers.get(consumerId)?.paused).toBe(true);
+      const bobConsumer = () =>
+        service.rooms
+          .snapshot(room)
+          ?.peers.find((p) => p.peerId === bobPeerId)
+          ?.consumers.find((c) => c.consumerId === consumerId);
+      expect(bobConsumer()?.paused).toBe(true);
       expect((await bob.request('resumeConsumer', { consumerId })).ok).toBe(true);
-      expect(bobEndpoint.consumers.get(consumerId)?.paused).toBe(false);
+      expect(bobConsumer()?.paused).toBe(false);
 
       // Prometheus sees the room, both participants, the producer, the consumer and the requests.
       const metrics = await (await fetch(`${service.url}/metrics`)).text();
@@ -323,21 +320,27 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       expect((await service.store.listProducers(room)).map((p) => p.producerId)).toEqual([producerId]);
 
       // Alice drops her connection: Bob is told, her producer goes, his consumer is closed.
-      const mediaRoom = service.rooms.room(room)!.media;
+      const routerId = service.rooms.snapshot(room)!.routerId;
+      const routerIds = async () => (await service.workers.workers[0]!.worker.dump()).routerIds;
+      expect(await routerIds()).toContain(routerId);
       const left = bob.waitForNotification('peerLeft');
       const consumerClosed = bob.waitForNotification('consumerClosed');
       alice.ws.terminate();
       expect((await left).data).toEqual({ peerId: alicePeerId });
       expect((await consumerClosed).data).toEqual({ consumerId });
-      await until(async () => (await service.store.listParticipants(room)).length === 1);
+      await until(async () => (await service.store.listParticipants(room)).length === 1, {
+        what: "alice's removal from the store",
+      });
       expect(await service.store.listProducers(room)).toEqual([]);
-      expect(mediaRoom.producers.size).toBe(0);
+      expect(service.rooms.snapshot(room)?.peers.flatMap((p) => p.producers)).toEqual([]);
 
       // The last one out closes the router and the room's state entry.
       expect((await bob.request('leave', {})).ok).toBe(true);
-      expect(mediaRoom.router.closed).toBe(true);
-      expect(service.rooms.room(room)).toBeUndefined();
-      await until(async () => (await service.store.getRoomHost(room)) === null);
+      expect(await routerIds()).not.toContain(routerId);
+      expect(service.rooms.snapshot(room)).toBeUndefined();
+      await until(async () => (await service.store.getRoomHost(room)) === null, {
+        what: "the room's release in the store",
+      });
     });
 
     it('restarts ICE on a transport and reports the room host in the state store', async () => {

@@ -2,6 +2,7 @@
  * What the server itself knows about a room, read straight from the test service's RoomService:
  * participants, and per participant its producers and (resumed) consumers.
  */
+import { until } from './poll.js';
 import type { startTestService } from './testService.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -12,26 +13,19 @@ export interface ServerRoomView {
 }
 
 export function serverRoomView(service: Service, room: string): ServerRoomView | undefined {
-  const r = service.rooms.room(room);
+  const r = service.rooms.snapshot(room);
   if (!r) return undefined;
   return {
-    participants: r.size,
-    perParticipant: [...r.participants].map((p) => {
-      const consumers = [...p.endpoint.consumers.values()];
-      return {
-        producers: p.endpoint.producers.size,
-        consumers: consumers.length,
-        resumedConsumers: consumers.filter((c) => !c.paused).length,
-      };
-    }),
+    participants: r.peers.length,
+    perParticipant: r.peers.map((p) => ({
+      producers: p.producers.length,
+      consumers: p.consumers.length,
+      resumedConsumers: p.consumers.filter((c) => !c.paused).length,
+    })),
   };
 }
 
-/** Polls `check` every 100 ms until it returns true or `timeoutMs` passes. */
-export async function eventually(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls `check` until it returns true or `timeoutMs` passes (see support/poll.ts). */
+export function eventually(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  return until(check, { timeoutMs, what, intervalMs: 100 });
 }

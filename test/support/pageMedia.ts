@@ -1,22 +1,16 @@
 /** Small helpers the browser tests share: bounded polling and "is this video really showing something". */
 import type { Page } from 'playwright-core';
+import { untilValue } from './poll.js';
 
 /** Polls `read` until `ok` holds, or fails with `what` and the last value after `timeoutMs`. */
-export async function poll<T>(
+export function poll<T>(
   read: () => Promise<T>,
   ok: (v: T) => boolean,
   what: string,
   timeoutMs = 20_000,
   intervalMs = 200,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what}: last value ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-    last = await read();
-  }
-  return last;
+  return untilValue(read, ok, { what, timeoutMs, intervalMs });
 }
 
 /** Mean brightness (0-255) of the video matched by `selector`, drawn onto a canvas (0 if none yet). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { startCallingService, type CallingService } from '../../server/callingService.js';
-import { createLogger } from '../../server/logger.js';
+import { createLogger } from '../../lib/logger.js';
 
 export type Backend = 'memory' | 'redis';
 export const backends: Backend[] = ['memory', 'redis'];

@@ -1,0 +1,251 @@
+/**
+ * One participant of a room on this node: who they are, how to reach them, and their media.
+ * A Peer answers its own media requests (transports, produce, consume, pause/resume) and reports
+ * what changed through typed events; the Room decides who hears about it and the RoomService
+ * what is stored. Closing a peer closes all its media, and is how a peer leaves its room.
+ */
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import type {
+  NotificationData,
+  NotificationName,
+  PeerInfo,
+  ProducerInfo,
+  RequestData,
+  ResponseData,
+} from '../protocol/signaling.js';
+import type { MediaEndpoint } from '../sfu/mediaEndpoint.js';
+
+export type Notify = <N extends NotificationName>(name: N, data: NotificationData[N]) => void;
+
+export interface PeerEvents {
+  /** A producer exists and the peer is still in the room: announce it. */
+  producer: [producer: ProducerInfo];
+  producerClosed: [producerId: string];
+  producerPaused: [producerId: string];
+  producerResumed: [producerId: string];
+  /** The peer left (or its room closed); emitted once. */
+  close: [];
+}
+
+/** What the server holds for one peer, for tests and operators (no mediasoup objects). */
+export interface PeerSnapshot {
+  peerId: string;
+  userId: string;
+  displayName: string;
+  producers: ProducerInfo[];
+  consumers: { consumerId: string; producerId: string; kind: 'audio' | 'video'; paused: boolean }[];
+}
+
+export interface PeerOptions {
+  peerId: string;
+  userId: string;
+  displayName: string;
+  endpoint: MediaEndpoint;
+  notify: Notify;
+  /** Who publishes a producer of the room (the peer's own answer to `consume` names the owner). */
+  producerOwner: (producerId: string) => string | undefined;
+}
+
+export class Peer extends EventEmitter<PeerEvents> {
+  readonly peerId: string;
+  readonly userId: string;
+  readonly displayName: string;
+  readonly joinedAt = Date.now();
+  readonly #endpoint: MediaEndpoint;
+  readonly #notify: Notify;
+  readonly #producerOwner: (producerId: string) => string | undefined;
+  #closing = false;
+  #closed = false;
+
+  constructor(opts: PeerOptions) {
+    super();
+    this.peerId = opts.peerId;
+    this.userId = opts.userId;
+    this.displayName = opts.displayName;
+    this.#endpoint = opts.endpoint;
+    this.#notify = opts.notify;
+    this.#producerOwner = opts.producerOwner;
+    this.#endpoint.on('consumerClosed', (consumerId) => this.notify('consumerClosed', { consumerId }));
+    // The media went away under the peer (its room's router closed): the peer is gone too.
+    this.#endpoint.once('close', () => this.close());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+  get producerCount(): number {
+    return this.#endpoint.producerCount;
+  }
+  get consumerCount(): number {
+    return this.#endpoint.consumerCount;
+  }
+
+  notify<N extends NotificationName>(name: N, data: NotificationData[N]): void {
+    if (!this.#closed) this.#notify(name, data);
+  }
+
+  info(): PeerInfo {
+    return {
+      peerId: this.peerId,
+      userId: this.userId,
+      displayName: this.displayName,
+      producers: [...this.#endpoint.producers].map(producerInfo),
+    };
+  }
+
+  snapshot(): PeerSnapshot {
+    return {
+      ...this.info(),
+      consumers: [...this.#endpoint.consumers].map((c) => ({
+        consumerId: c.id,
+        producerId: c.producerId,
+        kind: c.kind,
+        paused: c.paused,
+      })),
+    };
+  }
+
+  /** Byte counters of this peer's producers (in) and consumers (out), for tests and diagnostics. */
+  async mediaBytes(): Promise<{
+    producers: { kind: 'audio' | 'video'; bytes: number }[];
+    consumers: { kind: 'audio' | 'video'; bytes: number }[];
+  }> {
+    const producers = await Promise.all(
+      [...this.#endpoint.producers].map(async (p) => ({
+        kind: p.kind,
+        bytes: (await p.getStats()).reduce((n, s) => n + s.byteCount, 0),
+      })),
+    );
+    const consumers = await Promise.all(
+      [...this.#endpoint.consumers].map(async (c) => ({
+        kind: c.kind,
+        bytes: (await c.getStats())
+          .filter((s) => s.type === 'outbound-rtp')
+          .reduce((n, s) => n + s.byteCount, 0),
+      })),
+    );
+    return { producers, consumers };
+  }
+
+  /** Stats of every transport of this peer (for metrics). */
+  transportStats(): Promise<unknown[]> {
+    return this.#endpoint.allTransportStats();
+  }
+
+  // The rtp/dtls objects were shape-checked by the protocol schema; mediasoup validates their
+  // meaning and throws TypeError on nonsense, which the signaling edge maps to MEDIA_ERROR.
+
+  async setRtpCapabilities({
+    rtpCapabilities,
+  }: RequestData<'setRtpCapabilities'>): Promise<ResponseData['setRtpCapabilities']> {
+    this.#endpoint.setRtpCapabilities(rtpCapabilities as unknown as types.RtpCapabilities);
+    return {};
+  }
+
+  async createTransport({
+    direction,
+  }: RequestData<'createTransport'>): Promise<ResponseData['createTransport']> {
+    const t = await this.#endpoint.createTransport(direction);
+    return {
+      id: t.id,
+      iceParameters: t.iceParameters,
+      iceCandidates: t.iceCandidates as ResponseData['createTransport']['iceCandidates'],
+      dtlsParameters: t.dtlsParameters as ResponseData['createTransport']['dtlsParameters'],
+    };
+  }
+
+  async connectTransport({
+    transportId,
+    dtlsParameters,
+  }: RequestData<'connectTransport'>): Promise<ResponseData['connectTransport']> {
+    await this.#endpoint.connectTransport(transportId, dtlsParameters as unknown as types.DtlsParameters);
+    return {};
+  }
+
+  async restartIce({ transportId }: RequestData<'restartIce'>): Promise<ResponseData['restartIce']> {
+    return { iceParameters: await this.#endpoint.restartIce(transportId) };
+  }
+
+  async produce({
+    transportId,
+    kind,
+    rtpParameters,
+    appData,
+  }: RequestData<'produce'>): Promise<ResponseData['produce']> {
+    const producer = await this.#endpoint.produce(
+      transportId,
+      kind,
+      rtpParameters as unknown as types.RtpParameters,
+      appData,
+    );
+    // The endpoint already refused a producer made while it closed; these listeners live as long
+    // as the producer does, so nothing is left on the peer when it goes.
+    producer.observer.once('close', () => this.emit('producerClosed', producer.id));
+    producer.observer.on('pause', () => this.emit('producerPaused', producer.id));
+    producer.observer.on('resume', () => this.emit('producerResumed', producer.id));
+    this.emit('producer', producerInfo(producer));
+    return { producerId: producer.id };
+  }
+
+  async closeProducer({ producerId }: RequestData<'closeProducer'>): Promise<ResponseData['closeProducer']> {
+    this.#endpoint.producer(producerId).close();
+    return {};
+  }
+
+  async pauseProducer({ producerId }: RequestData<'pauseProducer'>): Promise<ResponseData['pauseProducer']> {
+    await this.#endpoint.producer(producerId).pause();
+    return {};
+  }
+
+  async resumeProducer({
+    producerId,
+  }: RequestData<'resumeProducer'>): Promise<ResponseData['resumeProducer']> {
+    await this.#endpoint.producer(producerId).resume();
+    return {};
+  }
+
+  async consume({ transportId, producerId }: RequestData<'consume'>): Promise<ResponseData['consume']> {
+    const consumer = await this.#endpoint.consume(transportId, producerId);
+    return {
+      consumerId: consumer.id,
+      producerId,
+      peerId: this.#producerOwner(producerId) ?? '',
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters as ResponseData['consume']['rtpParameters'],
+    };
+  }
+
+  async resumeConsumer({
+    consumerId,
+  }: RequestData<'resumeConsumer'>): Promise<ResponseData['resumeConsumer']> {
+    await this.#endpoint.consumer(consumerId).resume();
+    return {};
+  }
+
+  async setConsumerPreferredLayers({
+    consumerId,
+    spatialLayer,
+    temporalLayer,
+  }: RequestData<'setConsumerPreferredLayers'>): Promise<ResponseData['setConsumerPreferredLayers']> {
+    await this.#endpoint.consumer(consumerId).setPreferredLayers({ spatialLayer, temporalLayer });
+    return {};
+  }
+
+  /**
+   * Leaves: closes all media (each producer still reports `producerClosed`, so the others drop
+   * its tracks), then emits `close` once and drops every listener. Idempotent.
+   */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#endpoint.close();
+    this.#closed = true;
+    this.emit('close');
+    this.removeAllListeners();
+  }
+}
+
+function producerInfo(p: types.Producer): ProducerInfo {
+  return { producerId: p.id, kind: p.kind, paused: p.paused };
+}
