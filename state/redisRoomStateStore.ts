@@ -1,14 +1,11 @@
 /**
  * Room state in Redis, shared by every node of a deployment.
  *
- * Keys (prefix defaults to "cs:"):
- *   {p}node:{nodeId}                  string JSON NodeRecord, TTL    — node liveness
- *   {p}room:{room}:host               string JSON RoomHostRecord, TTL
- *   {p}room:{room}:participants       hash peerId → JSON ParticipantRecord, TTL
- *   {p}room:{room}:producers          hash producerId → JSON ProducerRecord, TTL
+ * Keys are listed in state/redisKeys.ts; the connection comes from state/redisConnections.ts.
  * The hosting node refreshes the three room keys on every heartbeat; if it dies they expire.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './redisKeys.js';
 import type {
   NodeRecord,
   ParticipantRecord,
@@ -53,42 +50,35 @@ end
 return 0`;
 
 export interface RedisRoomStateStoreOptions {
-  url: string;
+  /** Belongs to the caller (a RedisConnections registry), which closes it. */
+  redis: Redis;
+  keys: RedisKeys;
   ttlSeconds: number;
-  keyPrefix?: string;
 }
 
 export class RedisRoomStateStore implements RoomStateStore {
   readonly kind = 'redis' as const;
   readonly #redis: Redis;
   readonly #ttl: number;
-  readonly #p: string;
+  readonly #keys: RedisKeys;
 
   constructor(opts: RedisRoomStateStoreOptions) {
     this.#ttl = opts.ttlSeconds;
-    this.#p = opts.keyPrefix ?? 'cs:';
-    // Fail requests fast while Redis is unreachable instead of queueing them forever.
-    this.#redis = new Redis(opts.url, {
-      maxRetriesPerRequest: 2,
-      enableOfflineQueue: true,
-      lazyConnect: false,
-    });
-    this.#redis.on('error', () => {
-      /* reported through ping() and failed commands; without a listener ioredis logs to stderr */
-    });
+    this.#keys = opts.keys;
+    this.#redis = opts.redis;
   }
 
   #hostKey(room: string): string {
-    return `${this.#p}room:${room}:host`;
+    return this.#keys.roomHost(room);
   }
   #participantsKey(room: string): string {
-    return `${this.#p}room:${room}:participants`;
+    return this.#keys.roomParticipants(room);
   }
   #producersKey(room: string): string {
-    return `${this.#p}room:${room}:producers`;
+    return this.#keys.roomProducers(room);
   }
   #nodeKey(nodeId: string): string {
-    return `${this.#p}node:${nodeId}`;
+    return this.#keys.node(nodeId);
   }
 
   async claimRoomHost(room: string, host: RoomHostRecord): Promise<RoomHostRecord> {
@@ -100,7 +90,7 @@ export class RedisRoomStateStore implements RoomStateStore {
       this.#producersKey(room),
       JSON.stringify(host),
       this.#ttl,
-      `${this.#p}node:`,
+      this.#keys.nodePrefix,
     )) as string;
     return JSON.parse(result) as RoomHostRecord;
   }
@@ -188,7 +178,7 @@ export class RedisRoomStateStore implements RoomStateStore {
     const nodes: NodeRecord[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${this.#p}node:*`, 'COUNT', 200);
+      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${this.#keys.nodePrefix}*`, 'COUNT', 200);
       cursor = next;
       if (keys.length > 0) {
         for (const raw of await this.#redis.mget(...keys)) if (raw) nodes.push(JSON.parse(raw) as NodeRecord);
@@ -206,6 +196,6 @@ export class RedisRoomStateStore implements RoomStateStore {
   }
 
   async close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    // The connection is closed by the registry that opened it.
   }
 }
