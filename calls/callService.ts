@@ -3,6 +3,7 @@
  * stored call (retried on conflict), then announced: to every participant's devices through the
  * user message bus (any node), to webhooks, and to metrics. Ring and media timers run on the node
  * that armed them; a ringing call past its deadline is also timed out lazily on the next access.
+ * An event that changes nothing (a ring timeout after the answer) writes and announces nothing.
  */
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../auth/accessTokens.js';
@@ -15,6 +16,7 @@ import type { CallStore, PointerExpectation } from '../state/callStore.js';
 import type { UserMessage, UserMessageBus } from '../state/userMessageBus.js';
 import type { CallRecord } from './callRecord.js';
 import { applyCallEvent, newCall, type CallEffect, type CallEvent } from './callStateMachine.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { WebhookSink } from './webhooks.js';
 
 export const CALL_ROOM_PREFIX = 'call-';
@@ -45,15 +47,19 @@ export interface CallServiceOptions {
   /** Whether a user's device is in a call room right now (any node); used after a disconnect. */
   isInCallRoom: (callId: string, userId: string) => Promise<boolean>;
   closeCallRoom: (callId: string) => void;
+  /** Time and timers; the system clock unless a test drives time itself. */
+  clock?: Clock;
 }
 
 export class CallService {
   readonly #o: CallServiceOptions;
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #clock: Clock;
+  readonly #timers = new Set<TimerHandle>();
   #closed = false;
 
   constructor(opts: CallServiceOptions) {
     this.#o = opts;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   // ---- devices -------------------------------------------------------------------------------
@@ -125,7 +131,7 @@ export class CallService {
       }
       // No call waiting: someone who has a call (ringing or in one) is busy.
       const busy = new Set(callees.filter((id) => pointers.has(id)));
-      const now = Date.now();
+      const now = this.#clock.now();
       const { call, effects } = newCall({
         callId: randomUUID(),
         callerId: identity.userId,
@@ -190,17 +196,19 @@ export class CallService {
       if (!current) throw new ServiceError(ErrorCode.NotFound, 'no such call', 404);
       const pointers = await this.#o.calls.currentCalls(userIds);
       const busy = new Set(userIds.filter((id) => pointers.has(id) && pointers.get(id) !== callId));
-      const { call, effects } = applyCallEvent(
+      const { call, effects, changed } = applyCallEvent(
         current,
         {
           type: 'addParticipants',
           byUserId: identity.userId,
           userIds,
           busyUserIds: busy,
-          ringDeadline: Date.now() + this.#o.timings.ringTimeoutMs,
+          ringDeadline: this.#clock.now() + this.#o.timings.ringTimeoutMs,
         },
-        Date.now(),
+        this.#clock.now(),
       );
+      // Everyone asked for is already ringing or in the call: nothing to write or announce.
+      if (!changed) return this.view(current);
       const expect = userIds.map((userId) => ({ userId, callId: pointers.get(userId) ?? null }));
       if (await this.#o.calls.saveCall(call, current.version, expect)) {
         await this.#o.calls.addToHistory(userIds, callId);
@@ -264,6 +272,7 @@ export class CallService {
       answeredAt: call.answeredAt,
       endedAt: call.endedAt,
       endReason: call.endReason,
+      version: call.version,
       participants: call.order.map((id) => {
         const p = call.participants[id]!;
         const u = users.get(id);
@@ -281,7 +290,7 @@ export class CallService {
 
   close(): void {
     this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
   }
 
@@ -306,7 +315,7 @@ export class CallService {
       call &&
       call.state !== 'ended' &&
       Object.values(call.participants).some((p) => p.state === 'ringing') &&
-      Date.now() >= call.ringDeadline
+      this.#clock.now() >= call.ringDeadline
     ) {
       return this.#update(callId, { type: 'ringTimeout' }).catch(() => call);
     }
@@ -317,7 +326,8 @@ export class CallService {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const current = await this.#o.calls.getCall(callId);
       if (!current) throw new ServiceError(ErrorCode.NotFound, 'no such call', 404);
-      const { call, effects } = applyCallEvent(current, event, Date.now());
+      const { call, effects, changed } = applyCallEvent(current, event, this.#clock.now());
+      if (!changed) return current;
       if (await this.#o.calls.saveCall(call, current.version, [])) {
         await this.#announce(call, effects);
         return call;
@@ -360,7 +370,7 @@ export class CallService {
             userIds: effect.userIds,
             offlineUserIds: offline,
           });
-          this.#arm(Math.max(0, call.ringDeadline - Date.now()) + 50, () =>
+          this.#arm(Math.max(0, call.ringDeadline - this.#clock.now()) + 50, () =>
             this.#update(call.callId, { type: 'ringTimeout' }).then(() => undefined),
           );
           break;
@@ -392,7 +402,7 @@ export class CallService {
             callId: call.callId,
             reason: effect.reason,
             durationSeconds: call.answeredAt
-              ? Math.round(((call.endedAt ?? Date.now()) - call.answeredAt) / 1000)
+              ? Math.round(((call.endedAt ?? this.#clock.now()) - call.answeredAt) / 1000)
               : 0,
           });
           if (call.answeredAt === null) this.#o.onOutcome?.(effect.reason);
@@ -405,7 +415,7 @@ export class CallService {
   async #historyEntry(call: CallRecord, userId: string): Promise<CallHistoryEntry> {
     const view = await this.view(call);
     const p = call.participants[userId]!;
-    const end = p.leftAt ?? call.endedAt ?? Date.now();
+    const end = p.leftAt ?? call.endedAt ?? this.#clock.now();
     return {
       callId: call.callId,
       direction: call.callerId === userId ? 'outgoing' : 'incoming',
@@ -427,13 +437,12 @@ export class CallService {
 
   #arm(delayMs: number, fn: () => Promise<void>): void {
     if (this.#closed) return;
-    const t = setTimeout(() => {
+    const t = this.#clock.setTimeout(() => {
       this.#timers.delete(t);
-      fn().catch((error: unknown) => {
+      return fn().catch((error: unknown) => {
         if (!(error instanceof ServiceError)) this.#o.log.warn('call timer failed', { error });
       });
     }, delayMs);
-    t.unref();
     this.#timers.add(t);
   }
 }
