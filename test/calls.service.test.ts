@@ -212,6 +212,22 @@ describe('CallService (memory stores, manual clock)', () => {
     expect(await stored(call.callId)).toEqual(before);
   });
 
+  it('counts call durations on the injected clock, for history and for each person', async () => {
+    const alice = await person('Alice');
+    const bob = await person('Bob');
+    const call = await service.invite(alice, [bob.userId], 'audio');
+    await clock.advance(4_000); // rings for 4 s: not part of the duration
+    await service.accept(bob, call.callId);
+    await service.mediaJoined(alice, call.callId);
+    await service.mediaJoined(bob, call.callId);
+    await clock.advance(65_000);
+    await service.hangup(bob, call.callId);
+    for (const who of [alice, bob]) {
+      const { entries } = await service.history(who, 10);
+      expect(entries[0]).toMatchObject({ callId: call.callId, durationSeconds: 65, outcome: 'hung-up' });
+    }
+  });
+
   it('every announced view carries the version of the stored call, growing with each change', async () => {
     const alice = await person('Alice');
     const bob = await person('Bob');
