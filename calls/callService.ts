@@ -13,6 +13,7 @@ import type { CallHistoryEntry, CallMedia, CallView, UserSummary } from '../prot
 import type { Logger } from '../server/logger.js';
 import type { AccountStore } from '../state/accountStore.js';
 import type { CallStore, PointerExpectation } from '../state/callStore.js';
+import { StoreUnavailableError } from '../state/storeUnavailableError.js';
 import type { UserMessage, UserMessageBus } from '../state/userMessageBus.js';
 import type { CallRecord } from './callRecord.js';
 import { applyCallEvent, newCall, type CallEffect, type CallEvent } from './callStateMachine.js';
@@ -22,6 +23,8 @@ import type { WebhookSink } from './webhooks.js';
 export const CALL_ROOM_PREFIX = 'call-';
 export const callRoomName = (callId: string): string => `${CALL_ROOM_PREFIX}${callId}`;
 const MAX_CAS_ATTEMPTS = 8;
+/** Retries of a call timer while the store is unreachable (about a minute); then the lazy checks remain. */
+const TIMER_RETRIES = 60;
 
 export interface CallTimings {
   ringTimeoutMs: number;
@@ -93,7 +96,10 @@ export class CallService {
       if (!call || call.state === 'ended' || p?.state !== 'joined' || p.deviceId !== identity.deviceId)
         return;
       if (await this.#o.isInCallRoom(callId, identity.userId)) return;
-      await this.#update(callId, { type: 'hangup', userId: identity.userId }).catch(() => undefined);
+      await this.#update(callId, { type: 'hangup', userId: identity.userId }).catch((error: unknown) => {
+        // Ended or left meanwhile: nothing to do. An unreachable store is retried by the timer.
+        if (error instanceof StoreUnavailableError) throw error;
+      });
     });
   }
 
@@ -435,11 +441,16 @@ export class CallService {
     };
   }
 
-  #arm(delayMs: number, fn: () => Promise<void>): void {
+  #arm(delayMs: number, fn: () => Promise<void>, attempt = 0): void {
     if (this.#closed) return;
     const t = this.#clock.setTimeout(() => {
       this.#timers.delete(t);
       return fn().catch((error: unknown) => {
+        // The store was out of reach: the timeout must still happen, so try again shortly.
+        if (error instanceof StoreUnavailableError && attempt < TIMER_RETRIES) {
+          this.#arm(error.retryAfterMs, fn, attempt + 1);
+          return;
+        }
         if (!(error instanceof ServiceError)) this.#o.log.warn('call timer failed', { error });
       });
     }, delayMs);
