@@ -74,16 +74,25 @@ export class CallService {
       if (m.exceptDeviceId && m.exceptDeviceId === endpoint.deviceId) return;
       endpoint.deliver(m);
     });
-    const current = (await this.#o.calls.currentCalls([endpoint.userId])).get(endpoint.userId);
-    if (current) {
-      const call = await this.#load(current);
-      if (call && call.state !== 'ended' && call.participants[endpoint.userId]?.state === 'ringing') {
-        const view = await this.view(call);
-        endpoint.deliver({
-          notification: 'callIncoming',
-          data: { call: view, caller: this.#summary(view, call.callerId) },
-        });
+    try {
+      const current = (await this.#o.calls.currentCalls([endpoint.userId])).get(endpoint.userId);
+      if (current) {
+        const call = await this.#load(current);
+        if (call && call.state !== 'ended' && call.participants[endpoint.userId]?.state === 'ringing') {
+          const view = await this.view(call);
+          endpoint.deliver({
+            notification: 'callIncoming',
+            data: { call: view, caller: this.#summary(view, call.callerId) },
+          });
+        }
       }
+    } catch (error) {
+      // Only the re-announcement is lost (the device can ask with callGet); delivery stays on.
+      if (!(error instanceof StoreUnavailableError)) {
+        unsubscribe();
+        throw error;
+      }
+      this.#o.log.warn('cannot re-announce a ringing call to a device', { error, userId: endpoint.userId });
     }
     return unsubscribe;
   }

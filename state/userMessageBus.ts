@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { NotificationData } from '../protocol/signaling.js';
 import type { RedisKeys } from './redisKeys.js';
+import { StoreUnavailableError } from './storeUnavailableError.js';
 
 /** Which of the user's devices a message is for (neither: all of them). */
 export interface UserMessageTarget {
@@ -32,7 +33,10 @@ export type UserMessageHandler = (message: UserMessage) => void;
 export interface UserMessageBus {
   /** Returns how many nodes had a subscriber for the user (0: no device of theirs is connected). */
   publish(userId: string, message: UserMessage): Promise<number>;
-  /** Subscribes this node to the user's messages until the returned function is called. */
+  /**
+   * Subscribes this node to the user's messages until the returned function is called. While the
+   * bus is unreachable the subscription is completed as soon as it is back.
+   */
   subscribe(userId: string, handler: UserMessageHandler): Promise<() => void>;
   close(): Promise<void>;
 }
@@ -82,6 +86,13 @@ export class RedisUserMessageBus implements UserMessageBus {
       const message = JSON.parse(raw) as UserMessage;
       for (const h of [...handlers]) h(message);
     });
+    // Channels whose SUBSCRIBE failed while Redis was unreachable are subscribed when the
+    // connection is back (ioredis itself re-subscribes only those that had succeeded). Subscribing
+    // twice to a channel is harmless. A failure here is retried on the next 'ready'.
+    this.#sub.on('ready', () => {
+      const channels = [...this.#handlers.keys()];
+      if (channels.length > 0) this.#sub.subscribe(...channels).catch(() => undefined);
+    });
   }
 
   async publish(userId: string, message: UserMessage): Promise<number> {
@@ -97,9 +108,13 @@ export class RedisUserMessageBus implements UserMessageBus {
       try {
         await this.#sub.subscribe(channel);
       } catch (err) {
-        // Not subscribed: forget the channel so the next attempt subscribes again.
-        if (this.#handlers.get(channel)?.size === 0) this.#handlers.delete(channel);
-        throw err;
+        // Redis out of reach: keep the handler; the channel is subscribed once it is back ('ready'
+        // above, or the timed-out SUBSCRIBE itself when a stalled server resumes). A connected
+        // device thus still gets its calls after an outage instead of never again.
+        if (!(err instanceof StoreUnavailableError)) {
+          if (this.#handlers.get(channel)?.size === 0) this.#handlers.delete(channel);
+          throw err;
+        }
       }
     }
     set.add(handler);

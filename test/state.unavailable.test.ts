@@ -2,11 +2,16 @@
  * A real service on a redis-server of the test's own, which the test stalls (SIGSTOP) and stops:
  * requests that need the store are answered UNAVAILABLE within about a second — 503 with
  * Retry-After over HTTP, a typed error with details.retryAfterMs over WebSocket — never INTERNAL
- * and never a hang, /healthz reports the outage, and everything works again once Redis is back.
+ * and never a hang, /healthz reports the outage, and everything works again once Redis is back
+ * (a device that subscribed to its messages during the outage included).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../protocol/errors.js';
+import { createLogger } from '../server/logger.js';
+import { RedisConnections } from '../state/redisConnections.js';
+import { redisKeys } from '../state/redisKeys.js';
+import { RedisUserMessageBus, type UserMessage } from '../state/userMessageBus.js';
 import { apiClient, type ApiResponse } from './support/httpApi.js';
 import { PhoneNumbers, TEST_PHONE_CODE } from './support/phoneNumbers.js';
 import { RawSignaling } from './support/rawSignaling.js';
@@ -143,6 +148,35 @@ describe('state store outage (redis)', () => {
       await until(async () => JSON.stringify(await names()) === JSON.stringify(before), 5000);
     } finally {
       await admin.quit();
+    }
+  });
+
+  it('a device subscribed while Redis is down gets its messages once Redis is back', async () => {
+    const connections = new RedisConnections({ url: redis.url, log: createLogger('silent') });
+    const bus = new RedisUserMessageBus({
+      pub: connections.open('bus-pub'),
+      sub: connections.open('bus-sub'),
+      keys: redisKeys('bus-outage:'),
+    });
+    const received: UserMessage[] = [];
+    const message: UserMessage = { notification: 'callAnsweredElsewhere', data: { callId: 'c1' } };
+    try {
+      await bus.publish('u1', message); // both connections up before the outage
+      await redis.stop();
+      try {
+        // Resolves (the handler is kept) instead of failing the device's whole session.
+        await bus.subscribe('u1', (m) => received.push(m));
+      } finally {
+        await redis.restart();
+      }
+      await until(async () => {
+        await bus.publish('u1', message).catch(() => 0);
+        return received.length > 0;
+      });
+      expect(received[0]).toEqual(message);
+    } finally {
+      await bus.close();
+      await connections.close();
     }
   });
 });
