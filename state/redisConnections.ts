@@ -50,25 +50,39 @@ export function isConnectionFailure(err: unknown): boolean {
   );
 }
 
+/** Told of each command's outcome, so an outage is reported once and its end too. */
+interface Health {
+  failed(error: unknown): void;
+  answered(): void;
+}
+
 /**
  * A Redis client whose commands reject with StoreUnavailableError when the server is unreachable.
  * Every command — single, pipelined, in MULTI, or a Lua script — passes through sendCommand, so
- * wrapping each command's reject there covers all of them without touching the stores.
+ * wrapping each command's reject there covers all of them without touching the stores. A stalled
+ * server raises no connection error at all, only command timeouts, so outcomes go to `health` too.
  */
 class NamedRedis extends Redis {
   readonly connectionName: string;
+  readonly #health: Health;
 
-  constructor(url: string, name: string, options: RedisOptions) {
+  constructor(url: string, name: string, options: RedisOptions, health: Health) {
     super(url, { ...options, connectionName: name });
     this.connectionName = name;
+    this.#health = health;
   }
 
   override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
-    const reject = command.reject;
-    command.reject = (err: Error) =>
-      reject(
-        isConnectionFailure(err) ? new StoreUnavailableError(this.connectionName, err, RETRY_AFTER_MS) : err,
-      );
+    const { reject, resolve } = command;
+    command.reject = (err: Error) => {
+      if (!isConnectionFailure(err)) return reject(err);
+      this.#health.failed(err);
+      reject(new StoreUnavailableError(this.connectionName, err, RETRY_AFTER_MS));
+    };
+    command.resolve = (result: unknown) => {
+      this.#health.answered();
+      resolve(result);
+    };
     return super.sendCommand(command, stream);
   }
 }
@@ -93,26 +107,36 @@ export class RedisConnections {
   open(name: string): Redis {
     if (this.#closed) throw new Error('redis connections are closed');
     if (this.#connections.has(name)) throw new Error(`redis connection "${name}" is already open`);
-    const redis = new NamedRedis(this.#url, name, {
-      maxRetriesPerRequest: 1,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      enableOfflineQueue: true,
-      connectTimeout: 2000,
-      // Reconnect quickly after an outage (Redis restarted, failover), at most once a second.
-      retryStrategy: (times) => Math.min(times * 100, 1000),
-    });
+    // ioredis emits an error on every failed reconnect attempt, and a stalled server fails every
+    // command: report the outage once, and its end once.
     let down = false;
-    redis.on('error', (error: unknown) => {
-      // ioredis emits an error on every failed reconnect attempt; report the outage once.
-      if (down) return;
-      down = true;
-      this.#log.warn('redis connection lost', { connection: name, error });
-    });
-    redis.on('ready', () => {
-      if (!down) return;
-      down = false;
-      this.#log.info('redis connection restored', { connection: name });
-    });
+    const health: Health = {
+      failed: (error) => {
+        if (down) return;
+        down = true;
+        this.#log.warn('redis unreachable', { connection: name, error });
+      },
+      answered: () => {
+        if (!down) return;
+        down = false;
+        this.#log.info('redis reachable again', { connection: name });
+      },
+    };
+    const redis = new NamedRedis(
+      this.#url,
+      name,
+      {
+        maxRetriesPerRequest: 1,
+        commandTimeout: COMMAND_TIMEOUT_MS,
+        enableOfflineQueue: true,
+        connectTimeout: 2000,
+        // Reconnect quickly after an outage (Redis restarted, failover), at most once a second.
+        retryStrategy: (times) => Math.min(times * 100, 1000),
+      },
+      health,
+    );
+    redis.on('error', (error: unknown) => health.failed(error));
+    redis.on('ready', () => health.answered());
     this.#connections.set(name, redis);
     return redis;
   }
