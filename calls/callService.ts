@@ -3,6 +3,7 @@
  * stored call (retried on conflict), then announced: to every participant's devices through the
  * user message bus (any node), to webhooks, and to metrics. Ring and media timers run on the node
  * that armed them; a ringing call past its deadline is also timed out lazily on the next access.
+ * An event that changes nothing (a ring timeout after the answer) writes and announces nothing.
  */
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../auth/accessTokens.js';
@@ -12,14 +13,18 @@ import type { CallHistoryEntry, CallMedia, CallView, UserSummary } from '../prot
 import type { Logger } from '../lib/logger.js';
 import type { AccountStore } from '../state/accountStore.js';
 import type { CallStore, PointerExpectation } from '../state/callStore.js';
+import { StoreUnavailableError } from '../state/storeUnavailableError.js';
 import type { UserMessage, UserMessageBus } from '../state/userMessageBus.js';
 import type { CallRecord } from './callRecord.js';
 import { applyCallEvent, newCall, type CallEffect, type CallEvent } from './callStateMachine.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { WebhookSink } from './webhooks.js';
 
 export const CALL_ROOM_PREFIX = 'call-';
 export const callRoomName = (callId: string): string => `${CALL_ROOM_PREFIX}${callId}`;
 const MAX_CAS_ATTEMPTS = 8;
+/** Retries of a call timer while the store is unreachable (about a minute); then the lazy checks remain. */
+const TIMER_RETRIES = 60;
 
 export interface CallTimings {
   ringTimeoutMs: number;
@@ -45,15 +50,19 @@ export interface CallServiceOptions {
   /** Whether a user's device is in a call room right now (any node); used after a disconnect. */
   isInCallRoom: (callId: string, userId: string) => Promise<boolean>;
   closeCallRoom: (callId: string) => void;
+  /** Time and timers; the system clock unless a test drives time itself. */
+  clock?: Clock;
 }
 
 export class CallService {
   readonly #o: CallServiceOptions;
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #clock: Clock;
+  readonly #timers = new Set<TimerHandle>();
   #closed = false;
 
   constructor(opts: CallServiceOptions) {
     this.#o = opts;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   // ---- devices -------------------------------------------------------------------------------
@@ -65,16 +74,25 @@ export class CallService {
       if (m.exceptDeviceId && m.exceptDeviceId === endpoint.deviceId) return;
       endpoint.deliver(m);
     });
-    const current = (await this.#o.calls.currentCalls([endpoint.userId])).get(endpoint.userId);
-    if (current) {
-      const call = await this.#load(current);
-      if (call && call.state !== 'ended' && call.participants[endpoint.userId]?.state === 'ringing') {
-        const view = await this.view(call);
-        endpoint.deliver({
-          notification: 'callIncoming',
-          data: { call: view, caller: this.#summary(view, call.callerId) },
-        });
+    try {
+      const current = (await this.#o.calls.currentCalls([endpoint.userId])).get(endpoint.userId);
+      if (current) {
+        const call = await this.#load(current);
+        if (call && call.state !== 'ended' && call.participants[endpoint.userId]?.state === 'ringing') {
+          const view = await this.view(call);
+          endpoint.deliver({
+            notification: 'callIncoming',
+            data: { call: view, caller: this.#summary(view, call.callerId) },
+          });
+        }
       }
+    } catch (error) {
+      // Only the re-announcement is lost (the device can ask with callGet); delivery stays on.
+      if (!(error instanceof StoreUnavailableError)) {
+        unsubscribe();
+        throw error;
+      }
+      this.#o.log.warn('cannot re-announce a ringing call to a device', { error, userId: endpoint.userId });
     }
     return unsubscribe;
   }
@@ -87,7 +105,10 @@ export class CallService {
       if (!call || call.state === 'ended' || p?.state !== 'joined' || p.deviceId !== identity.deviceId)
         return;
       if (await this.#o.isInCallRoom(callId, identity.userId)) return;
-      await this.#update(callId, { type: 'hangup', userId: identity.userId }).catch(() => undefined);
+      await this.#update(callId, { type: 'hangup', userId: identity.userId }).catch((error: unknown) => {
+        // Ended or left meanwhile: nothing to do. An unreachable store is retried by the timer.
+        if (error instanceof StoreUnavailableError) throw error;
+      });
     });
   }
 
@@ -125,7 +146,7 @@ export class CallService {
       }
       // No call waiting: someone who has a call (ringing or in one) is busy.
       const busy = new Set(callees.filter((id) => pointers.has(id)));
-      const now = Date.now();
+      const now = this.#clock.now();
       const { call, effects } = newCall({
         callId: randomUUID(),
         callerId: identity.userId,
@@ -190,17 +211,19 @@ export class CallService {
       if (!current) throw new ServiceError(ErrorCode.NotFound, 'no such call', 404);
       const pointers = await this.#o.calls.currentCalls(userIds);
       const busy = new Set(userIds.filter((id) => pointers.has(id) && pointers.get(id) !== callId));
-      const { call, effects } = applyCallEvent(
+      const { call, effects, changed } = applyCallEvent(
         current,
         {
           type: 'addParticipants',
           byUserId: identity.userId,
           userIds,
           busyUserIds: busy,
-          ringDeadline: Date.now() + this.#o.timings.ringTimeoutMs,
+          ringDeadline: this.#clock.now() + this.#o.timings.ringTimeoutMs,
         },
-        Date.now(),
+        this.#clock.now(),
       );
+      // Everyone asked for is already ringing or in the call: nothing to write or announce.
+      if (!changed) return this.view(current);
       const expect = userIds.map((userId) => ({ userId, callId: pointers.get(userId) ?? null }));
       if (await this.#o.calls.saveCall(call, current.version, expect)) {
         await this.#o.calls.addToHistory(userIds, callId);
@@ -264,6 +287,7 @@ export class CallService {
       answeredAt: call.answeredAt,
       endedAt: call.endedAt,
       endReason: call.endReason,
+      version: call.version,
       participants: call.order.map((id) => {
         const p = call.participants[id]!;
         const u = users.get(id);
@@ -281,7 +305,7 @@ export class CallService {
 
   close(): void {
     this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
   }
 
@@ -306,7 +330,7 @@ export class CallService {
       call &&
       call.state !== 'ended' &&
       Object.values(call.participants).some((p) => p.state === 'ringing') &&
-      Date.now() >= call.ringDeadline
+      this.#clock.now() >= call.ringDeadline
     ) {
       return this.#update(callId, { type: 'ringTimeout' }).catch(() => call);
     }
@@ -317,7 +341,8 @@ export class CallService {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const current = await this.#o.calls.getCall(callId);
       if (!current) throw new ServiceError(ErrorCode.NotFound, 'no such call', 404);
-      const { call, effects } = applyCallEvent(current, event, Date.now());
+      const { call, effects, changed } = applyCallEvent(current, event, this.#clock.now());
+      if (!changed) return current;
       if (await this.#o.calls.saveCall(call, current.version, [])) {
         await this.#announce(call, effects);
         return call;
@@ -360,7 +385,7 @@ export class CallService {
             userIds: effect.userIds,
             offlineUserIds: offline,
           });
-          this.#arm(Math.max(0, call.ringDeadline - Date.now()) + 50, () =>
+          this.#arm(Math.max(0, call.ringDeadline - this.#clock.now()) + 50, () =>
             this.#update(call.callId, { type: 'ringTimeout' }).then(() => undefined),
           );
           break;
@@ -392,7 +417,7 @@ export class CallService {
             callId: call.callId,
             reason: effect.reason,
             durationSeconds: call.answeredAt
-              ? Math.round(((call.endedAt ?? Date.now()) - call.answeredAt) / 1000)
+              ? Math.round(((call.endedAt ?? this.#clock.now()) - call.answeredAt) / 1000)
               : 0,
           });
           if (call.answeredAt === null) this.#o.onOutcome?.(effect.reason);
@@ -405,7 +430,7 @@ export class CallService {
   async #historyEntry(call: CallRecord, userId: string): Promise<CallHistoryEntry> {
     const view = await this.view(call);
     const p = call.participants[userId]!;
-    const end = p.leftAt ?? call.endedAt ?? Date.now();
+    const end = p.leftAt ?? call.endedAt ?? this.#clock.now();
     return {
       callId: call.callId,
       direction: call.callerId === userId ? 'outgoing' : 'incoming',
@@ -425,15 +450,19 @@ export class CallService {
     };
   }
 
-  #arm(delayMs: number, fn: () => Promise<void>): void {
+  #arm(delayMs: number, fn: () => Promise<void>, attempt = 0): void {
     if (this.#closed) return;
-    const t = setTimeout(() => {
+    const t = this.#clock.setTimeout(() => {
       this.#timers.delete(t);
-      fn().catch((error: unknown) => {
+      return fn().catch((error: unknown) => {
+        // The store was out of reach: the timeout must still happen, so try again shortly.
+        if (error instanceof StoreUnavailableError && attempt < TIMER_RETRIES) {
+          this.#arm(error.retryAfterMs, fn, attempt + 1);
+          return;
+        }
         if (!(error instanceof ServiceError)) this.#o.log.warn('call timer failed', { error });
       });
     }, delayMs);
-    t.unref();
     this.#timers.add(t);
   }
 }

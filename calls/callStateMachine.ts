@@ -12,6 +12,7 @@
  *   person    calling (caller) ─▶ joined ─▶ left
  *             ringing ─▶ joined | declined | missed      busy (was in another call)
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { CallEndReason } from '../protocol/signaling.js';
 import type { CallParticipantRecord, CallRecord } from './callRecord.js';
@@ -42,6 +43,12 @@ export type CallEffect =
 export interface Transition {
   call: CallRecord;
   effects: CallEffect[];
+  /**
+   * False when the event changed nothing (a ring timeout on an answered call, a media timeout on a
+   * connected one, a device confirming it rings twice): then `call` is the current record, with
+   * its version unchanged, and there is nothing to write or tell anyone.
+   */
+  changed: boolean;
 }
 
 function participant(
@@ -86,7 +93,7 @@ export function newCall(opts: {
   const effects: CallEffect[] = [];
   if (ring.length === 0) effects.push(...end(call, 'busy', opts.now));
   else effects.push({ type: 'ring', userIds: ring });
-  return { call, effects };
+  return { call, effects, changed: true };
 }
 
 function clone(call: CallRecord): CallRecord {
@@ -277,6 +284,9 @@ export function applyCallEvent(current: CallRecord, event: CallEvent, now: numbe
       break;
     }
   }
+  // Events that found nothing to do must not bump the version: a write would wake every device.
+  if (effects.length === 0 && isDeepStrictEqual(call, current))
+    return { call: current, effects, changed: false };
   call.version = current.version + 1;
-  return { call, effects };
+  return { call, effects, changed: true };
 }

@@ -78,6 +78,20 @@ export class ServiceError extends Error {
   }
 }
 
+/**
+ * UNAVAILABLE: a dependency (the state store) cannot be reached right now; retry after the hint.
+ * The hint travels both as seconds (HTTP Retry-After) and as `details.retryAfterMs` (WebSocket
+ * errors have no headers; details are strings on the wire, so it is a decimal string).
+ */
+export function unavailableError(
+  retryAfterMs: number,
+  message = 'temporarily unavailable; try again',
+): ServiceError {
+  return new ServiceError(ErrorCode.Unavailable, message, 503, Math.max(1, Math.ceil(retryAfterMs / 1000)), {
+    retryAfterMs: String(retryAfterMs),
+  });
+}
+
 /** WebSocket close codes (4000-4999 are reserved for applications). */
 export const CloseCode = {
   TokenExpired: 4001,

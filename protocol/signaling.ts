@@ -177,6 +177,8 @@ export interface CallView {
   answeredAt: number | null;
   endedAt: number | null;
   endReason: CallEndReason | null;
+  /** Grows with every change of the call: a view older than one already seen is stale (ignore it). */
+  version: number;
   participants: (UserSummary & { state: CallParticipantState; ringingDevices: number })[];
 }
 

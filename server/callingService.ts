@@ -64,6 +64,7 @@ export async function startCallingService(
     redisUrl: config.redisUrl,
     ttlSeconds: config.stateTtlSeconds,
     keyPrefix: opts.stateKeyPrefix,
+    log,
   });
   const store = stores.rooms;
   const cleanup: (() => Promise<void> | void)[] = [() => stores.close()];
@@ -71,7 +72,7 @@ export async function startCallingService(
     for (const step of cleanup.reverse()) await step();
   };
   try {
-    await store.ping();
+    await stores.ping();
     log.info(
       store.kind === 'redis' ? 'state store: redis' : 'state store: embedded (single node, in memory)',
     );
@@ -112,7 +113,7 @@ export async function startCallingService(
             .catch(() => undefined);
         },
       }),
-      limits: new RateLimits({ redis: stores.counters, keyPrefix: opts.stateKeyPrefix ?? 'cs:' }),
+      limits: new RateLimits({ redis: stores.counters, keyPrefix: stores.keys.prefix }),
       sms: smsSender(config, log),
       log,
     });

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import type { AccessTokens } from '../auth/accessTokens.js';
 import type { AccountService } from '../accounts/accountService.js';
 import { accountRoutes } from './routes/accountRoutes.js';
-import { ErrorCode, ServiceError } from '../protocol/errors.js';
+import { ErrorCode, ServiceError, unavailableError } from '../protocol/errors.js';
+import { StoreUnavailableError } from '../state/storeUnavailableError.js';
 import { displayNameSchema } from '../protocol/signaling.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -103,6 +104,8 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
 
 function httpError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
+  // Not a bug: the state store is briefly out of reach (its connection logs the outage once).
+  if (err instanceof StoreUnavailableError) return unavailableError(err.retryAfterMs);
   // body-parser marks its errors with `type` and a 4xx status.
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.too.large')

@@ -1,4 +1,9 @@
-import { Redis } from 'ioredis';
+/**
+ * Builds the state stores of one process: Redis-backed when a URL is configured (every node of a
+ * deployment shares them), otherwise the embedded single-node stores. With Redis, all connections
+ * come from one RedisConnections registry, so /healthz pings each of them and shutdown closes each.
+ */
+import type { Redis } from 'ioredis';
 import type { AccountStore } from './accountStore.js';
 import { MemoryAccountStore } from './memoryAccountStore.js';
 import { MemoryRoomStateStore } from './memoryRoomStateStore.js';
@@ -8,6 +13,8 @@ import type { RoomStateStore } from './roomStateStore.js';
 import type { CallStore } from './callStore.js';
 import { MemoryCallStore } from './memoryCallStore.js';
 import { RedisCallStore } from './redisCallStore.js';
+import { RedisConnections, type ConnectionLog } from './redisConnections.js';
+import { redisKeys, type RedisKeys } from './redisKeys.js';
 import { MemoryUserMessageBus, RedisUserMessageBus, type UserMessageBus } from './userMessageBus.js';
 
 export interface StateStores {
@@ -18,6 +25,9 @@ export interface StateStores {
   bus: UserMessageBus;
   /** A connection for counters that must be shared by all nodes (rate limits); none when embedded. */
   counters: Redis | undefined;
+  /** Every Redis key name (also the prefix the rate limits' keys start with). */
+  keys: RedisKeys;
+  /** Throws unless every store (with Redis: every connection) answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -27,7 +37,9 @@ export function createStateStores(opts: {
   redisUrl: string | undefined;
   ttlSeconds: number;
   keyPrefix?: string;
+  log: ConnectionLog;
 }): StateStores {
+  const keys = redisKeys(opts.keyPrefix);
   if (!opts.redisUrl) {
     const rooms = new MemoryRoomStateStore({ ttlSeconds: opts.ttlSeconds });
     const accounts = new MemoryAccountStore();
@@ -40,22 +52,27 @@ export function createStateStores(opts: {
       calls,
       bus,
       counters: undefined,
+      keys,
       ping: async () => undefined,
       close: async () => {
         await Promise.all([rooms.close(), accounts.close(), calls.close(), bus.close()]);
       },
     };
   }
+  const connections = new RedisConnections({ url: opts.redisUrl, log: opts.log });
   const rooms = new RedisRoomStateStore({
-    url: opts.redisUrl,
+    redis: connections.open('rooms'),
+    keys,
     ttlSeconds: opts.ttlSeconds,
-    keyPrefix: opts.keyPrefix,
   });
-  const accounts = new RedisAccountStore({ url: opts.redisUrl, keyPrefix: opts.keyPrefix });
-  const calls = new RedisCallStore({ url: opts.redisUrl, keyPrefix: opts.keyPrefix });
-  const bus = new RedisUserMessageBus({ url: opts.redisUrl, keyPrefix: opts.keyPrefix });
-  const counters = new Redis(opts.redisUrl, { maxRetriesPerRequest: 2 });
-  counters.on('error', () => undefined);
+  const accounts = new RedisAccountStore({ redis: connections.open('accounts'), keys });
+  const calls = new RedisCallStore({ redis: connections.open('calls'), keys });
+  const bus = new RedisUserMessageBus({
+    pub: connections.open('bus-pub'),
+    sub: connections.open('bus-sub'),
+    keys,
+  });
+  const counters = connections.open('rate-limits');
   return {
     kind: 'redis',
     rooms,
@@ -63,15 +80,11 @@ export function createStateStores(opts: {
     calls,
     bus,
     counters,
-    ping: async () => {
-      await Promise.all([rooms.ping(), accounts.ping()]);
-    },
+    keys,
+    ping: () => connections.ping(),
     close: async () => {
-      await Promise.all([
-        rooms.close(),
-        accounts.close(),
-        counters.quit().catch(() => counters.disconnect()),
-      ]);
+      await Promise.all([rooms.close(), accounts.close(), calls.close(), bus.close()]);
+      await connections.close();
     },
   };
 }

@@ -1,3 +1,7 @@
+/**
+ * The embedded call store (single node, no Redis): the CallStore contract in this process's
+ * memory, checked against the Redis store by test/callStore.contract.test.ts.
+ */
 import { holdsCall, type CallRecord } from '../calls/callRecord.js';
 import { HISTORY_LIMIT, type CallStore, type PointerExpectation } from './callStore.js';
 
@@ -39,8 +43,9 @@ export class MemoryCallStore implements CallStore {
 
   async addToHistory(userIds: readonly string[], callId: string): Promise<void> {
     for (const id of userIds) {
-      const list = this.#history.get(id) ?? [];
-      if (!list.includes(callId)) list.unshift(callId);
+      // Moves an entry already listed to the front, as Redis does (LREM + LPUSH).
+      const list = (this.#history.get(id) ?? []).filter((c) => c !== callId);
+      list.unshift(callId);
       this.#history.set(id, list.slice(0, HISTORY_LIMIT));
     }
   }

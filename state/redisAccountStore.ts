@@ -1,17 +1,9 @@
 /**
- * Accounts in Redis. Keys (prefix defaults to "cs:"):
- *   {p}user:{userId}            JSON UserRecord
- *   {p}phone:{e164}             userId                       (the phone index; SET NX makes it unique)
- *   {p}photo:{userId}:full      WebP bytes; {p}photo:{userId}:thumb
- *   {p}user:{userId}:devices    set of deviceIds
- *   {p}device:{deviceId}        JSON DeviceRecord, expires with its refresh token
- *   {p}code:{e164}              hash {hash, expiresAt, attempts}, TTL = code validity
- *   {p}lock:{e164}              "1", TTL = lock time
- *   {p}regticket:{ticketId}     e164, TTL = registration window
- * Users, phones, photos and devices have no TTL (devices: until the refresh token expires):
- * production Redis must persist (appendonly yes).
+ * Accounts in Redis: the AccountStore contract. Keys are listed in state/redisKeys.ts (users,
+ * phones, photos and devices have no TTL: production Redis must persist, appendonly yes); the
+ * connection comes from state/redisConnections.ts.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type {
   AccountStore,
   CodeRecord,
@@ -20,6 +12,7 @@ import type {
   RotateResult,
   UserRecord,
 } from './accountStore.js';
+import type { RedisKeys } from './redisKeys.js';
 
 const CREATE_USER = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
@@ -102,42 +95,36 @@ function parseDevice(raw: string): DeviceRecord {
 
 export class RedisAccountStore implements AccountStore {
   readonly #redis: Redis;
-  readonly #p: string;
+  readonly #keys: RedisKeys;
 
-  constructor(opts: { url: string; keyPrefix?: string }) {
-    this.#p = opts.keyPrefix ?? 'cs:';
-    this.#redis = new Redis(opts.url, { maxRetriesPerRequest: 2 });
-    this.#redis.on('error', () => {
-      /* surfaced through failed commands and ping() */
-    });
-  }
-
-  #k(...parts: string[]): string {
-    return this.#p + parts.join(':');
+  /** `redis` belongs to the caller (a RedisConnections registry), which closes it. */
+  constructor(opts: { redis: Redis; keys: RedisKeys }) {
+    this.#redis = opts.redis;
+    this.#keys = opts.keys;
   }
 
   async createUser(user: UserRecord): Promise<UserRecord> {
     const raw = (await this.#redis.eval(
       CREATE_USER,
       2,
-      this.#k('phone', user.phone),
-      this.#k('user', user.userId),
+      this.#keys.phone(user.phone),
+      this.#keys.user(user.userId),
       user.userId,
       JSON.stringify(user),
-      this.#k('user', ''),
+      this.#keys.userPrefix,
     )) as string;
     return parseUser(raw);
   }
 
   async getUser(userId: string): Promise<UserRecord | null> {
-    const raw = await this.#redis.get(this.#k('user', userId));
+    const raw = await this.#redis.get(this.#keys.user(userId));
     return raw ? parseUser(raw) : null;
   }
 
   async getUsers(userIds: readonly string[]): Promise<Map<string, UserRecord>> {
     const out = new Map<string, UserRecord>();
     if (userIds.length === 0) return out;
-    const raws = await this.#redis.mget(...userIds.map((id) => this.#k('user', id)));
+    const raws = await this.#redis.mget(...userIds.map((id) => this.#keys.user(id)));
     userIds.forEach((id, i) => {
       const raw = raws[i];
       if (raw) out.set(id, parseUser(raw));
@@ -146,18 +133,18 @@ export class RedisAccountStore implements AccountStore {
   }
 
   async getUserIdByPhone(phone: string): Promise<string | null> {
-    return this.#redis.get(this.#k('phone', phone));
+    return this.#redis.get(this.#keys.phone(phone));
   }
 
   async getUsersByPhones(phones: readonly string[]): Promise<Map<string, UserRecord>> {
     const out = new Map<string, UserRecord>();
     if (phones.length === 0) return out;
-    const ids = await this.#redis.mget(...phones.map((p) => this.#k('phone', p)));
+    const ids = await this.#redis.mget(...phones.map((p) => this.#keys.phone(p)));
     const found = phones
       .map((phone, i) => [phone, ids[i]] as const)
       .filter((e): e is [string, string] => !!e[1]);
     if (found.length === 0) return out;
-    const users = await this.#redis.mget(...found.map(([, id]) => this.#k('user', id)));
+    const users = await this.#redis.mget(...found.map(([, id]) => this.#keys.user(id)));
     found.forEach(([phone], i) => {
       const raw = users[i];
       if (raw) out.set(phone, parseUser(raw));
@@ -166,7 +153,7 @@ export class RedisAccountStore implements AccountStore {
   }
 
   async updateUserName(userId: string, name: string): Promise<UserRecord | null> {
-    const raw = (await this.#redis.eval(UPDATE_USER_FIELD, 1, this.#k('user', userId), 'name', name)) as
+    const raw = (await this.#redis.eval(UPDATE_USER_FIELD, 1, this.#keys.user(userId), 'name', name)) as
       string | null;
     return raw ? parseUser(raw) : null;
   }
@@ -175,9 +162,9 @@ export class RedisAccountStore implements AccountStore {
     const raw = (await this.#redis.eval(
       SET_PHOTO,
       3,
-      this.#k('user', userId),
-      this.#k('photo', userId, 'full'),
-      this.#k('photo', userId, 'thumb'),
+      this.#keys.user(userId),
+      this.#keys.photo(userId, 'full'),
+      this.#keys.photo(userId, 'thumb'),
       photo.etag,
       photo.full,
       photo.thumb,
@@ -187,15 +174,15 @@ export class RedisAccountStore implements AccountStore {
 
   async getPhoto(userId: string, size: 'full' | 'thumb'): Promise<{ etag: string; data: Buffer } | null> {
     const [data, userRaw] = await Promise.all([
-      this.#redis.getBuffer(this.#k('photo', userId, size)),
-      this.#redis.get(this.#k('user', userId)),
+      this.#redis.getBuffer(this.#keys.photo(userId, size)),
+      this.#redis.get(this.#keys.user(userId)),
     ]);
     const etag = userRaw ? parseUser(userRaw).photoEtag : null;
     return data && etag ? { etag, data } : null;
   }
 
   async putCode(phone: string, code: CodeRecord, ttlSeconds: number): Promise<void> {
-    const key = this.#k('code', phone);
+    const key = this.#keys.code(phone);
     await this.#redis
       .multi()
       .del(key)
@@ -205,54 +192,54 @@ export class RedisAccountStore implements AccountStore {
   }
 
   async getCode(phone: string): Promise<CodeRecord | null> {
-    const h = await this.#redis.hgetall(this.#k('code', phone));
+    const h = await this.#redis.hgetall(this.#keys.code(phone));
     if (!h.hash) return null;
     return { hash: h.hash, expiresAt: Number(h.expiresAt), attempts: Number(h.attempts) };
   }
 
   async addCodeAttempt(phone: string): Promise<number> {
-    return (await this.#redis.eval(ADD_ATTEMPT, 1, this.#k('code', phone))) as number;
+    return (await this.#redis.eval(ADD_ATTEMPT, 1, this.#keys.code(phone))) as number;
   }
 
   async deleteCode(phone: string): Promise<void> {
-    await this.#redis.del(this.#k('code', phone));
+    await this.#redis.del(this.#keys.code(phone));
   }
 
   async lockPhone(phone: string, ttlSeconds: number): Promise<void> {
-    await this.#redis.set(this.#k('lock', phone), '1', 'EX', ttlSeconds);
+    await this.#redis.set(this.#keys.phoneLock(phone), '1', 'EX', ttlSeconds);
   }
 
   async phoneLockSeconds(phone: string): Promise<number> {
-    const ttl = await this.#redis.ttl(this.#k('lock', phone));
+    const ttl = await this.#redis.ttl(this.#keys.phoneLock(phone));
     return ttl > 0 ? ttl : 0;
   }
 
   async putRegistrationTicket(ticketId: string, phone: string, ttlSeconds: number): Promise<void> {
-    await this.#redis.set(this.#k('regticket', ticketId), phone, 'EX', ttlSeconds);
+    await this.#redis.set(this.#keys.registrationTicket(ticketId), phone, 'EX', ttlSeconds);
   }
 
   async takeRegistrationTicket(ticketId: string): Promise<string | null> {
-    return this.#redis.getdel(this.#k('regticket', ticketId));
+    return this.#redis.getdel(this.#keys.registrationTicket(ticketId));
   }
 
   async createDevice(device: DeviceRecord): Promise<void> {
     await this.#redis
       .multi()
-      .set(this.#k('device', device.deviceId), JSON.stringify(device), 'PXAT', device.refreshExpiresAt)
-      .sadd(this.#k('user', device.userId, 'devices'), device.deviceId)
+      .set(this.#keys.device(device.deviceId), JSON.stringify(device), 'PXAT', device.refreshExpiresAt)
+      .sadd(this.#keys.userDevices(device.userId), device.deviceId)
       .exec();
   }
 
   async getDevice(deviceId: string): Promise<DeviceRecord | null> {
-    const raw = await this.#redis.get(this.#k('device', deviceId));
+    const raw = await this.#redis.get(this.#keys.device(deviceId));
     return raw ? parseDevice(raw) : null;
   }
 
   async listDevices(userId: string): Promise<DeviceRecord[]> {
-    const setKey = this.#k('user', userId, 'devices');
+    const setKey = this.#keys.userDevices(userId);
     const ids = await this.#redis.smembers(setKey);
     if (ids.length === 0) return [];
-    const raws = await this.#redis.mget(...ids.map((id) => this.#k('device', id)));
+    const raws = await this.#redis.mget(...ids.map((id) => this.#keys.device(id)));
     const expired = ids.filter((_, i) => !raws[i]);
     // Devices whose refresh token expired vanish by TTL; drop them from the index too.
     if (expired.length > 0) await this.#redis.srem(setKey, ...expired);
@@ -261,13 +248,13 @@ export class RedisAccountStore implements AccountStore {
 
   async deleteDevice(deviceId: string): Promise<void> {
     const device = await this.getDevice(deviceId);
-    const tx = this.#redis.multi().del(this.#k('device', deviceId));
-    if (device) tx.srem(this.#k('user', device.userId, 'devices'), deviceId);
+    const tx = this.#redis.multi().del(this.#keys.device(deviceId));
+    if (device) tx.srem(this.#keys.userDevices(device.userId), deviceId);
     await tx.exec();
   }
 
   async touchDevice(deviceId: string, lastSeenAt: number): Promise<void> {
-    await this.#redis.eval(TOUCH, 1, this.#k('device', deviceId), String(lastSeenAt));
+    await this.#redis.eval(TOUCH, 1, this.#keys.device(deviceId), String(lastSeenAt));
   }
 
   async rotateRefresh(
@@ -278,7 +265,7 @@ export class RedisAccountStore implements AccountStore {
     const result = (await this.#redis.eval(
       ROTATE,
       1,
-      this.#k('device', deviceId),
+      this.#keys.device(deviceId),
       presentedHash,
       rotation.newHash,
       String(rotation.refreshExpiresAt),
@@ -295,6 +282,6 @@ export class RedisAccountStore implements AccountStore {
   }
 
   async close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    // The connection is closed by the registry that opened it.
   }
 }

@@ -1,16 +1,13 @@
 /**
  * Room state in Redis, shared by every node of a deployment.
  *
- * Keys (prefix defaults to "cs:"):
- *   {p}nodes                          hash nodeId → {"expiresAt": ms (Redis clock), "node": NodeRecord}
- *   {p}room:{room}:host               string JSON RoomHostRecord, TTL
- *   {p}room:{room}:participants       hash peerId → JSON ParticipantRecord, TTL
- *   {p}room:{room}:producers          hash producerId → JSON ProducerRecord, TTL
+ * Keys are listed in state/redisKeys.ts; the connection comes from state/redisConnections.ts.
  * The hosting node rewrites the three room keys on every heartbeat; if it dies they expire.
  * Nodes live in one hash (listed with one HGETALL, not a SCAN); a field counts as alive until
  * its expiresAt, read against Redis's own clock so nodes' clocks need not agree.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './redisKeys.js';
 import type {
   HostedRoomRecord,
   NodeRecord,
@@ -111,42 +108,35 @@ end
 return 0`;
 
 export interface RedisRoomStateStoreOptions {
-  url: string;
+  /** Belongs to the caller (a RedisConnections registry), which closes it. */
+  redis: Redis;
+  keys: RedisKeys;
   ttlSeconds: number;
-  keyPrefix?: string;
 }
 
 export class RedisRoomStateStore implements RoomStateStore {
   readonly kind = 'redis' as const;
   readonly #redis: Redis;
   readonly #ttl: number;
-  readonly #p: string;
+  readonly #keys: RedisKeys;
 
   constructor(opts: RedisRoomStateStoreOptions) {
     this.#ttl = opts.ttlSeconds;
-    this.#p = opts.keyPrefix ?? 'cs:';
-    // Fail requests fast while Redis is unreachable instead of queueing them forever.
-    this.#redis = new Redis(opts.url, {
-      maxRetriesPerRequest: 2,
-      enableOfflineQueue: true,
-      lazyConnect: false,
-    });
-    this.#redis.on('error', () => {
-      /* reported through ping() and failed commands; without a listener ioredis logs to stderr */
-    });
+    this.#keys = opts.keys;
+    this.#redis = opts.redis;
   }
 
   #hostKey(room: string): string {
-    return `${this.#p}room:${room}:host`;
+    return this.#keys.roomHost(room);
   }
   #participantsKey(room: string): string {
-    return `${this.#p}room:${room}:participants`;
+    return this.#keys.roomParticipants(room);
   }
   #producersKey(room: string): string {
-    return `${this.#p}room:${room}:producers`;
+    return this.#keys.roomProducers(room);
   }
   #nodesKey(): string {
-    return `${this.#p}nodes`;
+    return this.#keys.nodes;
   }
 
   async claimRoomHost(room: string, host: RoomHostRecord): Promise<RoomHostRecord> {
@@ -266,6 +256,6 @@ export class RedisRoomStateStore implements RoomStateStore {
   }
 
   async close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    // The connection is closed by the registry that opened it.
   }
 }

@@ -1,26 +1,42 @@
 /**
  * Delivers messages to a user's devices wherever their sockets are: every node subscribes to the
- * users it has sockets for, and a publish reaches all of them. Redis pub/sub across nodes; an
- * in-process emitter for the embedded single-node mode.
+ * users it has sockets for, and a publish reaches all of them. Redis pub/sub across nodes (channel
+ * names in state/redisKeys.ts); an in-process emitter for the embedded single-node mode.
  */
 import { EventEmitter } from 'node:events';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { NotificationData } from '../protocol/signaling.js';
+import type { RedisKeys } from './redisKeys.js';
+import { StoreUnavailableError } from './storeUnavailableError.js';
 
-export interface UserMessage {
-  /** Name of the signaling notification to deliver. */
-  notification: string;
-  data: unknown;
-  /** Deliver only to this device / to every device but this one. */
+/** Which of the user's devices a message is for (neither: all of them). */
+export interface UserMessageTarget {
   onlyDeviceId?: string;
   exceptDeviceId?: string;
 }
+
+/** The call notifications relayed as they are to the devices' sockets. */
+export type RelayedNotification = 'callIncoming' | 'callUpdated' | 'callAnsweredElsewhere';
+
+/**
+ * Every message the bus carries, told apart by `notification`: a call notification to relay to
+ * the device as it is, or `deviceRevoked`, which closes the device's socket and is never relayed.
+ */
+export type UserMessage = UserMessageTarget &
+  (
+    | { [N in RelayedNotification]: { notification: N; data: NotificationData[N] } }[RelayedNotification]
+    | { notification: 'deviceRevoked'; data: Record<string, never> }
+  );
 
 export type UserMessageHandler = (message: UserMessage) => void;
 
 export interface UserMessageBus {
   /** Returns how many nodes had a subscriber for the user (0: no device of theirs is connected). */
   publish(userId: string, message: UserMessage): Promise<number>;
-  /** Subscribes this node to the user's messages until the returned function is called. */
+  /**
+   * Subscribes this node to the user's messages until the returned function is called. While the
+   * bus is unreachable the subscription is completed as soon as it is back.
+   */
   subscribe(userId: string, handler: UserMessageHandler): Promise<() => void>;
   close(): Promise<void>;
 }
@@ -52,34 +68,54 @@ export class MemoryUserMessageBus implements UserMessageBus {
 export class RedisUserMessageBus implements UserMessageBus {
   readonly #pub: Redis;
   readonly #sub: Redis;
-  readonly #prefix: string;
+  readonly #keys: RedisKeys;
   readonly #handlers = new Map<string, Set<UserMessageHandler>>();
 
-  constructor(opts: { url: string; keyPrefix?: string }) {
-    this.#prefix = `${opts.keyPrefix ?? 'cs:'}user-messages:`;
-    this.#pub = new Redis(opts.url, { maxRetriesPerRequest: 2 });
-    this.#sub = new Redis(opts.url);
-    this.#pub.on('error', () => undefined);
-    this.#sub.on('error', () => undefined);
+  /**
+   * `pub` and `sub` belong to the caller (a RedisConnections registry), which closes them;
+   * `sub` must be a connection of its own (a subscribed connection can send nothing else).
+   */
+  constructor(opts: { pub: Redis; sub: Redis; keys: RedisKeys }) {
+    this.#keys = opts.keys;
+    this.#pub = opts.pub;
+    this.#sub = opts.sub;
     this.#sub.on('message', (channel: string, raw: string) => {
       const handlers = this.#handlers.get(channel);
       if (!handlers) return;
+      // Only our own nodes publish on these channels, always a UserMessage.
       const message = JSON.parse(raw) as UserMessage;
       for (const h of [...handlers]) h(message);
+    });
+    // Channels whose SUBSCRIBE failed while Redis was unreachable are subscribed when the
+    // connection is back (ioredis itself re-subscribes only those that had succeeded). Subscribing
+    // twice to a channel is harmless. A failure here is retried on the next 'ready'.
+    this.#sub.on('ready', () => {
+      const channels = [...this.#handlers.keys()];
+      if (channels.length > 0) this.#sub.subscribe(...channels).catch(() => undefined);
     });
   }
 
   async publish(userId: string, message: UserMessage): Promise<number> {
-    return this.#pub.publish(this.#prefix + userId, JSON.stringify(message));
+    return this.#pub.publish(this.#keys.userChannel(userId), JSON.stringify(message));
   }
 
   async subscribe(userId: string, handler: UserMessageHandler): Promise<() => void> {
-    const channel = this.#prefix + userId;
+    const channel = this.#keys.userChannel(userId);
     let set = this.#handlers.get(channel);
     if (!set) {
       set = new Set();
       this.#handlers.set(channel, set);
-      await this.#sub.subscribe(channel);
+      try {
+        await this.#sub.subscribe(channel);
+      } catch (err) {
+        // Redis out of reach: keep the handler; the channel is subscribed once it is back ('ready'
+        // above, or the timed-out SUBSCRIBE itself when a stalled server resumes). A connected
+        // device thus still gets its calls after an outage instead of never again.
+        if (!(err instanceof StoreUnavailableError)) {
+          if (this.#handlers.get(channel)?.size === 0) this.#handlers.delete(channel);
+          throw err;
+        }
+      }
     }
     set.add(handler);
     return () => {
@@ -88,15 +124,14 @@ export class RedisUserMessageBus implements UserMessageBus {
       current.delete(handler);
       if (current.size === 0) {
         this.#handlers.delete(channel);
+        // A failed unsubscribe only leaves a channel whose messages nobody handles (dropped above);
+        // the connection's own error log reports the outage.
         this.#sub.unsubscribe(channel).catch(() => undefined);
       }
     };
   }
 
   async close(): Promise<void> {
-    await Promise.all([
-      this.#pub.quit().catch(() => this.#pub.disconnect()),
-      this.#sub.quit().catch(() => this.#sub.disconnect()),
-    ]);
+    this.#handlers.clear();
   }
 }

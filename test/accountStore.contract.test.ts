@@ -1,13 +1,16 @@
 /** One contract, two implementations: the embedded account store and Redis behave the same. */
-import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { AccountStore, DeviceRecord } from '../state/accountStore.js';
 import { MemoryAccountStore } from '../state/memoryAccountStore.js';
 import { RedisAccountStore } from '../state/redisAccountStore.js';
+import { TestRedis } from './support/redisConnections.js';
+
+const redis = new TestRedis(inject('redisUrl'));
+afterAll(() => redis.close());
 
 const makers: Record<string, () => AccountStore> = {
   memory: () => new MemoryAccountStore(),
-  redis: () => new RedisAccountStore({ url: inject('redisUrl'), keyPrefix: `acct-${randomUUID()}:` }),
+  redis: () => new RedisAccountStore(redis.open('acct')),
 };
 
 const user = (userId: string, phone: string) => ({

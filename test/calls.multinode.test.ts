@@ -7,6 +7,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import type { CallView } from '../protocol/signaling.js';
 import { RawSignaling } from './support/rawSignaling.js';
 import { callOf, signUp, waitForCall } from './support/callTestKit.js';
+import { PhoneNumbers } from './support/phoneNumbers.js';
 import { startTestService } from './support/testService.js';
 import { until } from './support/poll.js';
 
@@ -16,6 +17,7 @@ describe('calls across two nodes sharing Redis', () => {
   let nodeA: Service;
   let nodeB: Service;
   const sockets: RawSignaling[] = [];
+  const phones = new PhoneNumbers();
 
   beforeAll(async () => {
     nodeA = await startTestService('redis', { NODE_ID: 'node-a' });
@@ -28,8 +30,8 @@ describe('calls across two nodes sharing Redis', () => {
   });
 
   it('rings across nodes and sends the callee to the node hosting the media room', async () => {
-    const alice = await signUp(nodeA.url, '+12015550180', 'Alice');
-    const bob = await signUp(nodeB.url, '+12015550181', 'Bob');
+    const alice = await signUp(nodeA.url, phones.next(), 'Alice');
+    const bob = await signUp(nodeB.url, phones.next(), 'Bob');
     const a = await alice.device('a');
     const b = await bob.device('b');
     sockets.push(a, b);

@@ -150,6 +150,24 @@ describe('call state machine', () => {
     ).toBe(ErrorCode.Forbidden);
   });
 
+  it('an event that changes nothing is marked unchanged and keeps the version', () => {
+    const answered = run(make(), { type: 'accept', userId: 'b', deviceId: 'db' });
+    const lateRing = applyCallEvent(answered, { type: 'ringTimeout' }, T0 + 99_999);
+    expect(lateRing).toEqual({ call: answered, effects: [], changed: false });
+
+    const connected = run(
+      answered,
+      { type: 'mediaJoined', userId: 'a' },
+      { type: 'mediaJoined', userId: 'b' },
+    );
+    const lateMedia = applyCallEvent(connected, { type: 'mediaTimeout' }, T0 + 99_999);
+    expect(lateMedia).toEqual({ call: connected, effects: [], changed: false });
+    // The same media join again changes nothing either; a real change still bumps the version.
+    expect(applyCallEvent(connected, { type: 'mediaJoined', userId: 'b' }, T0 + 5).changed).toBe(false);
+    const hungUp = applyCallEvent(connected, { type: 'hangup', userId: 'b' }, T0 + 5);
+    expect(hungUp).toMatchObject({ changed: true, call: { version: connected.version + 1, state: 'ended' } });
+  });
+
   it('refuses anything on an ended call', () => {
     const ended = run(make(), { type: 'decline', userId: 'b' });
     expect(code(() => applyCallEvent(ended, { type: 'hangup', userId: 'a' }, T0))).toBe(ErrorCode.CallEnded);

@@ -1,15 +1,17 @@
 /** One contract, two implementations: the embedded store and Redis must behave the same. */
-import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { MemoryRoomStateStore } from '../state/memoryRoomStateStore.js';
 import { RedisRoomStateStore } from '../state/redisRoomStateStore.js';
 import type { RoomStateStore } from '../state/roomStateStore.js';
 import { until } from './support/poll.js';
+import { TestRedis } from './support/redisConnections.js';
+
+const redis = new TestRedis(inject('redisUrl'));
+afterAll(() => redis.close());
 
 const makers: Record<string, (ttlSeconds: number) => RoomStateStore> = {
   memory: (ttlSeconds) => new MemoryRoomStateStore({ ttlSeconds }),
-  redis: (ttlSeconds) =>
-    new RedisRoomStateStore({ url: inject('redisUrl'), ttlSeconds, keyPrefix: `contract-${randomUUID()}:` }),
+  redis: (ttlSeconds) => new RedisRoomStateStore({ ...redis.open('contract'), ttlSeconds }),
 };
 
 const node = (nodeId: string) => ({ nodeId, address: `http://${nodeId}`, startedAt: Date.now() });
