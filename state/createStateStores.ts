@@ -1,5 +1,16 @@
+/**
+ * Chooses the stores: durable records (accounts, devices, photos, call history) in the database —
+ * PostgreSQL, or SQLite in a file when embedded, or process memory when asked — and ephemeral state
+ * (rooms, live calls, codes, rate limits, pub/sub) in Redis when a URL is configured, otherwise in
+ * this process.
+ */
 import { Redis } from 'ioredis';
 import type { AccountStore } from './accountStore.js';
+import type { VerificationStore } from './verificationStore.js';
+import { openDatabase, type DatabaseTarget } from './sql/openDatabase.js';
+import { SqlAccountStore } from './sql/sqlAccountStore.js';
+import { SqlCallHistory } from './sql/sqlCallHistory.js';
+import type { SqlDatabase } from './sql/sqlDatabase.js';
 import { MemoryAccountStore } from './memoryAccountStore.js';
 import { MemoryRoomStateStore } from './memoryRoomStateStore.js';
 import { RedisAccountStore } from './redisAccountStore.js';
@@ -14,7 +25,11 @@ export interface StateStores {
   kind: 'memory' | 'redis';
   rooms: RoomStateStore;
   accounts: AccountStore;
+  /** Codes, number locks, registration tickets: short-lived, next to the other ephemeral state. */
+  verification: VerificationStore;
   calls: CallStore;
+  /** The database behind accounts and history; undefined when they are kept in memory. */
+  database: SqlDatabase | undefined;
   bus: UserMessageBus;
   /** A connection for counters that must be shared by all nodes (rate limits); none when embedded. */
   counters: Redis | undefined;
@@ -22,8 +37,40 @@ export interface StateStores {
   close(): Promise<void>;
 }
 
-/** Redis when a URL is configured, otherwise the embedded single-node stores. */
-export function createStateStores(opts: {
+/** Opens the database (applying migrations) and the ephemeral stores. */
+export async function createStateStores(opts: {
+  redisUrl: string | undefined;
+  ttlSeconds: number;
+  keyPrefix?: string;
+  database: DatabaseTarget;
+}): Promise<StateStores> {
+  const ephemeral = createEphemeralStores(opts);
+  if (opts.database.kind === 'memory') return ephemeral;
+  let db: SqlDatabase;
+  try {
+    db = await openDatabase(opts.database);
+  } catch (err) {
+    await ephemeral.close();
+    throw err;
+  }
+  const accounts = new SqlAccountStore(db);
+  return {
+    ...ephemeral,
+    accounts,
+    calls: new SqlCallHistory({ db, live: ephemeral.calls }),
+    database: db,
+    ping: async () => {
+      await Promise.all([ephemeral.ping(), accounts.ping()]);
+    },
+    close: async () => {
+      await ephemeral.close();
+      await db.close();
+    },
+  };
+}
+
+/** Redis when a URL is configured, otherwise the embedded single-node stores (accounts in memory). */
+function createEphemeralStores(opts: {
   redisUrl: string | undefined;
   ttlSeconds: number;
   keyPrefix?: string;
@@ -37,7 +84,9 @@ export function createStateStores(opts: {
       kind: 'memory',
       rooms,
       accounts,
+      verification: accounts,
       calls,
+      database: undefined,
       bus,
       counters: undefined,
       ping: async () => undefined,
@@ -60,7 +109,9 @@ export function createStateStores(opts: {
     kind: 'redis',
     rooms,
     accounts,
+    verification: accounts,
     calls,
+    database: undefined,
     bus,
     counters,
     ping: async () => {

@@ -20,6 +20,7 @@ import type {
   RotateResult,
   UserRecord,
 } from './accountStore.js';
+import type { VerificationStore } from './verificationStore.js';
 
 const CREATE_USER = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
@@ -100,7 +101,7 @@ function parseDevice(raw: string): DeviceRecord {
   return { ...d, rotatedHashes: Array.isArray(d.rotatedHashes) ? d.rotatedHashes : [] };
 }
 
-export class RedisAccountStore implements AccountStore {
+export class RedisAccountStore implements AccountStore, VerificationStore {
   readonly #redis: Redis;
   readonly #p: string;
 
