@@ -5,7 +5,6 @@
 import { migrate } from './migrations.js';
 import { PostgresDatabase } from './postgresDatabase.js';
 import type { SqlDatabase } from './sqlDatabase.js';
-import { SqliteDatabase } from './sqliteDatabase.js';
 
 /** Where durable records live; 'memory' keeps them in this process only (tests, throwaway demos). */
 export type DatabaseTarget =
@@ -14,7 +13,7 @@ export type DatabaseTarget =
 export async function openDatabase(
   target: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string },
 ): Promise<SqlDatabase> {
-  const db = target.kind === 'postgres' ? new PostgresDatabase(target.url) : new SqliteDatabase(target.file);
+  const db = target.kind === 'postgres' ? new PostgresDatabase(target.url) : await openSqlite(target.file);
   try {
     await migrate(db);
   } catch (err) {
@@ -22,6 +21,20 @@ export async function openDatabase(
     throw err;
   }
   return db;
+}
+
+/** Loaded on demand: `node:sqlite` exists from Node 22.5, and PostgreSQL deployments need not have it. */
+async function openSqlite(file: string): Promise<SqlDatabase> {
+  let mod: typeof import('./sqliteDatabase.js');
+  try {
+    mod = await import('./sqliteDatabase.js');
+  } catch (err) {
+    throw new Error(
+      `the embedded database needs Node.js 24 (node:sqlite; this is ${process.version}); ` +
+        `or set DATABASE_URL: ${(err as Error).message}`,
+    );
+  }
+  return new mod.SqliteDatabase(file);
 }
 
 /** For logs: the database without credentials. */
