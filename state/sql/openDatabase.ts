@@ -25,15 +25,12 @@ export async function openDatabase(
 
 /** Loaded on demand: `node:sqlite` exists from Node 22.5, and PostgreSQL deployments need not have it. */
 async function openSqlite(file: string): Promise<SqlDatabase> {
-  let mod: typeof import('./sqliteDatabase.js');
-  try {
-    mod = await import('./sqliteDatabase.js');
-  } catch (err) {
+  const mod = await import('./sqliteDatabase.js').catch((err: Error) => {
     throw new Error(
       `the embedded database needs Node.js 24 (node:sqlite; this is ${process.version}); ` +
-        `or set DATABASE_URL: ${(err as Error).message}`,
+        `or set DATABASE_URL: ${err.message}`,
     );
-  }
+  });
   return new mod.SqliteDatabase(file);
 }
 
