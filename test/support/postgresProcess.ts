@@ -35,16 +35,19 @@ function asServerUser(bin: string, args: string[]): [string, string[]] {
 export class PostgresProcess {
   readonly dir: string;
   readonly port: number;
+  readonly #fsync: boolean;
   #child: ChildProcess | undefined;
 
-  private constructor(dir: string, port: number) {
+  private constructor(dir: string, port: number, fsync: boolean) {
     this.dir = dir;
     this.port = port;
+    this.#fsync = fsync;
   }
 
-  static async start(): Promise<PostgresProcess> {
+  /** `fsync: true` for benchmarks that compare durable writes; tests skip it for speed. */
+  static async start(opts: { fsync?: boolean } = {}): Promise<PostgresProcess> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'calling-pg-'));
-    const p = new PostgresProcess(dir, await freePort());
+    const p = new PostgresProcess(dir, await freePort(), opts.fsync ?? false);
     try {
       if (process.getuid?.() === 0) chownSync(dir, ...postgresIds());
       const [cmd, args] = asServerUser(path.join(postgresBinDir(), 'initdb'), [
@@ -84,7 +87,7 @@ export class PostgresProcess {
       'listen_addresses=127.0.0.1',
       // Test data need not survive a power cut of this machine; the server process may still die.
       '-c',
-      'fsync=off',
+      `fsync=${this.#fsync ? 'on' : 'off'}`,
       '-c',
       'max_connections=300',
     ]);
