@@ -129,7 +129,10 @@ export function cachedWorkerBinPath(env: NodeJS.ProcessEnv = process.env): strin
 
 /** Where the embedded database lives without DATA_DIR: the user's data directory, not the checkout. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'calling-service');
+  return path.join(
+    env.XDG_DATA_HOME ?? path.join(env.HOME ?? os.homedir(), '.local', 'share'),
+    'calling-service',
+  );
 }
 
 export const SQLITE_FILE_NAME = 'calling-service.db';
