@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { AccountStore, DeviceRecord, UserRecord } from '../state/accountStore.js';
+import type { VerificationStore } from '../state/verificationStore.js';
 import type { Logger } from '../lib/logger.js';
 import type { Identity } from '../auth/accessTokens.js';
 import { CODE_TTL_SECONDS, type OneTimeCodes } from './oneTimeCodes.js';
@@ -48,6 +49,7 @@ export function publicUser(u: UserRecord, opts: { withPhone: boolean }): PublicU
 
 export class AccountService {
   readonly #store: AccountStore;
+  readonly #verification: VerificationStore;
   readonly #codes: OneTimeCodes;
   readonly #devices: DeviceSessions;
   readonly #limits: RateLimits;
@@ -56,6 +58,8 @@ export class AccountService {
 
   constructor(opts: {
     store: AccountStore;
+    /** Registration tickets (and codes, through `codes`): short-lived, not in the database. */
+    verification: VerificationStore;
     codes: OneTimeCodes;
     devices: DeviceSessions;
     limits: RateLimits;
@@ -63,6 +67,7 @@ export class AccountService {
     log: Logger;
   }) {
     this.#store = opts.store;
+    this.#verification = opts.verification;
     this.#codes = opts.codes;
     this.#devices = opts.devices;
     this.#limits = opts.limits;
@@ -86,7 +91,7 @@ export class AccountService {
       try {
         await this.#sms.send(phone, `Your sign-in code is ${code}. It expires in 5 minutes. Never share it.`);
       } catch (err) {
-        await this.#store.deleteCode(phone);
+        await this.#verification.deleteCode(phone);
         this.#log.error('SMS delivery failed', { error: err instanceof Error ? err.message : String(err) });
         throw new ServiceError(
           ErrorCode.Unavailable,
@@ -114,12 +119,12 @@ export class AccountService {
     const user = userId ? await this.#store.getUser(userId) : null;
     if (user) return { status: 'signed-in', session: await this.#session(user, deviceLabel) };
     const registrationToken = randomBytes(32).toString('base64url');
-    await this.#store.putRegistrationTicket(registrationToken, phone, REGISTRATION_TTL_SECONDS);
+    await this.#verification.putRegistrationTicket(registrationToken, phone, REGISTRATION_TTL_SECONDS);
     return { status: 'registration-required', registrationToken, expiresInSeconds: REGISTRATION_TTL_SECONDS };
   }
 
   async register(registrationToken: string, name: string, deviceLabel: string): Promise<SessionView> {
-    const phone = await this.#store.takeRegistrationTicket(registrationToken);
+    const phone = await this.#verification.takeRegistrationTicket(registrationToken);
     if (!phone) {
       throw new ServiceError(
         ErrorCode.RegistrationTokenInvalid,

@@ -4,18 +4,18 @@
  */
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
-import type { AccountStore } from '../state/accountStore.js';
+import type { VerificationStore } from '../state/verificationStore.js';
 
 export const CODE_TTL_SECONDS = 300;
 export const MAX_WRONG_ATTEMPTS = 5;
 export const LOCK_SECONDS = 15 * 60;
 
 export class OneTimeCodes {
-  readonly #store: AccountStore;
+  readonly #store: VerificationStore;
   readonly #key: Buffer;
   readonly #testNumbers: ReadonlyMap<string, string>;
 
-  constructor(opts: { store: AccountStore; hmacKey: Buffer; testNumbers: ReadonlyMap<string, string> }) {
+  constructor(opts: { store: VerificationStore; hmacKey: Buffer; testNumbers: ReadonlyMap<string, string> }) {
     this.#store = opts.store;
     this.#key = opts.hmacKey;
     this.#testNumbers = opts.testNumbers;

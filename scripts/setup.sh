@@ -31,6 +31,8 @@ say "Node.js $(node --version) ($(command -v node))"
 # 1. Debian packages. The worker build installs its own build dependencies.
 packages=()
 $with_test && packages+=(redis-server chromium ffmpeg)
+# The tests start their own PostgreSQL (initdb + postgres on a free port) for the database suites.
+$with_test && packages+=(postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -43,6 +45,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian starts redis-server as a service on install; the tests run their own on a free port.
   if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  fi
+  # Likewise Debian's own PostgreSQL cluster: the tests never use it.
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
   fi
 else
   say "Debian packages present"

@@ -18,6 +18,7 @@ import { RateLimits } from '../accounts/rateLimits.js';
 import { ConsoleSmsSender, DisabledSmsSender, HttpSmsSender, type SmsSender } from '../accounts/smsSender.js';
 import { createStateStores, type StateStores } from '../state/createStateStores.js';
 import type { RoomStateStore } from '../state/roomStateStore.js';
+import { describeTarget } from '../state/sql/openDatabase.js';
 import type { Config } from './config.js';
 import { createHttpApp, type HealthReport } from './httpApp.js';
 import { createMetrics } from './metrics.js';
@@ -60,11 +61,12 @@ export async function startCallingService(
   log: Logger,
   opts: { stateKeyPrefix?: string; clientDir?: string } = {},
 ): Promise<CallingService> {
-  const stores = createStateStores({
+  const stores = await createStateStores({
     redisUrl: config.redisUrl,
     ttlSeconds: config.stateTtlSeconds,
     keyPrefix: opts.stateKeyPrefix,
     log,
+    database: config.database,
   });
   const store = stores.rooms;
   const cleanup: (() => Promise<void> | void)[] = [() => stores.close()];
@@ -76,6 +78,7 @@ export async function startCallingService(
     log.info(
       store.kind === 'redis' ? 'state store: redis' : 'state store: embedded (single node, in memory)',
     );
+    log.info(`accounts and history: ${describeTarget(config.database)}`);
 
     const workers = await WorkerPool.create(
       {
@@ -95,8 +98,9 @@ export async function startCallingService(
     const tokens = new AccessTokens(config.jwt);
     const accounts = new AccountService({
       store: stores.accounts,
+      verification: stores.verification,
       codes: new OneTimeCodes({
-        store: stores.accounts,
+        store: stores.verification,
         // A key of its own, derived from the JWT secret, so a leaked code hash says nothing about tokens.
         hmacKey: Buffer.from(hkdfSync('sha256', config.jwt.secret, 'calling-service', 'one-time-codes', 32)),
         testNumbers: config.testPhoneNumbers,

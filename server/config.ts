@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import type { DatabaseTarget } from '../state/sql/openDatabase.js';
 
 export const MEDIASOUP_VERSION = '3.27.1';
 
@@ -25,6 +26,13 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .optional(),
   REDIS_URL: z.string().url().optional(),
+  // postgres://… for several nodes; "memory:" keeps accounts in this process only (tests, demos).
+  DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/.+|memory:)$/, 'must be postgres://…, postgresql://… or memory:')
+    .optional(),
+  // The embedded SQLite database lives here (when DATABASE_URL is not set).
+  DATA_DIR: z.string().min(1).optional(),
   STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_ISSUER: z.string().min(1).default('calling-service'),
@@ -71,6 +79,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   nodeId: string;
   redisUrl: string | undefined;
+  /** Accounts, devices, photos and call history. */
+  database: DatabaseTarget;
   stateTtlSeconds: number;
   jwt: {
     secret: string;
@@ -115,6 +125,22 @@ export function cachedWorkerBinPath(env: NodeJS.ProcessEnv = process.env): strin
     env.MEDIASOUP_WORKER_CACHE ??
     path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'calling-service', 'mediasoup-worker');
   return path.join(cacheRoot, MEDIASOUP_VERSION, 'mediasoup-worker');
+}
+
+/** Where the embedded database lives without DATA_DIR: the user's data directory, not the checkout. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(
+    env.XDG_DATA_HOME ?? path.join(env.HOME ?? os.homedir(), '.local', 'share'),
+    'calling-service',
+  );
+}
+
+export const SQLITE_FILE_NAME = 'calling-service.db';
+
+function databaseTarget(url: string | undefined, dataDir: string): DatabaseTarget {
+  if (url === 'memory:') return { kind: 'memory' };
+  if (url) return { kind: 'postgres', url };
+  return { kind: 'sqlite', file: path.resolve(dataDir, SQLITE_FILE_NAME) };
 }
 
 /** Outside production: 100 fictional North American numbers (555-01XX) with code 123456. */
@@ -199,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     nodeId: e.NODE_ID ?? `${os.hostname().slice(0, 32)}-${randomUUID().slice(0, 8)}`,
     redisUrl: e.REDIS_URL,
+    database: databaseTarget(e.DATABASE_URL, e.DATA_DIR ?? defaultDataDir(env)),
     stateTtlSeconds: e.STATE_TTL_SECONDS,
     jwt: {
       secret: e.JWT_SECRET ?? randomBytes(32).toString('base64url'),

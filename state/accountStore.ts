@@ -1,8 +1,8 @@
 /**
- * Everything a person registered, and the short-lived records of signing in: users and the
- * phone → user index, profile photos, device sessions with their refresh-token hashes,
- * one-time code records and number locks. Nothing here may be lost across a restart (with Redis,
- * run it with appendonly yes).
+ * Everything a person registered: users and the phone → user index, profile photos, device
+ * sessions with their refresh-token hashes. Nothing here may be lost across a restart: it lives in
+ * the database (SQLite or PostgreSQL, state/sql/). The short-lived records of signing in (codes,
+ * locks, registration tickets) are a VerificationStore's (state/verificationStore.ts).
  */
 export interface UserRecord {
   userId: string;
@@ -38,12 +38,7 @@ export interface DeviceRecord {
   lastRotation?: { fromHash: string; sealed: string; at: number } | null;
 }
 
-export interface CodeRecord {
-  /** HMAC of the code; the code itself is never stored. */
-  hash: string;
-  expiresAt: number;
-  attempts: number;
-}
+export type { CodeRecord } from './verificationStore.js';
 
 export type RotateResult = 'rotated' | 'reused' | 'unknown' | { replay: string };
 
@@ -60,21 +55,6 @@ export interface AccountStore {
   /** Stores the photo and points the user at it in one step. */
   setPhoto(userId: string, photo: PhotoRecord): Promise<UserRecord | null>;
   getPhoto(userId: string, size: 'full' | 'thumb'): Promise<{ etag: string; data: Buffer } | null>;
-
-  /** Replaces any earlier code for the phone. */
-  putCode(phone: string, code: CodeRecord, ttlSeconds: number): Promise<void>;
-  getCode(phone: string): Promise<CodeRecord | null>;
-  /** Counts a wrong attempt; returns the new count (0 when no code is live). */
-  addCodeAttempt(phone: string): Promise<number>;
-  deleteCode(phone: string): Promise<void>;
-  lockPhone(phone: string, ttlSeconds: number): Promise<void>;
-  /** Seconds left on the number's lock, 0 if unlocked. */
-  phoneLockSeconds(phone: string): Promise<number>;
-
-  /** Stores a single-use registration ticket (id → phone). */
-  putRegistrationTicket(ticketId: string, phone: string, ttlSeconds: number): Promise<void>;
-  /** Returns the phone and deletes the ticket, atomically; null if unknown, used or expired. */
-  takeRegistrationTicket(ticketId: string): Promise<string | null>;
 
   createDevice(device: DeviceRecord): Promise<void>;
   getDevice(deviceId: string): Promise<DeviceRecord | null>;

@@ -1,10 +1,17 @@
 /**
- * Builds the state stores of one process: Redis-backed when a URL is configured (every node of a
- * deployment shares them), otherwise the embedded single-node stores. With Redis, all connections
- * come from one RedisConnections registry, so /healthz pings each of them and shutdown closes each.
+ * Chooses the stores: durable records (accounts, devices, photos, call history) in the database —
+ * PostgreSQL, or SQLite in a file when embedded, or process memory when asked — and ephemeral state
+ * (rooms, live calls, codes, rate limits, pub/sub) in Redis when a URL is configured, otherwise in
+ * this process. With Redis, all connections come from one RedisConnections registry, so /healthz
+ * pings each of them and shutdown closes each.
  */
 import type { Redis } from 'ioredis';
 import type { AccountStore } from './accountStore.js';
+import type { VerificationStore } from './verificationStore.js';
+import { openDatabase, type DatabaseTarget } from './sql/openDatabase.js';
+import { SqlAccountStore } from './sql/sqlAccountStore.js';
+import { SqlCallHistory } from './sql/sqlCallHistory.js';
+import type { SqlDatabase } from './sql/sqlDatabase.js';
 import { MemoryAccountStore } from './memoryAccountStore.js';
 import { MemoryRoomStateStore } from './memoryRoomStateStore.js';
 import { RedisAccountStore } from './redisAccountStore.js';
@@ -21,7 +28,11 @@ export interface StateStores {
   kind: 'memory' | 'redis';
   rooms: RoomStateStore;
   accounts: AccountStore;
+  /** Codes, number locks, registration tickets: short-lived, next to the other ephemeral state. */
+  verification: VerificationStore;
   calls: CallStore;
+  /** The database behind accounts and history; undefined when they are kept in memory. */
+  database: SqlDatabase | undefined;
   bus: UserMessageBus;
   /** A connection for counters that must be shared by all nodes (rate limits); none when embedded. */
   counters: Redis | undefined;
@@ -32,8 +43,41 @@ export interface StateStores {
   close(): Promise<void>;
 }
 
-/** Redis when a URL is configured, otherwise the embedded single-node stores. */
-export function createStateStores(opts: {
+/** Opens the database (applying migrations) and the ephemeral stores. */
+export async function createStateStores(opts: {
+  redisUrl: string | undefined;
+  ttlSeconds: number;
+  keyPrefix?: string;
+  database: DatabaseTarget;
+  log: ConnectionLog;
+}): Promise<StateStores> {
+  const ephemeral = createEphemeralStores(opts);
+  if (opts.database.kind === 'memory') return ephemeral;
+  let db: SqlDatabase;
+  try {
+    db = await openDatabase(opts.database);
+  } catch (err) {
+    await ephemeral.close();
+    throw err;
+  }
+  const accounts = new SqlAccountStore(db);
+  return {
+    ...ephemeral,
+    accounts,
+    calls: new SqlCallHistory({ db, live: ephemeral.calls }),
+    database: db,
+    ping: async () => {
+      await Promise.all([ephemeral.ping(), accounts.ping()]);
+    },
+    close: async () => {
+      await ephemeral.close();
+      await db.close();
+    },
+  };
+}
+
+/** Redis when a URL is configured, otherwise the embedded single-node stores (accounts in memory). */
+function createEphemeralStores(opts: {
   redisUrl: string | undefined;
   ttlSeconds: number;
   keyPrefix?: string;
@@ -49,7 +93,9 @@ export function createStateStores(opts: {
       kind: 'memory',
       rooms,
       accounts,
+      verification: accounts,
       calls,
+      database: undefined,
       bus,
       counters: undefined,
       keys,
@@ -77,7 +123,9 @@ export function createStateStores(opts: {
     kind: 'redis',
     rooms,
     accounts,
+    verification: accounts,
     calls,
+    database: undefined,
     bus,
     counters,
     keys,

@@ -1,4 +1,7 @@
-/** The embedded account store: the AccountStore contract in this process's memory. */
+/**
+ * Accounts and sign-in verification records in this process's memory: the embedded
+ * VerificationStore, and an AccountStore for tests and benchmarks that want no database.
+ */
 import type {
   AccountStore,
   CodeRecord,
@@ -7,6 +10,7 @@ import type {
   RotateResult,
   UserRecord,
 } from './accountStore.js';
+import type { VerificationStore } from './verificationStore.js';
 
 const MAX_ROTATED_HASHES = 20;
 
@@ -15,7 +19,7 @@ interface Expiring<T> {
   expiresAt: number;
 }
 
-export class MemoryAccountStore implements AccountStore {
+export class MemoryAccountStore implements AccountStore, VerificationStore {
   readonly #users = new Map<string, UserRecord>();
   readonly #phones = new Map<string, string>();
   readonly #photos = new Map<string, PhotoRecord>();

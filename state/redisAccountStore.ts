@@ -13,6 +13,7 @@ import type {
   UserRecord,
 } from './accountStore.js';
 import type { RedisKeys } from './redisKeys.js';
+import type { VerificationStore } from './verificationStore.js';
 
 const CREATE_USER = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
@@ -93,7 +94,7 @@ function parseDevice(raw: string): DeviceRecord {
   return { ...d, rotatedHashes: Array.isArray(d.rotatedHashes) ? d.rotatedHashes : [] };
 }
 
-export class RedisAccountStore implements AccountStore {
+export class RedisAccountStore implements AccountStore, VerificationStore {
   readonly #redis: Redis;
   readonly #keys: RedisKeys;
 

@@ -1,17 +1,66 @@
-/** One contract, two implementations: the embedded account store and Redis behave the same. */
+/**
+ * One contract, every implementation: accounts behave the same in SQLite, PostgreSQL, memory and
+ * (as before the database) Redis; the verification records (codes, locks, tickets) the same in
+ * memory and Redis, where they stay.
+ */
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { AccountStore, DeviceRecord } from '../state/accountStore.js';
 import { MemoryAccountStore } from '../state/memoryAccountStore.js';
 import { RedisAccountStore } from '../state/redisAccountStore.js';
+import { SqlAccountStore } from '../state/sql/sqlAccountStore.js';
+import type { VerificationStore } from '../state/verificationStore.js';
+import { freshDatabase } from './support/testDatabases.js';
 import { TestRedis } from './support/redisConnections.js';
 
 const redis = new TestRedis(inject('redisUrl'));
 afterAll(() => redis.close());
 
-const makers: Record<string, () => AccountStore> = {
-  memory: () => new MemoryAccountStore(),
-  redis: () => new RedisAccountStore(redis.open('acct')),
+interface Made<T> {
+  store: T;
+  close: () => Promise<void>;
+}
+
+const redisStore = (): RedisAccountStore => new RedisAccountStore(redis.open('acct'));
+
+const accountMakers: Record<string, () => Promise<Made<AccountStore>>> = {
+  sqlite: async () => {
+    const { db, close } = await freshDatabase('sqlite');
+    return { store: new SqlAccountStore(db), close };
+  },
+  postgres: async () => {
+    const { db, close } = await freshDatabase('postgres');
+    return { store: new SqlAccountStore(db), close };
+  },
+  memory: async () => {
+    const store = new MemoryAccountStore();
+    return { store, close: () => store.close() };
+  },
+  redis: async () => {
+    const store = redisStore();
+    return { store, close: () => store.close() };
+  },
 };
+
+const verificationMakers: Record<string, () => Promise<Made<VerificationStore>>> = {
+  memory: async () => ({ store: new MemoryAccountStore(), close: async () => undefined }),
+  redis: async () => {
+    const store = redisStore();
+    return { store, close: () => store.close() };
+  },
+};
+
+/** Makes stores for one test and closes them after it, even when it fails. */
+function storesOf<T>(makers: Record<string, () => Promise<Made<T>>>, kind: string): () => Promise<T> {
+  const made: Made<T>[] = [];
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((m) => m.close()));
+  });
+  return async () => {
+    const m = await makers[kind]!();
+    made.push(m);
+    return m.store;
+  };
+}
 
 const user = (userId: string, phone: string) => ({
   userId,
@@ -31,19 +80,36 @@ const device = (deviceId: string, userId: string, refreshHash: string): DeviceRe
   refreshExpiresAt: Date.now() + 60_000,
 });
 
-describe.each(Object.keys(makers))('AccountStore contract: %s', (kind) => {
-  const stores: AccountStore[] = [];
-  const make = (): AccountStore => {
-    const s = makers[kind]!();
-    stores.push(s);
-    return s;
-  };
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
+describe.each(Object.keys(verificationMakers))('VerificationStore contract: %s', (kind) => {
+  const make = storesOf(verificationMakers, kind);
+
+  it('counts code attempts, forgets deleted codes, and locks numbers', async () => {
+    const s = await make();
+    await s.putCode('+1', { hash: 'h', expiresAt: Date.now() + 1000, attempts: 0 }, 60);
+    expect(await s.addCodeAttempt('+1')).toBe(1);
+    expect(await s.addCodeAttempt('+1')).toBe(2);
+    expect((await s.getCode('+1'))?.attempts).toBe(2);
+    await s.deleteCode('+1');
+    expect(await s.getCode('+1')).toBeNull();
+    expect(await s.addCodeAttempt('+1')).toBe(0);
+    expect(await s.phoneLockSeconds('+1')).toBe(0);
+    await s.lockPhone('+1', 900);
+    expect(await s.phoneLockSeconds('+1')).toBeGreaterThan(890);
   });
 
+  it('hands out a registration ticket exactly once', async () => {
+    const s = await make();
+    await s.putRegistrationTicket('t1', '+12015550100', 60);
+    const taken = await Promise.all([s.takeRegistrationTicket('t1'), s.takeRegistrationTicket('t1')]);
+    expect(taken.filter((p) => p !== null)).toEqual(['+12015550100']);
+  });
+});
+
+describe.each(Object.keys(accountMakers))('AccountStore contract: %s', (kind) => {
+  const make = storesOf(accountMakers, kind);
+
   it('keeps one user per phone, even when two registrations race', async () => {
-    const s = make();
+    const s = await make();
     const [a, b] = await Promise.all([
       s.createUser(user('u1', '+12015550100')),
       s.createUser(user('u2', '+12015550100')),
@@ -55,7 +121,7 @@ describe.each(Object.keys(makers))('AccountStore contract: %s', (kind) => {
   });
 
   it('looks users up by many phones, renames, and stores photos byte for byte', async () => {
-    const s = make();
+    const s = await make();
     await s.createUser(user('u1', '+12015550101'));
     await s.createUser(user('u2', '+12015550102'));
     expect([...(await s.getUsers(['u2', 'nobody', 'u1'])).keys()].sort()).toEqual(['u1', 'u2']);
@@ -72,29 +138,8 @@ describe.each(Object.keys(makers))('AccountStore contract: %s', (kind) => {
     expect(await s.getPhoto('u2', 'full')).toBeNull();
   });
 
-  it('counts code attempts, forgets deleted codes, and locks numbers', async () => {
-    const s = make();
-    await s.putCode('+1', { hash: 'h', expiresAt: Date.now() + 1000, attempts: 0 }, 60);
-    expect(await s.addCodeAttempt('+1')).toBe(1);
-    expect(await s.addCodeAttempt('+1')).toBe(2);
-    expect((await s.getCode('+1'))?.attempts).toBe(2);
-    await s.deleteCode('+1');
-    expect(await s.getCode('+1')).toBeNull();
-    expect(await s.addCodeAttempt('+1')).toBe(0);
-    expect(await s.phoneLockSeconds('+1')).toBe(0);
-    await s.lockPhone('+1', 900);
-    expect(await s.phoneLockSeconds('+1')).toBeGreaterThan(890);
-  });
-
-  it('hands out a registration ticket exactly once', async () => {
-    const s = make();
-    await s.putRegistrationTicket('t1', '+12015550100', 60);
-    const taken = await Promise.all([s.takeRegistrationTicket('t1'), s.takeRegistrationTicket('t1')]);
-    expect(taken.filter((p) => p !== null)).toEqual(['+12015550100']);
-  });
-
   it('rotates refresh hashes atomically, replays the last rotation briefly, and recognises reuse', async () => {
-    const s = make();
+    const s = await make();
     await s.createDevice(device('d1', 'u1', 'h0'));
     const exp = Date.now() + 120_000;
     const rot = (newHash: string, graceMs = 10_000) => ({
@@ -122,7 +167,7 @@ describe.each(Object.keys(makers))('AccountStore contract: %s', (kind) => {
   });
 
   it('lists, touches and deletes devices per user', async () => {
-    const s = make();
+    const s = await make();
     await s.createDevice(device('d1', 'u1', 'a'));
     await s.createDevice(device('d2', 'u1', 'b'));
     await s.createDevice(device('d3', 'u2', 'c'));
@@ -135,7 +180,7 @@ describe.each(Object.keys(makers))('AccountStore contract: %s', (kind) => {
   });
 
   it('lets a device session expire with its refresh token', async () => {
-    const s = make();
+    const s = await make();
     await s.createDevice({ ...device('d9', 'u9', 'x'), refreshExpiresAt: Date.now() + 300 });
     expect(await s.getDevice('d9')).not.toBeNull();
     const deadline = Date.now() + 5000;

@@ -192,7 +192,7 @@ describe.each(backends)('phone accounts over HTTP (%s state)', (backend) => {
     const message = sms.messages.find((m) => m.to === phone);
     const code = /\b(\d{6})\b/.exec(message?.text ?? '')?.[1];
     expect(code).toMatch(/^\d{6}$/);
-    const stored = await service.stores.accounts.getCode(phone);
+    const stored = await service.stores.verification.getCode(phone);
     expect(stored?.hash).toBeDefined();
     expect(JSON.stringify(stored)).not.toContain(code!);
 

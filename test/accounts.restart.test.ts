@@ -1,6 +1,7 @@
 /**
- * Nothing a user registered is lost when the server and Redis restart, with Redis persisting to
- * its append-only file as production must (appendonly yes).
+ * Nothing a user registered is lost when the server and Redis restart: accounts, photos and devices
+ * are in the database (PostgreSQL here, shared through the key prefix), Redis holds only what is
+ * ephemeral.
  */
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -531,7 +531,11 @@ describe('messenger calls in the browser', () => {
   describe('across two server processes sharing Redis', () => {
     let nodeB: ServerProcess;
     beforeAll(async () => {
-      nodeB = await startServerProcess({ REDIS_URL: inject('redisUrl'), NODE_ID: 'calls-node-b' });
+      nodeB = await startServerProcess({
+        REDIS_URL: inject('redisUrl'),
+        NODE_ID: 'calls-node-b',
+        ...main.databaseEnv,
+      });
     });
     afterAll(async () => {
       await nodeB?.stop();

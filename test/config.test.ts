@@ -16,6 +16,8 @@ describe('configuration from the environment', () => {
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL'],
+    [{ DATA_DIR: '' }, 'DATA_DIR'],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
     [{ RTC_LISTEN_IP: 'localhost' }, 'RTC_LISTEN_IP'],
     [{ MEDIASOUP_NUM_WORKERS: '0' }, 'MEDIASOUP_NUM_WORKERS'],
@@ -36,6 +38,23 @@ describe('configuration from the environment', () => {
   ])('names the bad variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(name));
+  });
+
+  it('keeps accounts in SQLite under DATA_DIR unless DATABASE_URL names PostgreSQL or memory:', () => {
+    expect(loadConfig({ HOME: '/home/ana' }).database).toEqual({
+      kind: 'sqlite',
+      file: '/home/ana/.local/share/calling-service/calling-service.db',
+    });
+    expect(loadConfig({ DATA_DIR: '/var/lib/calling' }).database).toEqual({
+      kind: 'sqlite',
+      file: '/var/lib/calling/calling-service.db',
+    });
+    const url = 'postgres://cs:pw@db.internal:5432/calling';
+    expect(loadConfig({ DATABASE_URL: url, DATA_DIR: '/ignored' }).database).toEqual({
+      kind: 'postgres',
+      url,
+    });
+    expect(loadConfig({ DATABASE_URL: 'memory:' }).database).toEqual({ kind: 'memory' });
   });
 
   it('turns development tokens and default test numbers off in production', () => {

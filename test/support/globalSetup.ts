@@ -1,6 +1,8 @@
 /**
- * Starts one real redis-server (Debian's) on a free port for the whole test run and stops it at
- * the end. Tests read its URL with `inject('redisUrl')`.
+ * Starts one real redis-server and one real PostgreSQL (Debian's) on free ports for the whole test
+ * run and stops them at the end. Tests read their URLs with `inject('redisUrl')` and
+ * `inject('postgresUrl')` (the maintenance database: make a database of your own with
+ * createDatabase() from ./postgresProcess.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,10 +10,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { PostgresProcess } from './postgresProcess.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
+    postgresUrl: string;
   }
 }
 
@@ -28,6 +32,7 @@ export async function freePort(): Promise<number> {
 
 let redis: ChildProcess | undefined;
 let dir: string | undefined;
+let postgres: PostgresProcess | undefined;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const port = await freePort();
@@ -53,7 +58,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
   });
   project.provide('redisUrl', `redis://127.0.0.1:${port}`);
+  try {
+    postgres = await PostgresProcess.start();
+  } catch (err) {
+    redis.kill('SIGTERM');
+    throw err;
+  }
+  project.provide('postgresUrl', postgres.url);
   return async () => {
+    await postgres?.destroy();
     redis?.kill('SIGTERM');
     if (dir) rmSync(dir, { recursive: true, force: true });
   };

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './globalSetup.js';
+import { tempDataDir } from './testDatabases.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The same secret as test/support/testService.ts: tokens of one node are accepted by the other. */
@@ -25,6 +26,8 @@ export async function startServerProcess(
   opts: { readyTimeoutMs?: number } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
+  // Without a database of the test's own, an embedded one in a temp dir (never the user's data dir).
+  const data = env.DATABASE_URL === undefined && env.DATA_DIR === undefined ? tempDataDir() : undefined;
   const passThrough = [
     'PATH',
     'HOME',
@@ -50,6 +53,7 @@ export async function startServerProcess(
       RTC_PORT_BASE: '0',
       MEDIASOUP_NUM_WORKERS: '1',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      ...(data ? { DATA_DIR: data.dir } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,6 +65,7 @@ export async function startServerProcess(
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => data?.remove());
 
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
