@@ -34,8 +34,8 @@ export function securityHeaders(opts: { frameAncestors: string[]; production: bo
     xFrameOptions: framingForbidden ? { action: 'deny' } : false,
     referrerPolicy: { policy: 'no-referrer' },
     xContentTypeOptions: true,
-    // An embedding messenger on another origin must still be able to open the page in a popup.
-    crossOriginOpenerPolicy: framingForbidden ? { policy: 'same-origin' } : false,
+    // No cross-origin window keeps a handle on ours (tab-nabbing, XS-Leaks through window references).
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
     // HSTS only where TLS is the rule; a development box on plain http must stay reachable.
     strictTransportSecurity: opts.production ? { maxAge: 31_536_000, includeSubDomains: false } : false,
   });

@@ -58,6 +58,8 @@ describe('hardening headers', () => {
     expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
     expect(res.headers.get('x-powered-by')).toBeNull();
     // Plain-http development must stay reachable: no HSTS outside production.
     expect(res.headers.get('strict-transport-security')).toBeNull();
