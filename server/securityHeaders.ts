@@ -19,8 +19,10 @@ export function securityHeaders(opts: { frameAncestors: string[]; production: bo
         // Profile photos are fetched with the Bearer token and shown from blob: URLs.
         imgSrc: ["'self'", 'blob:', 'data:'],
         mediaSrc: ["'self'", 'blob:', 'mediastream:'],
-        // 'self' covers ws:/wss: to this origin (CSP 3), which is where the signaling socket goes.
-        connectSrc: ["'self'"],
+        // The signaling socket may move to the node that hosts a call's media (another origin, named by
+        // the server at run time), so any WebSocket host is allowed: TLS-only in production. blob: lets
+        // the page read back its own object URLs (photos).
+        connectSrc: ["'self'", 'blob:', ...(opts.production ? ['wss:'] : ['ws:', 'wss:'])],
         fontSrc: ["'self'"],
         objectSrc: ["'none'"],
         baseUri: ["'none'"],

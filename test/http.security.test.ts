@@ -51,6 +51,7 @@ describe('hardening headers', () => {
     expect(policy.get('default-src')).toBe("'self'");
     expect(policy.get('script-src')).toBe("'self'");
     expect(policy.get('style-src')).toBe("'self'");
+    expect(policy.get('connect-src')).toBe("'self' blob: ws: wss:");
     expect(policy.get('object-src')).toBe("'none'");
     expect(policy.get('base-uri')).toBe("'none'");
     expect(policy.get('frame-ancestors')).toBe("'none'");
@@ -165,9 +166,10 @@ describe('metrics on a private listener in production', () => {
     expect((await fetch(`${service.metricsUrl}/api/v1/me`)).status).toBe(404);
   });
 
-  it('sends HSTS in production', async () => {
+  it('sends HSTS and allows only TLS WebSockets in production', async () => {
     const res = await fetch(`${service.url}/healthz`);
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=31536000/);
+    expect(csp(res).get('connect-src')).toBe("'self' blob: wss:");
   });
 });
 
