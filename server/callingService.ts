@@ -219,13 +219,14 @@ export async function startCallingService(
     cleanup.push(() => signaling.close());
 
     let metricsUrl: string | undefined;
-    if (config.metricsListen) {
+    const metricsListen = config.metricsListen;
+    if (metricsListen) {
       const metricsServer = http.createServer(
         createMetricsApp({ health, metrics: metrics.registry, metricsToken: config.metricsToken, log }),
       );
       await new Promise<void>((resolve, reject) => {
         metricsServer.once('error', reject);
-        metricsServer.listen(config.metricsListen!.port, config.metricsListen!.host, () => resolve());
+        metricsServer.listen(metricsListen.port, metricsListen.host, () => resolve());
       });
       metricsServer.on('error', (error) => log.error('metrics listener failed', { error }));
       cleanup.push(() => new Promise<void>((resolve) => metricsServer.close(() => resolve())));
