@@ -12,7 +12,8 @@ import { CODE_TTL_SECONDS, type OneTimeCodes } from './oneTimeCodes.js';
 import type { DeviceSessions, IssuedSession } from './deviceSessions.js';
 import { normalizePhone, tryNormalizePhone } from './phoneNumber.js';
 import { processProfilePhoto } from './profilePhotos.js';
-import { LIMITS, type RateLimits } from './rateLimits.js';
+import { clientKey } from './clientKey.js';
+import { CODE_LOCK_SECONDS, type RateLimits } from './rateLimits.js';
 import { SmsDeliveryError, type SmsSender } from './smsSender.js';
 
 export const REGISTRATION_TTL_SECONDS = 600;
@@ -75,23 +76,34 @@ export class AccountService {
     this.#log = opts.log;
   }
 
+  /**
+   * Sends a sign-in code. `ip` is the requesting client's address (behind TRUST_PROXY, the one the
+   * trusted proxy saw). Budgets are per (number, client) so a stranger cannot spend the owner's.
+   */
   async requestCode(
     rawPhone: string,
     ip: string,
   ): Promise<{ phone: string; expiresInSeconds: number; resendAfterSeconds: number }> {
     const phone = normalizePhone(rawPhone);
+    const client = clientKey(ip);
+    const pair = `${phone}|${client}`;
+    const limits = this.#limits.specs;
+    // A client locked out of this number may not replace its code either (that would reset nothing
+    // for the attacker but kill the owner's live code).
+    await this.#assertPairUnlocked(pair);
     // Test numbers send no SMS, so they cost nothing worth limiting (load bots sign in with them).
     if (!this.#codes.isTestNumber(phone)) {
-      await this.#limits.consume(LIMITS.codePerIp, ip);
-      await this.#limits.consume(LIMITS.codePerPhone, phone);
-      await this.#limits.consume(LIMITS.codeResend, phone);
+      await this.#limits.consume(limits.codePerIp, client);
+      await this.#limits.consume(limits.codeResend, pair);
+      await this.#limits.consume(limits.codePerPair, pair);
+      await this.#limits.consume(limits.codePerPhone, phone);
     }
     const code = await this.#codes.issue(phone);
     if (code !== null) {
       try {
         await this.#sms.send(phone, `Your sign-in code is ${code}. It expires in 5 minutes. Never share it.`);
       } catch (err) {
-        await this.#verification.deleteCode(phone);
+        await this.#codes.discard(phone);
         this.#log.error('SMS delivery failed', { error: err instanceof Error ? err.message : String(err) });
         throw new ServiceError(
           ErrorCode.Unavailable,
@@ -106,21 +118,58 @@ export class AccountService {
     return {
       phone,
       expiresInSeconds: CODE_TTL_SECONDS,
-      resendAfterSeconds: LIMITS.codeResend.durationSeconds,
+      resendAfterSeconds: limits.codeResend.durationSeconds,
     };
   }
 
-  async verify(rawPhone: string, code: string, deviceLabel: string): Promise<VerifyResult> {
+  async verify(rawPhone: string, code: string, deviceLabel: string, ip: string): Promise<VerifyResult> {
     const phone = normalizePhone(rawPhone);
+    const client = clientKey(ip);
+    const pair = `${phone}|${client}`;
+    const limits = this.#limits.specs;
+    await this.#assertPairUnlocked(pair);
     // Test numbers' codes are public anyway; limiting them would only throttle load bots.
-    if (!this.#codes.isTestNumber(phone)) await this.#limits.consume(LIMITS.verifyPerPhone, phone);
-    await this.#codes.verify(phone, code);
+    if (!this.#codes.isTestNumber(phone)) await this.#limits.consume(limits.verifyPerIp, client);
+    const outcome = await this.#codes.check(phone, code);
+    if (outcome === 'expired') {
+      throw new ServiceError(ErrorCode.CodeExpired, 'no valid code for this number; request a new one', 400);
+    }
+    if (outcome === 'wrong') {
+      const left = await this.#limits.penalize(limits.verifyFailures, pair);
+      if (left === 0) {
+        throw new ServiceError(
+          ErrorCode.CodeLocked,
+          `too many wrong codes; try again in ${CODE_LOCK_SECONDS / 60} min`,
+          429,
+          CODE_LOCK_SECONDS,
+        );
+      }
+      throw new ServiceError(
+        ErrorCode.CodeInvalid,
+        `wrong code; ${left} attempt${left === 1 ? '' : 's'} left`,
+        400,
+        undefined,
+        { attemptsLeft: String(left) },
+      );
+    }
     const userId = await this.#store.getUserIdByPhone(phone);
     const user = userId ? await this.#store.getUser(userId) : null;
     if (user) return { status: 'signed-in', session: await this.#session(user, deviceLabel) };
     const registrationToken = randomBytes(32).toString('base64url');
     await this.#verification.putRegistrationTicket(registrationToken, phone, REGISTRATION_TTL_SECONDS);
     return { status: 'registration-required', registrationToken, expiresInSeconds: REGISTRATION_TTL_SECONDS };
+  }
+
+  async #assertPairUnlocked(pair: string): Promise<void> {
+    const locked = await this.#limits.secondsUntilFree(this.#limits.specs.verifyFailures, pair);
+    if (locked > 0) {
+      throw new ServiceError(
+        ErrorCode.CodeLocked,
+        `too many wrong codes; try again in ${Math.ceil(locked / 60)} min`,
+        429,
+        locked,
+      );
+    }
   }
 
   async register(registrationToken: string, name: string, deviceLabel: string): Promise<SessionView> {
@@ -208,16 +257,48 @@ export class AccountService {
     await this.#devices.revoke({ userId: identity.userId, deviceId });
   }
 
+  /**
+   * Contact discovery (policy in docs/accounts-api.md): numbers this account already asked about
+   * today are free; new ones spend a daily quota of the account and of the client address; and a
+   * number that too many distinct accounts asked about today is withheld (answered as unknown), so a
+   * farm of accounts cannot watch or enumerate it.
+   */
   async lookupContacts(
     userId: string,
     phones: readonly string[],
+    ip: string,
   ): Promise<{ phone: string; user: PublicUser }[]> {
-    await this.#limits.consume(LIMITS.contactsPerUser, userId);
+    const limits = this.#limits.specs;
+    const client = clientKey(ip);
+    await this.#limits.consume(limits.contactsPerUser, userId);
     const normalized = [...new Set(phones.map(tryNormalizePhone).filter((p): p is string => p !== null))];
+    const seenKey = (phone: string): string => `${userId}|${phone}`;
+    const seen = await Promise.all(
+      normalized.map(async (p) => (await this.#limits.remaining(limits.contactsSeen, seenKey(p))) === 0),
+    );
+    const fresh = normalized.filter((_, i) => !seen[i]);
+    // Quotas first, marks after: a refused request must not make its numbers free the next time.
+    if (fresh.length > 0) {
+      await this.#limits.consume(limits.contactsNewPerUser, userId, fresh.length);
+      await this.#limits.consume(limits.contactsNewPerIp, client, fresh.length);
+    }
+    await Promise.all(
+      fresh.map(async (p) => {
+        await this.#limits.tryConsume(limits.contactsSeen, seenKey(p));
+        await this.#limits.tryConsume(limits.contactsPerNumber, p);
+      }),
+    );
     const found = await this.#store.getUsersByPhones(normalized);
-    return [...found]
-      .filter(([, u]) => u.userId !== userId)
-      .map(([phone, u]) => ({ phone, user: publicUser(u, { withPhone: false }) }));
+    const answered: { phone: string; user: PublicUser }[] = [];
+    for (const [phone, u] of found) {
+      if (u.userId === userId) continue;
+      if (await this.#limits.exceeded(limits.contactsPerNumber, phone)) {
+        this.#limits.reportLimited(limits.contactsPerNumber);
+        continue;
+      }
+      answered.push({ phone, user: publicUser(u, { withPhone: false }) });
+    }
+    return answered;
   }
 
   async #user(userId: string): Promise<UserRecord> {

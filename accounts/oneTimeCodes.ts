@@ -1,14 +1,18 @@
 /**
  * One-time sign-in codes: 6 digits from a CSPRNG, stored only as an HMAC, valid 5 minutes, single
- * use. Five wrong tries kill the code and lock the number for 15 minutes.
+ * use, one live code per number (a new request replaces it). This module only keeps and checks codes;
+ * who may try how often is decided by AccountService with RateLimits (per number and client), so a
+ * stranger's wrong guesses cannot lock the owner out. A code dies after MAX_WRONG_PER_CODE wrong
+ * guesses from all clients together, which bounds guessing across many addresses.
  */
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
-import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { VerificationStore } from '../state/verificationStore.js';
 
 export const CODE_TTL_SECONDS = 300;
-export const MAX_WRONG_ATTEMPTS = 5;
-export const LOCK_SECONDS = 15 * 60;
+/** 20 guesses in 10^6: a distributed attacker wins one code in 50,000; the owner just asks again. */
+export const MAX_WRONG_PER_CODE = 20;
+
+export type CodeCheck = 'ok' | 'wrong' | 'expired';
 
 export class OneTimeCodes {
   readonly #store: VerificationStore;
@@ -30,21 +34,8 @@ export class OneTimeCodes {
     return createHmac('sha256', this.#key).update(`${phone}\n${code}`).digest('base64url');
   }
 
-  async #assertUnlocked(phone: string): Promise<void> {
-    const locked = await this.#store.phoneLockSeconds(phone);
-    if (locked > 0) {
-      throw new ServiceError(
-        ErrorCode.CodeLocked,
-        `too many wrong codes; try again in ${Math.ceil(locked / 60)} min`,
-        429,
-        locked,
-      );
-    }
-  }
-
   /** Creates and stores a fresh code; returns it for delivery (null for test numbers: nothing to send). */
   async issue(phone: string): Promise<string | null> {
-    await this.#assertUnlocked(phone);
     const fixed = this.#testNumbers.get(phone);
     const code = fixed ?? String(randomInt(0, 1_000_000)).padStart(6, '0');
     await this.#store.putCode(
@@ -55,37 +46,22 @@ export class OneTimeCodes {
     return fixed ? null : code;
   }
 
-  /** Consumes the code if right; otherwise counts the attempt and throws a typed error. */
-  async verify(phone: string, code: string): Promise<void> {
-    await this.#assertUnlocked(phone);
+  /** Drops the live code (its delivery failed). */
+  async discard(phone: string): Promise<void> {
+    await this.#store.deleteCode(phone);
+  }
+
+  /** Consumes the code if right; a wrong one is counted against the code (not against the number). */
+  async check(phone: string, code: string): Promise<CodeCheck> {
     const record = await this.#store.getCode(phone);
-    if (!record || record.expiresAt <= Date.now()) {
-      throw new ServiceError(ErrorCode.CodeExpired, 'no valid code for this number; request a new one', 400);
-    }
+    if (!record || record.expiresAt <= Date.now()) return 'expired';
     const expected = Buffer.from(record.hash);
     const actual = Buffer.from(this.#hash(phone, code));
     if (expected.length === actual.length && timingSafeEqual(expected, actual)) {
       await this.#store.deleteCode(phone);
-      return;
+      return 'ok';
     }
-    const attempts = await this.#store.addCodeAttempt(phone);
-    if (attempts >= MAX_WRONG_ATTEMPTS) {
-      await this.#store.deleteCode(phone);
-      await this.#store.lockPhone(phone, LOCK_SECONDS);
-      throw new ServiceError(
-        ErrorCode.CodeLocked,
-        'too many wrong codes; this number is locked for 15 min',
-        429,
-        LOCK_SECONDS,
-      );
-    }
-    const left = MAX_WRONG_ATTEMPTS - attempts;
-    throw new ServiceError(
-      ErrorCode.CodeInvalid,
-      `wrong code; ${left} attempt${left === 1 ? '' : 's'} left`,
-      400,
-      undefined,
-      { attemptsLeft: String(left) },
-    );
+    if ((await this.#store.addCodeAttempt(phone)) >= MAX_WRONG_PER_CODE) await this.#store.deleteCode(phone);
+    return 'wrong';
   }
 }

@@ -114,7 +114,7 @@ runBench(flags['time-limit'], async (signal) => {
       sfuCore.sample();
       await sleep(flags.window * 1000, signal);
       const after = bots.totals();
-      const metrics = await scrapeMetrics(service.url);
+      const metrics = await scrapeMetrics(service.url, service.metricsToken);
       return {
         rooms: bots.rooms,
         bots: after.bots,

@@ -45,7 +45,7 @@ interface HeapSample {
 async function heapAfterGc(service: ServiceProcess): Promise<HeapSample> {
   service.child.kill('SIGUSR2');
   await sleep(500);
-  const m = await scrapeMetrics(service.url);
+  const m = await scrapeMetrics(service.url, service.metricsToken);
   return {
     heapUsedBytes: m.get('calling_node_nodejs_heap_size_used_bytes') ?? Number.NaN,
     rssBytes: m.get('calling_node_process_resident_memory_bytes') ?? Number.NaN,
@@ -95,7 +95,8 @@ async function holdConnections(
   const openSeconds = (performance.now() - started) / 1000;
   await sleep(2_000, signal);
   const heapAfter = await heapAfterGc(service);
-  const serverCount = (await scrapeMetrics(service.url)).get('calling_websocket_connections') ?? 0;
+  const serverCount =
+    (await scrapeMetrics(service.url, service.metricsToken)).get('calling_websocket_connections') ?? 0;
   for (const ws of sockets) ws.terminate();
   if (failed > 0) console.log(`${failed} WebSockets failed to open`);
   const n = Math.max(1, sockets.length);

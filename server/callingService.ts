@@ -19,8 +19,8 @@ import { ConsoleSmsSender, DisabledSmsSender, HttpSmsSender, type SmsSender } fr
 import { createStateStores, type StateStores } from '../state/createStateStores.js';
 import type { RoomStateStore } from '../state/roomStateStore.js';
 import { describeTarget } from '../state/sql/openDatabase.js';
-import type { Config } from './config.js';
-import { createHttpApp, type HealthReport } from './httpApp.js';
+import { exposedDevelopmentFeatures, type Config } from './config.js';
+import { createHttpApp, createMetricsApp, type HealthReport } from './httpApp.js';
 import { createMetrics } from './metrics.js';
 import { CallService, callRoomName } from '../calls/callService.js';
 import { HttpWebhookSink, NoWebhooks } from '../calls/webhooks.js';
@@ -44,6 +44,8 @@ export const DEFAULT_CLIENT_DIR = path.resolve(
 export interface CallingService {
   readonly url: string;
   readonly port: number;
+  /** The private metrics listener's base URL when METRICS_PORT is set. */
+  readonly metricsUrl: string | undefined;
   readonly store: RoomStateStore;
   readonly stores: StateStores;
   readonly accounts: AccountService;
@@ -117,7 +119,13 @@ export async function startCallingService(
             .catch(() => undefined);
         },
       }),
-      limits: new RateLimits({ redis: stores.counters, keyPrefix: stores.keys.prefix }),
+      limits: new RateLimits({
+        redis: stores.counters,
+        keys: stores.keys,
+        config: config.abuse,
+        // `metrics` is created below; refusals happen only once requests flow, after start-up.
+        onLimited: (limit) => metrics.abuseLimited.inc({ limit }),
+      }),
       sms: smsSender(config, log),
       log,
     });
@@ -184,6 +192,10 @@ export async function startCallingService(
     const app = createHttpApp({
       metrics: metrics.registry,
       metricsToken: config.metricsToken,
+      serveMetrics: config.metricsListen === undefined,
+      trustProxy: config.trustProxy,
+      frameAncestors: config.frameAncestors,
+      production: config.env === 'production',
       tokens,
       accounts,
       devTokens: config.devTokens,
@@ -211,6 +223,22 @@ export async function startCallingService(
     });
     cleanup.push(() => signaling.close());
 
+    let metricsUrl: string | undefined;
+    const metricsListen = config.metricsListen;
+    if (metricsListen) {
+      const metricsServer = http.createServer(
+        createMetricsApp({ health, metrics: metrics.registry, metricsToken: config.metricsToken, log }),
+      );
+      await new Promise<void>((resolve, reject) => {
+        metricsServer.once('error', reject);
+        metricsServer.listen(metricsListen.port, metricsListen.host, () => resolve());
+      });
+      metricsServer.on('error', (error) => log.error('metrics listener failed', { error }));
+      cleanup.push(() => new Promise<void>((resolve) => metricsServer.close(() => resolve())));
+      const a = metricsServer.address() as AddressInfo;
+      metricsUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    }
+
     log.info('calling service listening', {
       url,
       nodeId: config.nodeId,
@@ -220,11 +248,21 @@ export async function startCallingService(
     });
     if (config.jwt.secretIsEphemeral)
       log.warn('JWT_SECRET not set: tokens are signed with a random per-process key');
+    const exposed = exposedDevelopmentFeatures(config);
+    if (exposed.length > 0) {
+      // Loud on purpose: each of these lets anyone who can reach the port sign in as someone.
+      log.warn(
+        `DEVELOPMENT FEATURES ARE ON WHILE LISTENING ON ${config.host} (not loopback): ${exposed.join('; ')}. ` +
+          'Set HOST=127.0.0.1 for local work, or NODE_ENV=production for a real deployment.',
+        { exposedDevelopmentFeatures: exposed },
+      );
+    }
 
     let closing: Promise<void> | undefined;
     return {
       url,
       port,
+      metricsUrl,
       store,
       stores,
       accounts,

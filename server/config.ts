@@ -4,6 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -67,8 +68,19 @@ const envSchema = z.object({
   CALL_RECONNECT_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
   WEBHOOK_URL: z.string().url().optional(),
   WEBHOOK_SECRET: z.string().min(16).optional(),
-  // When set, GET /metrics requires "Authorization: Bearer <METRICS_TOKEN>".
+  // When set, GET /metrics and detailed /healthz require "Authorization: Bearer <METRICS_TOKEN>".
   METRICS_TOKEN: z.string().min(16).optional(),
+  // When set, /metrics and detailed /healthz move to their own listener (METRICS_HOST:METRICS_PORT).
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  // Which proxies in front of us may name the client in X-Forwarded-For (hop count or address list).
+  TRUST_PROXY: z.string().trim().optional(),
+  // Origins allowed to frame the web page (CSP frame-ancestors); unset means nobody may.
+  FRAME_ANCESTORS: z.string().trim().optional(),
+  CODE_VERIFY_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  CONTACTS_DAILY_NEW_NUMBERS_PER_USER: z.coerce.number().int().min(1).default(5_000),
+  CONTACTS_DAILY_NEW_NUMBERS_PER_IP: z.coerce.number().int().min(1).default(20_000),
+  CONTACTS_DAILY_REQUESTERS_PER_NUMBER: z.coerce.number().int().min(1).default(100),
   WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(20_000),
 });
 
@@ -108,8 +120,29 @@ export interface Config {
   };
   wsMaxConnections: number;
   metricsToken: string | undefined;
+  /** A separate, non-public listener for /metrics and detailed /healthz; unset = the main port. */
+  metricsListen: { host: string; port: number } | undefined;
+  /** express `trust proxy`: false, a hop count, or addresses/CIDRs/names of trusted proxies. */
+  trustProxy: TrustProxy;
+  /** CSP frame-ancestors sources: `'none'` by default, else the embedding messenger's origins. */
+  frameAncestors: string[];
+  abuse: AbuseLimitsConfig;
   calls: { ringTimeoutMs: number; mediaTimeoutMs: number; reconnectGraceMs: number };
   webhook: { url: string; secret: string } | undefined;
+}
+
+export type TrustProxy = false | number | string[];
+
+/** Tunable abuse limits of sign-in and contact discovery (see README "Security"). */
+export interface AbuseLimitsConfig {
+  /** Wrong codes one client may enter for one number before that pair is locked for 15 min. */
+  verifyMaxFailures: number;
+  /** Numbers an account may look up per day that it did not already look up today. */
+  contactsPerUserDaily: number;
+  /** The same, per client address (all accounts behind it). */
+  contactsPerIpDaily: number;
+  /** Distinct accounts per day that may get an answer about one number; beyond, it reads "not found". */
+  contactsRequestersPerNumberDaily: number;
 }
 
 export class ConfigError extends Error {
@@ -169,6 +202,55 @@ export function parseTestPhoneNumbers(spec: string): Map<string, string> {
   return out;
 }
 
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * "false"/unset, a hop count ("1": the one load balancer in front of us), or a comma-separated list of
+ * addresses, CIDRs or express's names (loopback, linklocal, uniquelocal). "true" is refused: trusting
+ * every hop lets any client forge its address and walk around per-IP limits.
+ */
+export function parseTrustProxy(raw: string | undefined): TrustProxy {
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > 10) throw new Error('a hop count must be at most 10');
+    return hops;
+  }
+  if (raw === 'true')
+    throw new Error('"true" trusts any client\'s X-Forwarded-For; give a hop count or CIDRs');
+  const entries = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    if (TRUST_PROXY_NAMES.has(entry)) continue;
+    const [address, bits, extra] = entry.split('/');
+    const family = net.isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || extra !== undefined) {
+      throw new Error(
+        `"${entry}" is not an IP address, a CIDR or one of ${[...TRUST_PROXY_NAMES].join(', ')}`,
+      );
+    }
+  }
+  return entries;
+}
+
+/** Comma- or space-separated origins ("https://messenger.example") allowed to frame the page. */
+export function parseFrameAncestors(raw: string | undefined): string[] {
+  if (raw === undefined || raw === '' || raw === "'none'" || raw === 'none') return ["'none'"];
+  const sources = raw.split(/[\s,]+/).filter(Boolean);
+  for (const source of sources) {
+    if (source === "'self'") continue;
+    // Only scheme://host[:port] (a leading "*." wildcard allowed): no paths, no quotes, no "*" alone.
+    if (!/^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/.test(source)) {
+      throw new Error(`"${source}" is not an origin like https://messenger.example or 'self'`);
+    }
+  }
+  return sources;
+}
+
 function firstExternalIPv4(): string | undefined {
   for (const addresses of Object.values(os.networkInterfaces())) {
     for (const a of addresses ?? []) {
@@ -208,6 +290,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (production && e.DEV_TOKENS === true) {
     throw new ConfigError('Invalid configuration:\n  DEV_TOKENS: cannot be enabled when NODE_ENV=production');
+  }
+
+  if (production && !e.METRICS_TOKEN && e.METRICS_PORT === undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  METRICS_TOKEN: required when NODE_ENV=production (or set METRICS_PORT to serve metrics on a private listener)',
+    );
+  }
+  let trustProxy: TrustProxy;
+  let frameAncestors: string[];
+  try {
+    trustProxy = parseTrustProxy(e.TRUST_PROXY);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  TRUST_PROXY: ${(err as Error).message}`);
+  }
+  try {
+    frameAncestors = parseFrameAncestors(e.FRAME_ANCESTORS);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  FRAME_ANCESTORS: ${(err as Error).message}`);
   }
 
   const listenIp = e.RTC_LISTEN_IP;
@@ -250,6 +350,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     wsMaxConnections: e.WS_MAX_CONNECTIONS,
     metricsToken: e.METRICS_TOKEN,
+    metricsListen: e.METRICS_PORT === undefined ? undefined : { host: e.METRICS_HOST, port: e.METRICS_PORT },
+    trustProxy,
+    frameAncestors,
+    abuse: {
+      verifyMaxFailures: e.CODE_VERIFY_MAX_FAILURES,
+      contactsPerUserDaily: e.CONTACTS_DAILY_NEW_NUMBERS_PER_USER,
+      contactsPerIpDaily: e.CONTACTS_DAILY_NEW_NUMBERS_PER_IP,
+      contactsRequestersPerNumberDaily: e.CONTACTS_DAILY_REQUESTERS_PER_NUMBER,
+    },
     calls: {
       ringTimeoutMs: e.CALL_RING_TIMEOUT_SECONDS * 1000,
       mediaTimeoutMs: e.CALL_MEDIA_TIMEOUT_SECONDS * 1000,
@@ -261,3 +370,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** Every environment variable the service reads (test/deploy.files.test.ts checks compose.yaml against it). */
 export const CONFIG_ENV_NAMES: readonly string[] = Object.keys(envSchema.shape);
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * The development conveniences that are on while the node listens beyond loopback: each lets anyone
+ * who reaches the port sign in as someone or read codes. Empty when HOST is loopback or none is on.
+ */
+export function exposedDevelopmentFeatures(config: Config): string[] {
+  if (isLoopbackHost(config.host)) return [];
+  const features: string[] = [];
+  if (config.devTokens) features.push('DEV_TOKENS (anyone can mint a token: POST /api/v1/dev/token)');
+  if (config.testPhoneNumbers.size > 0)
+    features.push(`TEST_PHONE_NUMBERS (${config.testPhoneNumbers.size} numbers sign in with a fixed code)`);
+  if (config.env === 'development' && !config.sms.gatewayUrl)
+    features.push('console SMS (sign-in codes are printed to the log instead of sent)');
+  if (!config.metricsToken && !config.metricsListen)
+    features.push('open /metrics and /healthz details (no METRICS_TOKEN, no METRICS_PORT)');
+  return features;
+}

@@ -1,6 +1,7 @@
 /**
- * The HTTP API: health, the development token endpoint, and the web client's static files.
- * Every error leaves as JSON `{ error: { code, message } }` with a matching status.
+ * The HTTP API: health, the development token endpoint, and the web client's static files, all
+ * behind the browser hardening headers (server/securityHeaders.ts). Every error leaves as JSON
+ * `{ error: { code, message } }` with a matching status.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -14,13 +15,11 @@ import { ErrorCode, ServiceError, unavailableError } from '../protocol/errors.js
 import { StoreUnavailableError } from '../state/storeUnavailableError.js';
 import { displayNameSchema } from '../protocol/signaling.js';
 import type { Logger } from '../lib/logger.js';
+import type { TrustProxy } from './config.js';
+import { observabilityRoutes, type HealthReport } from './observabilityRoutes.js';
+import { securityHeaders } from './securityHeaders.js';
 
-export interface HealthReport {
-  status: 'ok' | 'degraded';
-  nodeId: string;
-  state: { kind: string; ok: boolean };
-  workers: { pid: number; ok: boolean }[];
-}
+export type { HealthReport } from './observabilityRoutes.js';
 
 export interface HttpAppOptions {
   tokens: AccessTokens;
@@ -29,6 +28,11 @@ export interface HttpAppOptions {
   health: () => Promise<HealthReport>;
   metrics: Registry;
   metricsToken: string | undefined;
+  /** False when /metrics lives on the private METRICS_PORT listener instead. */
+  serveMetrics: boolean;
+  trustProxy: TrustProxy;
+  frameAncestors: string[];
+  production: boolean;
   clientDir: string;
   log: Logger;
 }
@@ -38,19 +42,20 @@ const devTokenRequest = z.object({ displayName: displayNameSchema });
 export function createHttpApp(opts: HttpAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // req.ip is the client behind our trusted proxies only; per-IP limits read it.
+  app.set('trust proxy', opts.trustProxy);
+  app.use(securityHeaders({ frameAncestors: opts.frameAncestors, production: opts.production }));
   app.use(express.json({ limit: '64kb' }));
 
-  app.get('/healthz', async (_req, res) => {
-    const report = await opts.health();
-    res.status(report.status === 'ok' ? 200 : 503).json(report);
-  });
-
-  app.get('/metrics', async (req, res) => {
-    if (opts.metricsToken && req.headers.authorization !== `Bearer ${opts.metricsToken}`) {
-      throw new ServiceError(ErrorCode.Unauthorized, 'metrics token required', 401);
-    }
-    res.type(opts.metrics.contentType).send(await opts.metrics.metrics());
-  });
+  app.use(
+    observabilityRoutes({
+      health: opts.health,
+      metrics: opts.metrics,
+      metricsToken: opts.metricsToken,
+      serveMetrics: opts.serveMetrics,
+      privateListener: false,
+    }),
+  );
 
   if (opts.devTokens) {
     // Development only (refused in production by config): anyone can mint a token for any name.
@@ -96,6 +101,29 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
     if (e.status >= 500 && e.code === ErrorCode.Internal)
       opts.log.error('http request failed', { error: err });
     if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
+    res.status(e.status).json({ error: e.toBody() });
+  };
+  app.use(onError);
+  return app;
+}
+
+/** The private listener's app (METRICS_PORT): /metrics and detailed /healthz, nothing else. */
+export function createMetricsApp(opts: {
+  health: () => Promise<HealthReport>;
+  metrics: Registry;
+  metricsToken: string | undefined;
+  log: Logger;
+}): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(observabilityRoutes({ ...opts, serveMetrics: true, privateListener: true }));
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: { code: ErrorCode.NotFound, message: 'not found' } });
+  });
+  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+    const e = httpError(err);
+    if (e.status >= 500 && e.code === ErrorCode.Internal)
+      opts.log.error('metrics request failed', { error: err });
     res.status(e.status).json({ error: e.toBody() });
   };
   app.use(onError);

@@ -11,6 +11,8 @@ export interface ServiceMetrics {
   registry: Registry;
   sessionObserver: SessionObserver;
   callSetups: Counter<'outcome'>;
+  /** Requests refused (or contact answers withheld) by an abuse limit, by the limit's name. */
+  abuseLimited: Counter<'limit'>;
 }
 
 export function createMetrics(opts: {
@@ -31,6 +33,13 @@ export function createMetrics(opts: {
     name: 'calling_call_setups_total',
     help: 'Calls by how their setup ended (answered, declined, busy, cancelled, missed, failed).',
     labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+
+  const abuseLimited = new Counter({
+    name: 'calling_abuse_limited_total',
+    help: 'Sign-in and contact-lookup requests refused, or contact answers withheld, by limit name.',
+    labelNames: ['limit'] as const,
     registers: [registry],
   });
 
@@ -106,6 +115,7 @@ export function createMetrics(opts: {
   return {
     registry,
     callSetups,
+    abuseLimited,
     sessionObserver: {
       request: (method, ok, code) => requests.inc({ method, outcome: ok ? 'ok' : (code ?? 'error') }),
     },

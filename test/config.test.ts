@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../server/config.js';
+import { ConfigError, exposedDevelopmentFeatures, loadConfig } from '../server/config.js';
 
 describe('configuration from the environment', () => {
   it('has defaults that work on one machine', () => {
@@ -33,6 +33,14 @@ describe('configuration from the environment', () => {
       'DEV_TOKENS',
     ],
     [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }, 'SMS_GATEWAY_URL'],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), SMS_GATEWAY_URL: 'http://sms' }, 'METRICS_TOKEN'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'proxy.example' }, 'TRUST_PROXY'],
+    [{ FRAME_ANCESTORS: '*' }, 'FRAME_ANCESTORS'],
+    [{ FRAME_ANCESTORS: 'https://messenger.example/path' }, 'FRAME_ANCESTORS'],
+    [{ METRICS_PORT: '-1' }, 'METRICS_PORT'],
+    [{ CODE_VERIFY_MAX_FAILURES: '0' }, 'CODE_VERIFY_MAX_FAILURES'],
     [{ TEST_PHONE_NUMBERS: '+12015550100=12' }, 'TEST_PHONE_NUMBERS'],
     [{ TEST_PHONE_NUMBERS: '+12015550199..+12015550100=123456' }, 'TEST_PHONE_NUMBERS'],
   ])('names the bad variable: %o', (env, name) => {
@@ -62,6 +70,7 @@ describe('configuration from the environment', () => {
       NODE_ENV: 'production',
       JWT_SECRET: 'x'.repeat(32),
       SMS_GATEWAY_URL: 'http://sms',
+      METRICS_TOKEN: 'm'.repeat(16),
     });
     expect(c.devTokens).toBe(false);
     expect(c.jwt.secretIsEphemeral).toBe(false);
@@ -82,5 +91,51 @@ describe('configuration from the environment', () => {
   it('announces the listen address when it is specific', () => {
     const c = loadConfig({ RTC_LISTEN_IP: '127.0.0.1' });
     expect(c.mediasoup.announcedAddress).toBe('127.0.0.1');
+  });
+
+  it('starts in production with a private metrics port instead of a token', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(32),
+      SMS_GATEWAY_URL: 'http://sms',
+      METRICS_PORT: '9100',
+    });
+    expect(c.metricsListen).toEqual({ host: '127.0.0.1', port: 9100 });
+    expect(c.metricsToken).toBeUndefined();
+  });
+
+  it('reads TRUST_PROXY as off, a hop count, or a list of addresses and CIDRs', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8 ,192.0.2.7' }).trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '192.0.2.7',
+    ]);
+  });
+
+  it("forbids framing by default and accepts a messenger's origins", () => {
+    expect(loadConfig({}).frameAncestors).toEqual(["'none'"]);
+    expect(
+      loadConfig({ FRAME_ANCESTORS: 'https://messenger.example, https://*.messenger.example:8443' })
+        .frameAncestors,
+    ).toEqual(['https://messenger.example', 'https://*.messenger.example:8443']);
+  });
+
+  it('names the development features exposed beyond loopback, and none on loopback', () => {
+    const wide = exposedDevelopmentFeatures(loadConfig({ HOST: '0.0.0.0' }));
+    expect(wide.map((f) => f.split(' ')[0])).toEqual(['DEV_TOKENS', 'TEST_PHONE_NUMBERS', 'console', 'open']);
+    expect(exposedDevelopmentFeatures(loadConfig({ HOST: '127.0.0.1' }))).toEqual([]);
+    expect(exposedDevelopmentFeatures(loadConfig({ HOST: '::1' }))).toEqual([]);
+    const production = loadConfig({
+      NODE_ENV: 'production',
+      HOST: '0.0.0.0',
+      JWT_SECRET: 'x'.repeat(32),
+      SMS_GATEWAY_URL: 'http://sms',
+      METRICS_TOKEN: 'm'.repeat(16),
+    });
+    expect(exposedDevelopmentFeatures(production)).toEqual([]);
   });
 });

@@ -7,8 +7,9 @@ type Service = Awaited<ReturnType<typeof startTestService>>;
 
 describe('HTTP API', () => {
   let service: Service;
+  const METRICS_TOKEN = 'metrics-token-for-the-http-test';
   beforeAll(async () => {
-    service = await startTestService('redis');
+    service = await startTestService('redis', { METRICS_TOKEN });
   });
   afterAll(async () => {
     await service?.close();
@@ -17,8 +18,10 @@ describe('HTTP API', () => {
   const post = (path: string, body: string, type = 'application/json'): Promise<Response> =>
     fetch(`${service.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
 
-  it('reports health of the state store and every worker', async () => {
-    const res = await fetch(`${service.url}/healthz`);
+  it('reports health of the state store and every worker to operators', async () => {
+    const res = await fetch(`${service.url}/healthz`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       status: string;
@@ -76,6 +79,7 @@ describe('HTTP API in production mode', () => {
     service = await startTestService('memory', {
       NODE_ENV: 'production',
       SMS_GATEWAY_URL: 'http://127.0.0.1:9/sms',
+      METRICS_TOKEN: 'metrics-token-for-the-http-test',
     });
   });
   afterAll(async () => {

@@ -11,8 +11,9 @@ export function parsePrometheus(text: string): Map<string, number> {
   return out;
 }
 
-export async function scrapeMetrics(baseUrl: string): Promise<Map<string, number>> {
-  const res = await fetch(`${baseUrl}/metrics`);
+/** `token` is the service's METRICS_TOKEN (see bench/lib/serviceProcess.ts). */
+export async function scrapeMetrics(baseUrl: string, token: string): Promise<Map<string, number>> {
+  const res = await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
   return parsePrometheus(await res.text());
 }

@@ -37,12 +37,15 @@ export interface HealthWorker {
 
 export class ServiceProcess {
   readonly url: string;
+  /** Operator token of this service: /healthz details (worker pids) and /metrics need it. */
+  readonly metricsToken: string;
   readonly child: ChildProcess;
   readonly #exited: Promise<number | null>;
   #output = '';
 
-  private constructor(url: string, child: ChildProcess) {
+  private constructor(url: string, child: ChildProcess, metricsToken: string) {
     this.url = url;
+    this.metricsToken = metricsToken;
     this.child = child;
     this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
@@ -58,6 +61,7 @@ export class ServiceProcess {
 
   static async start(opts: ServiceProcessOptions): Promise<ServiceProcess> {
     const port = opts.port || (await freePort(opts.host));
+    const metricsToken = randomBytes(24).toString('base64url');
     const env = {
       ...process.env,
       NODE_ENV: 'development',
@@ -68,6 +72,7 @@ export class ServiceProcess {
       RTC_PORT_BASE: '0',
       LOG_LEVEL: 'warn',
       JWT_SECRET: randomBytes(32).toString('base64url'),
+      METRICS_TOKEN: metricsToken,
       ...opts.env,
     };
     // taskset and `ip netns exec` both exec their command, so the child's pid is node's.
@@ -77,7 +82,7 @@ export class ServiceProcess {
     if (opts.cores) argv.unshift('taskset', '-c', opts.cores.join(','));
     if (opts.netns) argv.unshift('ip', 'netns', 'exec', opts.netns);
     const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const service = new ServiceProcess(`http://${opts.host}:${port}`, child);
+    const service = new ServiceProcess(`http://${opts.host}:${port}`, child, metricsToken);
     const onData = (chunk: Buffer): void => {
       const text = chunk.toString();
       service.#output = (service.#output + text).slice(-KEPT_OUTPUT_CHARS);
@@ -95,7 +100,9 @@ export class ServiceProcess {
   }
 
   async health(): Promise<{ status: string; workers: HealthWorker[] }> {
-    const res = await fetch(`${this.url}/healthz`);
+    const res = await fetch(`${this.url}/healthz`, {
+      headers: { authorization: `Bearer ${this.metricsToken}` },
+    });
     return (await res.json()) as { status: string; workers: HealthWorker[] };
   }
 

@@ -33,6 +33,11 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   return r.data;
 }
 
+/** The client's address as express resolved it (TRUST_PROXY decides whether X-Forwarded-For counts). */
+function clientIp(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
 function labelFor(req: Request, given: string | undefined): string {
   return given ?? (req.headers['user-agent'] ?? 'unknown device').slice(0, 64);
 }
@@ -48,12 +53,12 @@ export function accountRoutes(opts: {
 
   router.post('/auth/code', async (req, res) => {
     const { phone: p } = parse(schemas.code, req.body);
-    res.status(202).json(await accounts.requestCode(p, req.ip ?? req.socket.remoteAddress ?? 'unknown'));
+    res.status(202).json(await accounts.requestCode(p, clientIp(req)));
   });
 
   router.post('/auth/verify', async (req, res) => {
     const body = parse(schemas.verify, req.body);
-    res.json(await accounts.verify(body.phone, body.code, labelFor(req, body.deviceLabel)));
+    res.json(await accounts.verify(body.phone, body.code, labelFor(req, body.deviceLabel), clientIp(req)));
   });
 
   router.post('/auth/register', async (req, res) => {
@@ -124,7 +129,7 @@ export function accountRoutes(opts: {
 
   router.post('/contacts/lookup', auth, async (req, res) => {
     const { phones } = parse(schemas.contacts, req.body);
-    res.json({ matches: await accounts.lookupContacts(identityOf(res).userId, phones) });
+    res.json({ matches: await accounts.lookupContacts(identityOf(res).userId, phones, clientIp(req)) });
   });
 
   return router;
