@@ -257,6 +257,7 @@ export class CallService {
     const users = await this.#o.accounts.getUsers(call.order);
     return {
       callId: call.callId,
+      version: call.version,
       callerId: call.callerId,
       media: call.media,
       state: call.state,

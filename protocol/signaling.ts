@@ -170,6 +170,8 @@ export interface UserSummary {
 
 export interface CallView {
   callId: string;
+  /** Incremented on every change of the call: of two views, the lower version is the older. */
+  version: number;
   callerId: string;
   media: CallMedia;
   state: CallState;
