@@ -8,16 +8,17 @@
  * the reconnect policy allows, publishes again what was published, and reports only what changed.
  */
 import type { types } from 'mediasoup-client';
-import type { NotificationData, PeerInfo, ResponseData } from '../../protocol/signaling.js';
+import type { NotificationData, PeerInfo } from '../../protocol/signaling.js';
 import { CloseCode } from '../../protocol/errors.js';
-import { SignalingConnection, type Disconnect } from './connection.js';
+import type { Disconnect, SignalingConnection } from './connection.js';
 import { DefaultReconnectPolicy, retryWithPolicy, type ReconnectPolicy } from './reconnectPolicy.js';
+import { enterRoomByName, type JoinOptions, type ReconnectOptions, type RoomEntry } from './roomEntry.js';
 import { RoomMedia, type MediaKind, type RemoteTrack, type RoomMediaSink } from './roomMedia.js';
 import { recordRoomNotifications, ROOM_NOTIFICATIONS, type EarlyNotifications } from './roomNotifications.js';
-import type { WebSocketFactory } from './signalingClient.js';
 import { TypedEmitter } from './typedEmitter.js';
 
 export type { RemoteTrack } from './roomMedia.js';
+export type { JoinOptions, ReconnectOptions, RoomEntry } from './roomEntry.js';
 
 export interface RemotePeer {
   peerId: string;
@@ -40,47 +41,6 @@ type RoomSessionEvents = {
   closed: [reason: string];
   error: [Error];
 };
-
-/** Re-entering after the connection was lost: attempts (default 4), first back-off (default 500 ms, doubling). */
-export interface ReconnectOptions {
-  attempts?: number;
-  backoffMs?: number;
-  /** Replaces the two above. */
-  policy?: ReconnectPolicy;
-}
-
-export interface JoinOptions {
-  /** ws:// or wss:// URL of the signaling endpoint, e.g. ws://host:3000/ws */
-  url: string;
-  /** A fixed access token. The session ends when it expires (close 4001). Give this or `getToken`. */
-  token?: string;
-  /**
-   * Supplies access tokens: once to join, and again whenever the server closes the socket because the
-   * token expired (4001), with the refused token as argument; the session then reconnects by itself.
-   * `(rejected) => accountClient.getAccessToken(rejected)` fits.
-   */
-  getToken?: (rejectedToken?: string) => Promise<string>;
-  room: string;
-  displayName?: string;
-  deviceOptions?: types.DeviceOptions;
-  webSocketFactory?: WebSocketFactory;
-  /** Re-entering after 4001 (only with `getToken`). */
-  reconnect?: ReconnectOptions;
-}
-
-/** A room entered on a signaling connection: what `RoomSession.attach` gets from its `enter`. */
-export interface RoomEntry {
-  signaling: SignalingConnection;
-  /** The server's answer to `join` (or to a request that answers like it, e.g. `callJoinMedia`). */
-  joined: ResponseData['join'];
-  /**
-   * Whether the session owns the connection: it closes it when it ends. A connection that belongs to
-   * someone else (a CallClient's) stays open; the session only leaves the room and stops listening.
-   */
-  ownsSignaling: boolean;
-  /** The access token the connection was opened with; handed back to `enter` as `rejectedToken`. */
-  token?: string;
-}
 
 export interface AttachOptions {
   room: string;
@@ -167,29 +127,10 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
 
   /** Opens a signaling connection of its own and joins a room by name. */
   static async join(opts: JoinOptions): Promise<RoomSession> {
-    const { token, getToken } = opts;
-    if (token === undefined && !getToken) throw new Error('RoomSession.join needs token or getToken');
-    const enter = async ({ rejectedToken }: { rejectedToken?: string }): Promise<RoomEntry> => {
-      const signaling = await SignalingConnection.open({
-        url: opts.url,
-        // The first token is the fixed one if given; a refused one is replaced through getToken.
-        getToken: (rejected = rejectedToken) =>
-          rejected === undefined ? (token ?? getToken!()) : getToken ? getToken(rejected) : token!,
-        webSocketFactory: opts.webSocketFactory,
-        // The session re-enters on a connection of its own (a new peer either way).
-        reconnectOn: () => false,
-      });
-      try {
-        const joined = await signaling.request('join', {
-          room: opts.room,
-          ...(opts.displayName ? { displayName: opts.displayName } : {}),
-        });
-        return { signaling, joined, ownsSignaling: true, token: signaling.token };
-      } catch (err) {
-        signaling.close();
-        throw err;
-      }
-    };
+    if (opts.token === undefined && !opts.getToken)
+      throw new Error('RoomSession.join needs token or getToken');
+    const getToken = opts.getToken;
+    const enter = enterRoomByName(opts);
     return RoomSession.attach({
       room: opts.room,
       enter,
@@ -210,6 +151,8 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       await session.#setUp(entered);
       return session;
     } catch (err) {
+      // The connection dropped during setup and the session is entering again: that decides.
+      if (session.#reconnecting && (await session.#reentered())) return session;
       session.#closed = true;
       session.#media?.close();
       session.#release(true);
@@ -297,7 +240,13 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // What arrived between entering the room and now, in order.
     for (const { name, data } of early.stop()) if (current()) (handlers[name] as (d: unknown) => void)(data);
 
-    this.#media = await RoomMedia.create(this.#device, s, this.#sink);
+    const created = await RoomMedia.create(this.#device, s, this.#sink);
+    if (!current()) {
+      // Lost while creating the transports; a re-entry (or the end) took over.
+      created.close();
+      throw new Error('the room entry was replaced');
+    }
+    this.#media = created;
     // After a re-entry, `peers` already holds who was there: report only the difference.
     const present = new Set(peers.map((p) => p.peerId));
     for (const peerId of before) {
@@ -371,14 +320,28 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     }
   }
 
+  /** Resolves true once a re-entry in progress succeeded, false once the session ended. */
+  #reentered(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (!this.#reconnecting) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const offs = [this.once('reconnected', () => done(true)), this.once('closed', () => done(false))];
+      const done = (ok: boolean): void => {
+        for (const off of offs) off();
+        resolve(ok);
+      };
+    });
+  }
+
   async #republish(): Promise<void> {
     const live = (t: MediaStreamTrack | undefined): MediaStreamTrack | undefined =>
       t && t.readyState !== 'ended' ? t : undefined;
     const audio = live(this.#published.audio);
     const video = live(this.#published.video);
-    if (!audio && !video) return;
-    await this.publish({ audio, video, simulcast: this.#published.simulcast });
-    for (const kind of ['audio', 'video'] as const) if (this.#muted[kind]) await this.setMuted(kind, true);
+    const media = this.#media;
+    if ((!audio && !video) || !media) return;
+    await media.publish({ audio, video, simulcast: this.#published.simulcast });
+    for (const kind of ['audio', 'video'] as const) if (this.#muted[kind]) await media.setMuted(kind, true);
   }
 
   async restartIce(transport: types.Transport): Promise<void> {
@@ -391,13 +354,15 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     video?: MediaStreamTrack;
     simulcast?: boolean;
   }): Promise<void> {
-    const media = this.#media;
-    if (!media?.canSend) throw new Error('this device cannot send media');
     if (tracks.audio) this.#published.audio = tracks.audio;
     if (tracks.video) {
       this.#published.video = tracks.video;
       this.#published.simulcast = tracks.simulcast;
     }
+    // Entering again: the re-entry publishes what was recorded above.
+    if (this.#reconnecting) return;
+    const media = this.#media;
+    if (!media?.canSend) throw new Error('this device cannot send media');
     await media.publish(tracks);
   }
 
