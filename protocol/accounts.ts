@@ -5,15 +5,15 @@
  * compile or to parse on the other, as with protocol/signaling.ts for the WebSocket.
  */
 import { z } from 'zod';
+import { MAX_CONTACT_LOOKUP } from './accountLimits.js';
+
+export { ATTEMPTS_LEFT_DETAIL, MAX_CONTACT_LOOKUP } from './accountLimits.js';
 
 // ---- requests ----------------------------------------------------------------------------------------
 
 const phone = z.string().trim().min(3).max(32);
 const name = z.string().trim().min(1, 'must not be empty').max(64);
 const deviceLabel = z.string().trim().min(1).max(64).optional();
-
-/** Most numbers one contact lookup may carry. */
-export const MAX_CONTACT_LOOKUP = 500;
 
 export const accountRequests = {
   /** POST /auth/code */
@@ -117,6 +117,3 @@ export const errorResponseSchema = z.object({
     details: z.record(z.string(), z.string()).optional(),
   }),
 });
-
-/** CODE_INVALID answers say in `details.attemptsLeft` how many tries are left before the number locks. */
-export const ATTEMPTS_LEFT_DETAIL = 'attemptsLeft';

@@ -8,7 +8,7 @@
  * guarantee to other tabs sharing the same stored session.
  */
 import type { AccountRequest, AccountResponse, Session, User } from '../../protocol/accounts.js';
-import { MAX_CONTACT_LOOKUP } from '../../protocol/accounts.js';
+import { MAX_CONTACT_LOOKUP } from '../../protocol/accountLimits.js';
 import { readJson, sendRequest, type SendOptions } from './accountHttp.js';
 import { ApiError, notSignedIn } from './apiError.js';
 import { readClaims } from './jwt.js';

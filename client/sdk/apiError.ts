@@ -3,7 +3,7 @@
  * message, details } }`, see protocol/accounts.ts) with its HTTP status, or a local one for a request
  * that never got a proper answer.
  */
-import { ATTEMPTS_LEFT_DETAIL } from '../../protocol/accounts.js';
+import { ATTEMPTS_LEFT_DETAIL } from '../../protocol/accountLimits.js';
 
 /** The server's codes (docs/accounts-api.md), plus local ones for failures that never got an answer. */
 export type ApiErrorCode =
