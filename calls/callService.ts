@@ -280,6 +280,7 @@ export class CallService {
     const users = await this.#o.accounts.getUsers(call.order);
     return {
       callId: call.callId,
+      version: call.version,
       callerId: call.callerId,
       media: call.media,
       state: call.state,
@@ -287,7 +288,6 @@ export class CallService {
       answeredAt: call.answeredAt,
       endedAt: call.endedAt,
       endReason: call.endReason,
-      version: call.version,
       participants: call.order.map((id) => {
         const p = call.participants[id]!;
         const u = users.get(id);

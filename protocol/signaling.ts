@@ -170,6 +170,8 @@ export interface UserSummary {
 
 export interface CallView {
   callId: string;
+  /** Incremented on every change of the call: of two views, the lower version is the older. */
+  version: number;
   callerId: string;
   media: CallMedia;
   state: CallState;
@@ -177,8 +179,6 @@ export interface CallView {
   answeredAt: number | null;
   endedAt: number | null;
   endReason: CallEndReason | null;
-  /** Grows with every change of the call: a view older than one already seen is stale (ignore it). */
-  version: number;
   participants: (UserSummary & { state: CallParticipantState; ringingDevices: number })[];
 }
 

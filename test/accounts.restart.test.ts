@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { signInAccount } from './support/accountSignIn.js';
 import { apiClient } from './support/httpApi.js';
 import { RedisProcess } from './support/redisProcess.js';
 import { startTestService } from './support/testService.js';
@@ -21,18 +22,7 @@ describe('restart with Redis AOF', () => {
     const first = await startTestService('redis', env);
     let api = apiClient(first.url);
     const phone = '+12015550150';
-    const signIn = async (label: string) => {
-      await api('POST', '/api/v1/auth/code', { json: { phone } });
-      const v = await api('POST', '/api/v1/auth/verify', {
-        json: { phone, code: '123456', deviceLabel: label },
-      });
-      if (v.body.status === 'signed-in') return v.body.session;
-      return (
-        await api('POST', '/api/v1/auth/register', {
-          json: { registrationToken: v.body.registrationToken, name: 'Ana', deviceLabel: label },
-        })
-      ).body.session;
-    };
+    const signIn = async (label: string) => (await signInAccount(first.url, phone, 'Ana', label)).session!;
     const s1 = await signIn('laptop');
     const s2 = await signIn('phone');
     const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#3366cc' } })

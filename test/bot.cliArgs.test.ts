@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCliArgs, parseVideoSpec } from '../bot/cli/args.js';
 import { progressLine } from '../bot/cli/progress.js';
-import { backoffDelayMs } from '../bot/runner/backoff.js';
+import { reconnectPolicyFor } from '../bot/runner/backoff.js';
 import { defaultBindAddress, parseTargetUrl, signalingUrl } from '../bot/targetUrl.js';
 
 describe('parseCliArgs', () => {
@@ -86,11 +86,18 @@ describe('target URL helpers', () => {
 
 describe('backoff and progress', () => {
   it('backs off exponentially with jitter, capped', () => {
-    const policy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 8000 };
-    expect(backoffDelayMs(policy, 0, () => 0)).toBe(250);
-    expect(backoffDelayMs(policy, 0, () => 1)).toBe(500);
-    expect(backoffDelayMs(policy, 3, () => 1)).toBe(4000);
-    expect(backoffDelayMs(policy, 10, () => 1)).toBe(8000);
+    const backoff = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 8000 };
+    const delay = (retryCount: number, random: number, maxAttempts = backoff.maxAttempts): number | null =>
+      reconnectPolicyFor({ ...backoff, maxAttempts }, () => random).nextRetryDelayInMs({
+        retryCount,
+        elapsedMs: 0,
+      });
+    expect(delay(0, 0)).toBe(250);
+    expect(delay(0, 1)).toBe(500);
+    expect(delay(3, 1)).toBe(4000);
+    expect(delay(10, 1, 20)).toBe(8000);
+    // Bounded: no attempt after maxAttempts.
+    expect(delay(5, 1)).toBeNull();
   });
 
   it('formats one progress line', () => {

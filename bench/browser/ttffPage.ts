@@ -6,7 +6,7 @@
  * (timeOrigin + now), so the two pages' clocks compare.
  */
 import { RoomSession } from '../../client/sdk/roomSession.js';
-import { SignalingClient } from '../../client/sdk/signalingClient.js';
+import { SignalingConnection } from '../../client/sdk/connection.js';
 
 /** Epoch milliseconds of each step on one side of a call. */
 export interface SideTiming {
@@ -45,7 +45,7 @@ declare global {
   }
 }
 
-let signaling: SignalingClient | undefined;
+let signaling: SignalingConnection | undefined;
 let media: MediaStream | undefined;
 let session: RoomSession | undefined;
 let callId: string | undefined;
@@ -54,7 +54,7 @@ let onIncoming: (() => void) | undefined;
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
-function connected(): SignalingClient {
+function connected(): SignalingConnection {
   if (!signaling) throw new Error('connect first');
   return signaling;
 }
@@ -129,7 +129,8 @@ function firstFrame(track: MediaStreamTrack): Promise<number> {
 window.ttff = {
   async connect(token) {
     const url = `${location.origin.replace(/^http/, 'ws')}/ws`;
-    signaling = await SignalingClient.connect(url, token);
+    // One socket per measured call: a drop fails the run rather than hiding in a reconnect.
+    signaling = await SignalingConnection.open({ url, getToken: () => token, reconnectOn: () => false });
     signaling.on('callIncoming', ({ call }) => {
       incoming.push(call.callId);
       onIncoming?.();

@@ -1,12 +1,13 @@
 /**
  * One bot's life: get a token, join and publish through its engine, and when the session drops
- * unexpectedly, rejoin with bounded backoff. Keeps the stats of every session it had, so a
+ * unexpectedly, rejoin as the SDK's reconnect policy allows (bounded, jittered backoff). Keeps the stats of every session it had, so a
  * reconnect does not erase what was measured before it.
  */
 import { getBotToken } from '../auth.js';
 import type { BotEngine, EngineFactory, EngineKind, EngineStats, StreamStats } from '../engine/botEngine.js';
 import { BotError, errorCode, errorMessage, withTimeout } from '../errors.js';
-import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.js';
+import { RetryAbortedError, retryWithPolicy } from '../../client/sdk/reconnectPolicy.js';
+import { reconnectPolicyFor, sleep, type BackoffPolicy } from './backoff.js';
 
 export type BotState = 'pending' | 'joining' | 'joined' | 'reconnecting' | 'failed' | 'stopped';
 
@@ -171,26 +172,34 @@ export class BotController {
     }
   }
 
-  /** Rejoins after an unexpected disconnect: at most `maxAttempts` tries, backing off between. */
+  /** Rejoins after an unexpected disconnect, as the SDK's reconnect policy allows. */
   async #recover(lost: BotEngine, reason: string): Promise<void> {
     this.#state = 'reconnecting';
     this.#record(new BotError('DISCONNECTED', reason));
     this.#retire(lost);
     await lost.close();
-    const { backoff } = this.#opts;
-    for (let attempt = 0; attempt < backoff.maxAttempts; attempt++) {
-      if (!(await sleep(backoffDelayMs(backoff, attempt), this.#stop.signal))) return;
-      this.#reconnects++;
-      try {
-        await this.#session();
-        this.#state = 'joined';
-        return;
-      } catch (err) {
-        if (this.#stop.signal.aborted) return;
-        this.#record(err);
-      }
+    try {
+      await retryWithPolicy(
+        async () => {
+          this.#reconnects++;
+          try {
+            await this.#session();
+          } catch (err) {
+            if (!this.#stop.signal.aborted) this.#record(err);
+            throw err;
+          }
+        },
+        {
+          policy: reconnectPolicyFor(this.#opts.backoff),
+          signal: this.#stop.signal,
+          // A bot retries whatever went wrong (its token source is not a person's session).
+          isFatal: (err) => err instanceof RetryAbortedError,
+        },
+      );
+      this.#state = 'joined';
+    } catch {
+      if (!this.#stop.signal.aborted) this.#state = 'failed';
     }
-    this.#state = 'failed';
   }
 
   #throwIfStopped(): void {

@@ -7,137 +7,27 @@
  * and the server revokes the device when it sees an old one again. `TokenStore.withLock` extends that
  * guarantee to other tabs sharing the same stored session.
  */
+import type { AccountRequest, AccountResponse, Session, User } from '../../protocol/accounts.js';
+import { MAX_CONTACT_LOOKUP } from '../../protocol/accountLimits.js';
+import { readJson, sendRequest, type SendOptions } from './accountHttp.js';
+import { ApiError, notSignedIn } from './apiError.js';
+import { readClaims } from './jwt.js';
+import { isFatalError } from './reconnectPolicy.js';
 import { MemoryTokenStore, type StoredSession, type TokenStore } from './tokenStore.js';
 import { TypedEmitter } from './typedEmitter.js';
 
-export interface UserPhoto {
-  /** 512 px WebP; needs the Bearer token, so fetch it with `fetchPhoto`. */
-  url: string;
-  /** 96 px WebP thumbnail; same rules. */
-  thumbUrl: string;
-  etag: string;
-}
-
-export interface User {
-  userId: string;
-  name: string;
-  /** E.164; only in your own profile. */
-  phone?: string;
-  photo: UserPhoto | null;
-  createdAt: number;
-}
-
-export interface Session {
-  accessToken: string;
-  /** Epoch seconds, server clock. */
-  accessTokenExpiresAt: number;
-  refreshToken: string;
-  deviceId: string;
-  user: User;
-}
-
-export interface Device {
-  deviceId: string;
-  label: string;
-  createdAt: number;
-  lastSeenAt: number;
-  current: boolean;
-}
-
-export interface CodeRequested {
-  /** The number as the server normalised it (E.164): pass this one to `verify`. */
-  phone: string;
-  expiresInSeconds: number;
-  resendAfterSeconds: number;
-}
-
-export type VerifyResult =
-  | { status: 'signed-in'; session: Session }
-  | { status: 'registration-required'; registrationToken: string; expiresInSeconds: number };
-
-export interface ContactMatch {
-  phone: string;
-  user: User;
-}
-
-/** The server's codes (docs/accounts-api.md), plus local ones for failures that never got an answer. */
-export type ApiErrorCode =
-  | 'INVALID_PARAMS'
-  | 'MALFORMED_MESSAGE'
-  | 'MESSAGE_TOO_LARGE'
-  | 'INVALID_PHONE_NUMBER'
-  | 'CODE_INVALID'
-  | 'CODE_EXPIRED'
-  | 'CODE_LOCKED'
-  | 'RATE_LIMITED'
-  | 'REGISTRATION_TOKEN_INVALID'
-  | 'REFRESH_TOKEN_INVALID'
-  | 'REFRESH_TOKEN_REUSED'
-  | 'UNAUTHORIZED'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'NOT_FOUND'
-  | 'FORBIDDEN'
-  /** local: no session to authenticate with */
-  | 'NOT_SIGNED_IN'
-  /** local: the server could not be reached */
-  | 'NETWORK_ERROR'
-  /** local: no answer within the timeout */
-  | 'TIMEOUT'
-  /** local: an answer that is not the documented JSON */
-  | 'BAD_RESPONSE'
-  | (string & {});
-
-export class ApiError extends Error {
-  /** HTTP status; 0 when there was no answer. */
-  readonly status: number;
-  readonly code: ApiErrorCode;
-  /** From `Retry-After` (429s, 503s). */
-  readonly retryAfterSeconds: number | undefined;
-  /** Wrong-code answers: how many tries are left before the number is locked, when the server says. */
-  readonly attemptsLeft: number | undefined;
-  /** Any other fields of the server's `error` object. */
-  readonly details: Readonly<Record<string, unknown>>;
-
-  constructor(
-    status: number,
-    code: ApiErrorCode,
-    message: string,
-    extra: { retryAfterSeconds?: number; attemptsLeft?: number; details?: Record<string, unknown> } = {},
-  ) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-    this.retryAfterSeconds = extra.retryAfterSeconds;
-    this.attemptsLeft = extra.attemptsLeft;
-    this.details = extra.details ?? {};
-  }
-
-  static async fromResponse(res: Response): Promise<ApiError> {
-    const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'));
-    let error: Record<string, unknown> | undefined;
-    try {
-      const body = (await res.json()) as { error?: unknown };
-      if (typeof body.error === 'object' && body.error !== null)
-        error = body.error as Record<string, unknown>;
-    } catch {
-      // not JSON (a proxy's error page): fall back to the status
-    }
-    const { code, message, attemptsLeft, ...details } = error ?? {};
-    const text = typeof message === 'string' ? message : `HTTP ${res.status}`;
-    return new ApiError(res.status, typeof code === 'string' ? code : `HTTP_${res.status}`, text, {
-      retryAfterSeconds,
-      // A structured field if the server sends one; else the number in "wrong code; 3 attempts left".
-      attemptsLeft:
-        typeof attemptsLeft === 'number'
-          ? attemptsLeft
-          : code === 'CODE_INVALID'
-            ? attemptsIn(text)
-            : undefined,
-      details,
-    });
-  }
-}
+// The wire types are the shared schemas' (protocol/accounts.ts). Only their types are imported here:
+// the server validates what it sends against them in tests, and browsers need not download zod.
+export type {
+  CodeRequested,
+  ContactMatch,
+  Device,
+  Session,
+  User,
+  UserPhoto,
+  VerifyResult,
+} from '../../protocol/accounts.js';
+export { ApiError, type ApiErrorCode } from './apiError.js';
 
 export interface AccountClientOptions {
   /** Origin of the service, e.g. `location.origin` or `http://127.0.0.1:3000`. */
@@ -163,7 +53,6 @@ type AccountEvents = {
 };
 
 const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
-const MAX_LOOKUP = 500;
 const RETRY_REFRESH_MS = 15_000;
 
 export class AccountClient extends TypedEmitter<AccountEvents> {
@@ -216,18 +105,22 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
 
   // ---- sign-in and registration ----
 
-  async requestCode(phone: string): Promise<CodeRequested> {
-    return this.#json<CodeRequested>('POST', '/api/v1/auth/code', { phone });
+  async requestCode(phone: string): Promise<AccountResponse['code']> {
+    return this.#json<'code'>('POST', '/api/v1/auth/code', { phone } satisfies AccountRequest['code']);
   }
 
   /** Signs in (and stores the session) for a known number; otherwise asks for registration. */
-  async verify(phone: string, code: string, deviceLabel = this.#deviceLabel): Promise<VerifyResult> {
+  async verify(
+    phone: string,
+    code: string,
+    deviceLabel = this.#deviceLabel,
+  ): Promise<AccountResponse['verify']> {
     const started = Date.now();
-    const result = await this.#json<VerifyResult>('POST', '/api/v1/auth/verify', {
+    const result = await this.#json<'verify'>('POST', '/api/v1/auth/verify', {
       phone,
       code,
       ...(deviceLabel ? { deviceLabel } : {}),
-    });
+    } satisfies AccountRequest['verify']);
     if (result.status === 'signed-in')
       return { status: 'signed-in', session: await this.#set(result.session, started) };
     return result;
@@ -235,11 +128,11 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
 
   async register(registrationToken: string, name: string, deviceLabel = this.#deviceLabel): Promise<Session> {
     const started = Date.now();
-    const { session } = await this.#json<{ session: Session }>('POST', '/api/v1/auth/register', {
+    const { session } = await this.#json<'register'>('POST', '/api/v1/auth/register', {
       registrationToken,
       name,
       ...(deviceLabel ? { deviceLabel } : {}),
-    });
+    } satisfies AccountRequest['register']);
     return this.#set(session, started);
   }
 
@@ -286,12 +179,14 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
   // ---- profile ----
 
   async me(): Promise<User> {
-    const { user } = await this.#authedJson<{ user: User }>('GET', '/api/v1/me');
+    const { user } = await this.#authedJson<'user'>('GET', '/api/v1/me');
     return this.#setUser(user);
   }
 
   async updateName(name: string): Promise<User> {
-    const { user } = await this.#authedJson<{ user: User }>('PATCH', '/api/v1/me', { name });
+    const { user } = await this.#authedJson<'user'>('PATCH', '/api/v1/me', {
+      name,
+    } satisfies AccountRequest['rename']);
     return this.#setUser(user);
   }
 
@@ -306,7 +201,7 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
       contentType: type,
       timeoutMs: this.#timeoutMs * 3,
     });
-    const { user } = await readJson<{ user: User }>(res);
+    const { user } = await readJson<'user'>(res);
     return this.#setUser(user);
   }
 
@@ -327,8 +222,8 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
 
   // ---- devices and contacts ----
 
-  async listDevices(): Promise<Device[]> {
-    return (await this.#authedJson<{ devices: Device[] }>('GET', '/api/v1/devices')).devices;
+  async listDevices(): Promise<AccountResponse['devices']['devices']> {
+    return (await this.#authedJson<'devices'>('GET', '/api/v1/devices')).devices;
   }
 
   /** Signs a device out. Revoking this device signs this client out too. */
@@ -338,13 +233,13 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
   }
 
   /** Registered users among the given E.164 numbers (any number of them: sent 500 at a time). */
-  async lookupContacts(phones: readonly string[]): Promise<ContactMatch[]> {
-    const matches: ContactMatch[] = [];
-    for (let i = 0; i < phones.length; i += MAX_LOOKUP) {
-      const batch = phones.slice(i, i + MAX_LOOKUP);
-      const res = await this.#authedJson<{ matches: ContactMatch[] }>('POST', '/api/v1/contacts/lookup', {
+  async lookupContacts(phones: readonly string[]): Promise<AccountResponse['contacts']['matches']> {
+    const matches: AccountResponse['contacts']['matches'] = [];
+    for (let i = 0; i < phones.length; i += MAX_CONTACT_LOOKUP) {
+      const batch = phones.slice(i, i + MAX_CONTACT_LOOKUP);
+      const res = await this.#authedJson<'contacts'>('POST', '/api/v1/contacts/lookup', {
         phones: batch,
-      });
+      } satisfies AccountRequest['contacts']);
       matches.push(...res.matches);
     }
     return matches;
@@ -458,19 +353,13 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
     }
     const started = Date.now();
     try {
-      const { session } = await this.#json<{ session: Session }>('POST', '/api/v1/auth/refresh', {
+      const { session } = await this.#json<'refresh'>('POST', '/api/v1/auth/refresh', {
         refreshToken: stored.refreshToken,
-      });
+      } satisfies AccountRequest['refresh']);
       return await this.#set(session, started);
     } catch (err) {
       // Refused (revoked device, reused or expired refresh token): the session is over.
-      if (
-        err instanceof ApiError &&
-        err.status >= 400 &&
-        err.status < 500 &&
-        err.status !== 408 &&
-        err.status !== 429
-      ) {
+      if (err instanceof ApiError && isFatalError(err)) {
         await this.#drop(`session ended (${err.code})`);
       }
       throw err;
@@ -479,53 +368,38 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
 
   // ---- HTTP ----
 
-  async #send(
-    method: string,
-    path: string,
-    opts: { body?: BodyInit; contentType?: string; token?: string; timeoutMs?: number; cache?: RequestCache },
-  ): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (opts.contentType) headers['content-type'] = opts.contentType;
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    try {
-      return await this.#fetch(new URL(path, this.baseUrl), {
-        method,
-        headers,
-        ...(opts.body !== undefined ? { body: opts.body } : {}),
-        ...(opts.cache ? { cache: opts.cache } : {}),
-        signal: AbortSignal.timeout(opts.timeoutMs ?? this.#timeoutMs),
-      });
-    } catch (err) {
-      const name = (err as { name?: string }).name;
-      if (name === 'TimeoutError' || name === 'AbortError')
-        throw new ApiError(0, 'TIMEOUT', `${method} ${path}: no answer in time`);
-      throw new ApiError(0, 'NETWORK_ERROR', `${method} ${path}: cannot reach the server`, {
-        details: { cause: String(err) },
-      });
-    }
+  #send(method: string, path: string, opts: SendOptions): Promise<Response> {
+    return sendRequest(this.#fetch, new URL(path, this.baseUrl), method, {
+      ...opts,
+      timeoutMs: opts.timeoutMs ?? this.#timeoutMs,
+    });
   }
 
-  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #json<K extends keyof AccountResponse>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<AccountResponse[K]> {
     const res = await this.#send(method, path, {
       ...(body !== undefined ? { body: JSON.stringify(body), contentType: 'application/json' } : {}),
     });
     if (!res.ok) throw await ApiError.fromResponse(res);
-    return readJson<T>(res);
+    return readJson<K>(res);
   }
 
-  async #authedJson<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #authedJson<K extends keyof AccountResponse>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<AccountResponse[K]> {
     const res = await this.#authed(method, path, {
       ...(body !== undefined ? { body: JSON.stringify(body), contentType: 'application/json' } : {}),
     });
-    return readJson<T>(res);
+    return readJson<K>(res);
   }
 
   /** Sends with the Bearer token; on 401 UNAUTHORIZED refreshes and retries once. */
-  async #authed(
-    method: string,
-    path: string,
-    opts: { body?: BodyInit; contentType?: string; timeoutMs?: number; cache?: RequestCache } = {},
-  ): Promise<Response> {
+  async #authed(method: string, path: string, opts: Omit<SendOptions, 'token'> = {}): Promise<Response> {
     let token = await this.getAccessToken();
     let res = await this.#send(method, path, { ...opts, token });
     if (res.status === 401) {
@@ -539,49 +413,14 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
   }
 }
 
-function notSignedIn(): ApiError {
-  return new ApiError(401, 'NOT_SIGNED_IN', 'not signed in');
-}
-
-async function readJson<T>(res: Response): Promise<T> {
-  if (res.status === 204) return undefined as T;
-  try {
-    return (await res.json()) as T;
-  } catch {
-    throw new ApiError(res.status, 'BAD_RESPONSE', `expected JSON from the server (HTTP ${res.status})`);
-  }
-}
-
-function parseRetryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
-}
-
-function attemptsIn(message: string): number | undefined {
-  const m = /(\d+)\s+attempts?\s+left/i.exec(message);
-  return m ? Number(m[1]) : undefined;
-}
-
 /**
  * When the access token expires by this machine's clock. The token's own lifetime (exp - iat), counted
  * from when the request was sent, is right even when the local clock is off; the server's epoch
  * `accessTokenExpiresAt` is the fallback for a token that is not a readable JWT.
  */
 function localExpiry(session: Session, requestStartedAt: number): number {
-  try {
-    const payload = session.accessToken.split('.')[1];
-    if (payload) {
-      const b64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const claims = JSON.parse(new TextDecoder().decode(bytes)) as { iat?: unknown; exp?: unknown };
-      if (typeof claims.iat === 'number' && typeof claims.exp === 'number' && claims.exp > claims.iat) {
-        return requestStartedAt + (claims.exp - claims.iat) * 1000;
-      }
-    }
-  } catch {
-    // not a JWT we can read
-  }
+  const claims = readClaims(session.accessToken);
+  if (claims?.iat !== undefined && claims.exp !== undefined && claims.exp > claims.iat)
+    return requestStartedAt + (claims.exp - claims.iat) * 1000;
   return session.accessTokenExpiresAt * 1000;
 }

@@ -2,24 +2,41 @@ export {
   RoomSession,
   type AttachOptions,
   type JoinOptions,
+  type ReconnectOptions,
   type RemotePeer,
   type RemoteTrack,
   type RoomEntry,
 } from './roomSession.js';
 export {
   Call,
-  CallClient,
   type AnyCall,
   IncomingCall,
   OutgoingCall,
-  signalingUrlFor,
-  type CallClientOptions,
-  type CallConnectionState,
   type CallEndedReason,
   type CallMediaState,
   type CallParticipant,
   type CallTrack,
+} from './call.js';
+export {
+  CallClient,
+  signalingUrlFor,
+  type CallClientOptions,
+  type CallConnectionState,
 } from './callClient.js';
+export {
+  SignalingConnection,
+  type ConnectionOptions,
+  type ConnectionState,
+  type Disconnect,
+  type ReconnectAttempt,
+} from './connection.js';
+export {
+  DefaultReconnectPolicy,
+  isFatalError,
+  type BackoffOptions,
+  type ReconnectContext,
+  type ReconnectPolicy,
+} from './reconnectPolicy.js';
 export type {
   CallEndReason,
   CallHistoryEntry,

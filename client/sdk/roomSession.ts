@@ -1,26 +1,29 @@
 /**
- * A client's presence in a room: signaling, a mediasoup-client Device, one send and one receive
- * transport, the local producers and a consumer for every remote producer. The web page and the
- * real-media bot both drive rooms through this class only.
+ * A client's presence in a room: who is there, what they publish, and what this client publishes,
+ * kept across re-entries. The media of each entry (Device, transports, producers, consumers) is a
+ * RoomMedia; the connection is a SignalingConnection (its own, or a CallClient's). The web page and
+ * the real-media bot both drive rooms through this class only.
+ *
+ * When the connection is lost, the session enters the room again (new peer id, new transports) as
+ * the reconnect policy allows, publishes again what was published, and reports only what changed.
  */
-import { Device, type types } from 'mediasoup-client';
-import type { NotificationData, PeerInfo, ProducerInfo, ResponseData } from '../../protocol/signaling.js';
+import type { types } from 'mediasoup-client';
+import type { NotificationData, PeerInfo } from '../../protocol/signaling.js';
 import { CloseCode } from '../../protocol/errors.js';
-import { SignalingClient, type WebSocketFactory } from './signalingClient.js';
+import type { Disconnect, SignalingConnection } from './connection.js';
+import { DefaultReconnectPolicy, retryWithPolicy, type ReconnectPolicy } from './reconnectPolicy.js';
+import { enterRoomByName, type JoinOptions, type ReconnectOptions, type RoomEntry } from './roomEntry.js';
+import { RoomMedia, type MediaKind, type RemoteTrack, type RoomMediaSink } from './roomMedia.js';
+import { recordRoomNotifications, ROOM_NOTIFICATIONS, type EarlyNotifications } from './roomNotifications.js';
 import { TypedEmitter } from './typedEmitter.js';
+
+export type { RemoteTrack } from './roomMedia.js';
+export type { JoinOptions, ReconnectOptions, RoomEntry } from './roomEntry.js';
 
 export interface RemotePeer {
   peerId: string;
   userId: string;
   displayName: string;
-}
-
-export interface RemoteTrack {
-  peerId: string;
-  consumerId: string;
-  producerId: string;
-  kind: 'audio' | 'video';
-  track: MediaStreamTrack;
 }
 
 type RoomSessionEvents = {
@@ -39,131 +42,65 @@ type RoomSessionEvents = {
   error: [Error];
 };
 
-export interface JoinOptions {
-  /** ws:// or wss:// URL of the signaling endpoint, e.g. ws://host:3000/ws */
-  url: string;
-  /** A fixed access token. The session ends when it expires (close 4001). Give this or `getToken`. */
-  token?: string;
-  /**
-   * Supplies access tokens: once to join, and again whenever the server closes the socket because the
-   * token expired (4001), with the refused token as argument; the session then reconnects by itself.
-   * `(rejected) => accountClient.getAccessToken(rejected)` fits.
-   */
-  getToken?: (rejectedToken?: string) => Promise<string>;
-  room: string;
-  displayName?: string;
-  deviceOptions?: types.DeviceOptions;
-  webSocketFactory?: WebSocketFactory;
-  /** Reconnecting after 4001 (only with `getToken`): attempts (default 4), first back-off (default 500 ms, doubling). */
-  reconnect?: { attempts?: number; backoffMs?: number };
-}
-
-/** A room entered on a signaling connection: what `RoomSession.attach` gets from its `enter`. */
-export interface RoomEntry {
-  signaling: SignalingClient;
-  /** The server's answer to `join` (or to a request that answers like it, e.g. `callJoinMedia`). */
-  joined: ResponseData['join'];
-  /**
-   * Whether the session owns the connection: it closes it when it ends. A connection that belongs to
-   * someone else (a CallClient's) stays open; the session only leaves the room and stops listening.
-   */
-  ownsSignaling: boolean;
-  /** The access token the connection was opened with; handed back to `enter` as `rejectedToken`. */
-  token?: string;
-}
-
 export interface AttachOptions {
   room: string;
   /**
-   * Enters the room: once, and again after the connection closed with a code `reconnectOn` accepts.
-   * On a re-entry, `rejectedToken` is the token of the connection that closed (if the entry gave one).
+   * Enters the room: once, and again after the connection was lost and either comes back by itself
+   * or closed with a code `reconnectOn` accepts. `rejectedToken` is the token of the lost entry.
    */
   enter: (ctx: { rejectedToken?: string; closeCode?: number }) => Promise<RoomEntry>;
-  /** Whether to enter again after the connection closed with this code (default: never). */
+  /** Whether to enter again after a connection that does not reconnect closed with this code (default: never). */
   reconnectOn?: (closeCode: number) => boolean;
   deviceOptions?: types.DeviceOptions;
-  /** Re-entering: attempts (default 4), first back-off (default 500 ms, doubling). */
-  reconnect?: { attempts?: number; backoffMs?: number };
+  reconnect?: ReconnectOptions;
 }
 
-interface Connected {
+interface Entered {
   entry: RoomEntry;
-  device: Device;
+  device: RoomMedia['device'];
   early: EarlyNotifications;
 }
-
-/** The notifications about the room a session is in (the others belong to whoever owns the connection). */
-type RoomNotification =
-  | 'peerJoined'
-  | 'peerLeft'
-  | 'newProducer'
-  | 'producerClosed'
-  | 'consumerClosed'
-  | 'activeSpeaker'
-  | 'roomClosed';
-const ROOM_NOTIFICATIONS: readonly RoomNotification[] = [
-  'peerJoined',
-  'peerLeft',
-  'newProducer',
-  'producerClosed',
-  'consumerClosed',
-  'activeSpeaker',
-  'roomClosed',
-];
-
-/**
- * Room notifications that arrive after the join answer and before the session listens (while the
- * Device loads): someone joining or publishing at that moment must not be missed.
- */
-interface EarlyNotifications {
-  /** Stops recording and returns what was recorded, in order. */
-  stop(): { name: RoomNotification; data: unknown }[];
-}
-
-function recordRoomNotifications(s: SignalingClient): EarlyNotifications {
-  const seen: { name: RoomNotification; data: unknown }[] = [];
-  const offs = ROOM_NOTIFICATIONS.map((name) => s.on(name, (data: unknown) => seen.push({ name, data })));
-  return {
-    stop: () => {
-      for (const off of offs.splice(0)) off();
-      return seen.splice(0);
-    },
-  };
-}
-
-/** Three simulcast layers sized for a 640×480 camera; the SFU picks one per receiver. */
-const VIDEO_ENCODINGS: types.RtpEncodingParameters[] = [
-  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: 'L1T3' },
-  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000, scalabilityMode: 'L1T3' },
-  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_200_000, scalabilityMode: 'L1T3' },
-];
 
 export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   readonly room: string;
   readonly peers = new Map<string, RemotePeer>();
   readonly remoteTracks = new Map<string, RemoteTrack>();
-  readonly producers = new Map<'audio' | 'video', types.Producer>();
+  readonly producers = new Map<MediaKind, types.Producer>();
   #entry: RoomEntry;
-  #device: Device;
-  #sendTransport: types.Transport | undefined;
-  #recvTransport: types.Transport | undefined;
-  readonly #consumers = new Map<string, types.Consumer>();
+  #device: RoomMedia['device'];
+  #media: RoomMedia | undefined;
   readonly #opts: AttachOptions;
+  readonly #policy: ReconnectPolicy;
+  readonly #sink: RoomMediaSink;
   /** Listeners on the current connection, removed when it is replaced or the session ends. */
   #unlisten: (() => void)[] = [];
-  /** What the app published, so a reconnect can publish it again. */
+  /** What the app published, so a re-entry can publish it again. */
   readonly #published: { audio?: MediaStreamTrack; video?: MediaStreamTrack; simulcast?: boolean } = {};
-  /** Muted state as the app last set it (survives a reconnect). */
+  /** Muted state as the app last set it (survives a re-entry). */
   readonly #muted = { audio: false, video: false };
   #reconnecting = false;
   #closed = false;
 
-  private constructor(opts: AttachOptions, c: Connected) {
+  private constructor(opts: AttachOptions, c: Entered) {
     super();
     this.room = opts.room;
     this.#opts = opts;
     this.#entry = c.entry;
     this.#device = c.device;
+    this.#policy =
+      opts.reconnect?.policy ??
+      new DefaultReconnectPolicy({
+        maxAttempts: opts.reconnect?.attempts ?? 4,
+        baseDelayMs: opts.reconnect?.backoffMs ?? 500,
+      });
+    this.#sink = {
+      remoteTracks: this.remoteTracks,
+      producers: this.producers,
+      track: (t) => this.emit('track', t),
+      trackEnded: (t) => this.emit('trackEnded', t),
+      transportState: (direction, state) => this.emit('transportState', direction, state),
+      error: (err) => this.emit('error', err),
+    };
   }
 
   /** This client's id in the room (a new one after a reconnect). */
@@ -171,12 +108,12 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     return this.#entry.joined.peerId;
   }
 
-  /** The current signaling connection (a new one after a reconnect). */
-  get signaling(): SignalingClient {
+  /** The signaling connection of the current entry. */
+  get signaling(): SignalingConnection {
     return this.#entry.signaling;
   }
 
-  get device(): Device {
+  get device(): RoomMedia['device'] {
     return this.#device;
   }
 
@@ -192,27 +129,12 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   static async join(opts: JoinOptions): Promise<RoomSession> {
     if (opts.token === undefined && !opts.getToken)
       throw new Error('RoomSession.join needs token or getToken');
-    const enter = async ({ rejectedToken }: { rejectedToken?: string }): Promise<RoomEntry> => {
-      const token =
-        rejectedToken === undefined
-          ? (opts.token ?? (await opts.getToken!()))
-          : await opts.getToken!(rejectedToken);
-      const signaling = await SignalingClient.connect(opts.url, token, { factory: opts.webSocketFactory });
-      try {
-        const joined = await signaling.request('join', {
-          room: opts.room,
-          ...(opts.displayName ? { displayName: opts.displayName } : {}),
-        });
-        return { signaling, joined, ownsSignaling: true, token };
-      } catch (err) {
-        signaling.close();
-        throw err;
-      }
-    };
+    const getToken = opts.getToken;
+    const enter = enterRoomByName(opts);
     return RoomSession.attach({
       room: opts.room,
       enter,
-      reconnectOn: (code) => code === CloseCode.TokenExpired && opts.getToken !== undefined,
+      reconnectOn: (code) => code === CloseCode.TokenExpired && getToken !== undefined,
       deviceOptions: opts.deviceOptions,
       reconnect: opts.reconnect,
     });
@@ -223,29 +145,30 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
    * CallClient's connection. Creates the Device, transports and consumers like `join`.
    */
   static async attach(opts: AttachOptions): Promise<RoomSession> {
-    const connected = await RoomSession.#connect(opts, {});
-    const session = new RoomSession(opts, connected);
+    const entered = await RoomSession.#enter(opts, {});
+    const session = new RoomSession(opts, entered);
     try {
-      await session.#setUp(connected.entry.joined.peers, connected.early);
+      await session.#setUp(entered);
       return session;
     } catch (err) {
+      // The connection dropped during setup and the session is entering again: that decides.
+      if (session.#reconnecting && (await session.#reentered())) return session;
       session.#closed = true;
-      session.#closeMedia();
+      session.#media?.close();
       session.#release(true);
       throw err;
     }
   }
 
-  static async #connect(
+  static async #enter(
     opts: AttachOptions,
     ctx: { rejectedToken?: string; closeCode?: number },
-  ): Promise<Connected> {
+  ): Promise<Entered> {
     const entry = await opts.enter(ctx);
+    // Record from the join answer on: someone joining or publishing while the Device loads counts.
     const early = recordRoomNotifications(entry.signaling);
     try {
-      const device = await Device.factory(opts.deviceOptions);
-      await device.load({ routerRtpCapabilities: entry.joined.routerRtpCapabilities });
-      return { entry, device, early };
+      return { entry, device: await RoomMedia.loadDevice(entry.joined, opts.deviceOptions), early };
     } catch (err) {
       early.stop();
       RoomSession.#releaseEntry(entry, true);
@@ -256,7 +179,8 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   /** Gives a connection back: closes an owned one, leaves the room on a borrowed one. */
   static #releaseEntry(entry: RoomEntry, leaveRoom: boolean): void {
     if (entry.ownsSignaling) entry.signaling.close();
-    else if (leaveRoom) entry.signaling.request('leave', {}).catch(() => undefined);
+    else if (leaveRoom && entry.signaling.socket)
+      entry.signaling.socket.request('leave', {}).catch(() => undefined);
   }
 
   /** Stops listening to the current connection and gives it back. */
@@ -265,23 +189,24 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     RoomSession.#releaseEntry(this.#entry, leaveRoom);
   }
 
-  /** Wires the current signaling connection, creates transports and consumes what is there. */
-  async #setUp(peers: PeerInfo[], early: EarlyNotifications): Promise<void> {
-    const s = this.signaling;
+  /** Wires the entry's connection, creates its media and consumes what is there. */
+  async #setUp({ entry, early }: Entered): Promise<void> {
+    const s = entry.signaling;
+    const peers: PeerInfo[] = entry.joined.peers;
     // Listen before any await below, so no notification slips between setup steps. Listeners of a
-    // replaced connection (after a reconnect) ignore whatever it still delivers.
-    const current = (): boolean => s === this.signaling && !this.#closed;
+    // replaced entry (after a re-entry) ignore whatever its connection still delivers.
+    const current = (): boolean => s === this.signaling && entry === this.#entry && !this.#closed;
     const queued: (() => Promise<void>)[] = [];
     let ready = false;
     const whenReady = (fn: () => Promise<void>): void => {
       if (ready) fn().catch((err: unknown) => this.emit('error', err as Error));
       else queued.push(fn);
     };
-    // Peers known from before (a reconnect), and peers that came or went since entering the room:
+    // Peers known from before (a re-entry), and peers that came or went since entering the room:
     // the join answer is older than those notifications, so it must not undo them.
     const before = new Set(this.peers.keys());
     const changed = new Set<string>();
-    const handlers: { [N in RoomNotification]: (data: NotificationData[N]) => void } = {
+    const handlers: { [N in (typeof ROOM_NOTIFICATIONS)[number]]: (data: NotificationData[N]) => void } = {
       peerJoined: (p) => {
         changed.add(p.peerId);
         const peer = { peerId: p.peerId, userId: p.userId, displayName: p.displayName };
@@ -290,16 +215,12 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       },
       peerLeft: ({ peerId }) => {
         changed.add(peerId);
-        for (const t of [...this.remoteTracks.values()])
-          if (t.peerId === peerId) this.#dropConsumer(t.consumerId);
+        this.#media?.dropWhere((t) => t.peerId === peerId);
         if (this.peers.delete(peerId)) this.emit('peerLeft', peerId);
       },
-      newProducer: ({ peerId, producer }) => whenReady(() => this.#consume(peerId, producer)),
-      consumerClosed: ({ consumerId }) => this.#dropConsumer(consumerId),
-      producerClosed: ({ producerId }) => {
-        for (const t of [...this.remoteTracks.values()])
-          if (t.producerId === producerId) this.#dropConsumer(t.consumerId);
-      },
+      newProducer: ({ peerId, producer }) => whenReady(() => this.#media!.consume(peerId, producer)),
+      consumerClosed: ({ consumerId }) => this.#media?.dropConsumer(consumerId),
+      producerClosed: ({ producerId }) => this.#media?.dropWhere((t) => t.producerId === producerId),
       activeSpeaker: ({ peerId }) => this.emit('activeSpeaker', peerId),
       roomClosed: ({ reason }) => void this.#end(`room closed: ${reason}`),
     };
@@ -312,21 +233,21 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       );
     }
     this.#unlisten.push(
-      s.on('close', ({ code }) => {
-        if (!current() || this.#reconnecting) return;
-        if (this.#opts.reconnectOn?.(code)) void this.#reconnect(code);
-        else void this.#end(`signaling closed (${code})`);
+      s.on('disconnected', (d) => {
+        if (current() && !this.#reconnecting) this.#onDisconnected(d);
       }),
     );
     // What arrived between entering the room and now, in order.
     for (const { name, data } of early.stop()) if (current()) (handlers[name] as (d: unknown) => void)(data);
 
-    await s.request('setRtpCapabilities', { rtpCapabilities: this.#device.rtpCapabilities as never });
-    this.#recvTransport = await this.#createTransport('recv');
-    if (this.#device.canProduce('audio') || this.#device.canProduce('video')) {
-      this.#sendTransport = await this.#createTransport('send');
+    const created = await RoomMedia.create(this.#device, s, this.#sink);
+    if (!current()) {
+      // Lost while creating the transports; a re-entry (or the end) took over.
+      created.close();
+      throw new Error('the room entry was replaced');
     }
-    // After a reconnect, `peers` already holds who was there: report only the difference.
+    this.#media = created;
+    // After a re-entry, `peers` already holds who was there: report only the difference.
     const present = new Set(peers.map((p) => p.peerId));
     for (const peerId of before) {
       if (present.has(peerId) || changed.has(peerId)) continue;
@@ -341,58 +262,75 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       if (!known) this.emit('peerJoined', remote);
     }
     ready = true;
-    const initial = listed.flatMap((p) => p.producers.map((pr) => () => this.#consume(p.peerId, pr)));
+    const media = this.#media;
+    const initial = listed.flatMap((p) => p.producers.map((pr) => () => media.consume(p.peerId, pr)));
     await Promise.all([...initial, ...queued.splice(0)].map((fn) => fn()));
   }
 
+  #onDisconnected({ code, willReconnect }: Disconnect): void {
+    // The server forgot this peer with its socket: enter again if the connection comes back by
+    // itself (a CallClient's) or the owner says this close is worth another entry (4001).
+    if (willReconnect || this.#opts.reconnectOn?.(code)) void this.#reenter(code, willReconnect);
+    else void this.#end(`signaling closed (${code})`);
+  }
+
   /**
-   * The connection closed in a way `reconnectOn` accepts (for `join`: the access token expired):
-   * enter again (fresh token, new peer id, transports, consumers) and publish again what was
-   * published. Bounded: a few attempts with doubling back-off, then `closed`.
+   * Enters again (fresh token, new peer id, transports, consumers) and publishes again what was
+   * published, as the reconnect policy allows; then `reconnected`, or `closed` when it gives up.
    */
-  async #reconnect(closeCode: number): Promise<void> {
-    if (this.#closed || this.#reconnecting) return;
+  async #reenter(closeCode: number, connectionComesBack: boolean): Promise<void> {
     this.#reconnecting = true;
-    this.#closeMedia();
-    this.#release(false);
-    const attempts = Math.max(1, this.#opts.reconnect?.attempts ?? 4);
-    const backoffMs = this.#opts.reconnect?.backoffMs ?? 500;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      this.emit('reconnecting', attempt);
-      if (attempt > 1) await sleep(backoffMs * 2 ** (attempt - 2) * (1 + Math.random() * 0.3));
+    this.#media?.close();
+    this.#media = undefined;
+    for (const off of this.#unlisten.splice(0)) off();
+    // A connection that reconnects by itself stays; an owned one that does not is done.
+    if (!connectionComesBack) RoomSession.#releaseEntry(this.#entry, false);
+    const rejectedToken = this.#entry.token;
+    try {
+      await retryWithPolicy(
+        async () => {
+          if (this.#closed) return;
+          const entered = await RoomSession.#enter(this.#opts, { rejectedToken, closeCode });
+          if (this.#closed) {
+            entered.early.stop();
+            RoomSession.#releaseEntry(entered.entry, true);
+            return;
+          }
+          this.#entry = entered.entry;
+          this.#device = entered.device;
+          try {
+            await this.#setUp(entered);
+            await this.#republish();
+          } catch (err) {
+            this.#media?.close();
+            this.#media = undefined;
+            if (!this.#closed) this.#release(true);
+            throw err;
+          }
+        },
+        { policy: this.#policy, onAttempt: ({ retryCount }) => this.emit('reconnecting', retryCount + 1) },
+      );
       if (this.#closed) return;
-      let entered = false;
-      try {
-        const connected = await RoomSession.#connect(this.#opts, {
-          rejectedToken: this.#entry.token,
-          closeCode,
-        });
-        if (this.#closed) {
-          connected.early.stop();
-          RoomSession.#releaseEntry(connected.entry, true);
-          return;
-        }
-        this.#entry = connected.entry;
-        this.#device = connected.device;
-        entered = true;
-        await this.#setUp(connected.entry.joined.peers, connected.early);
-        await this.#republish();
-        this.#reconnecting = false;
-        this.emit('reconnected');
-        return;
-      } catch (err) {
-        lastError = err;
-        if (this.#closed) return;
-        this.#closeMedia();
-        if (entered) this.#release(true);
-        if (isFatalTokenError(err)) break;
-      }
+      this.#reconnecting = false;
+      this.emit('reconnected');
+    } catch (err) {
+      this.#reconnecting = false;
+      if (this.#closed) return;
+      await this.#end(`reconnect failed: ${err instanceof Error ? err.message : String(err)}`);
     }
-    this.#reconnecting = false;
-    await this.#end(
-      `reconnect failed: ${lastError instanceof Error ? lastError.message : String(lastError)}`,
-    );
+  }
+
+  /** Resolves true once a re-entry in progress succeeded, false once the session ended. */
+  #reentered(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (!this.#reconnecting) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const offs = [this.once('reconnected', () => done(true)), this.once('closed', () => done(false))];
+      const done = (ok: boolean): void => {
+        for (const off of offs) off();
+        resolve(ok);
+      };
+    });
   }
 
   async #republish(): Promise<void> {
@@ -400,61 +338,14 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       t && t.readyState !== 'ended' ? t : undefined;
     const audio = live(this.#published.audio);
     const video = live(this.#published.video);
-    if (!audio && !video) return;
-    await this.publish({ audio, video, simulcast: this.#published.simulcast });
-    for (const kind of ['audio', 'video'] as const) if (this.#muted[kind]) await this.setMuted(kind, true);
-  }
-
-  /** Closes consumers, producers (not their tracks) and transports of the current connection. */
-  #closeMedia(): void {
-    for (const id of [...this.#consumers.keys()]) this.#dropConsumer(id);
-    for (const p of this.producers.values()) p.close();
-    this.producers.clear();
-    this.#sendTransport?.close();
-    this.#recvTransport?.close();
-    this.#sendTransport = undefined;
-    this.#recvTransport = undefined;
-  }
-
-  async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
-    const options = await this.signaling.request('createTransport', { direction });
-    const transport =
-      direction === 'send'
-        ? this.device.createSendTransport(options)
-        : this.device.createRecvTransport(options);
-    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.signaling
-        .request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never })
-        .then(() => callback(), errback);
-    });
-    if (direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-        this.signaling
-          .request('produce', {
-            transportId: transport.id,
-            kind,
-            rtpParameters: rtpParameters as never,
-            appData: appData as Record<string, string>,
-          })
-          .then(({ producerId }) => callback({ id: producerId }), errback);
-      });
-    }
-    transport.on('connectionstatechange', (state) => {
-      this.emit('transportState', direction, state);
-      // A network change breaks ICE; new credentials let the client re-establish it in place.
-      if (state === 'failed' || state === 'disconnected') void this.restartIce(transport);
-    });
-    return transport;
+    const media = this.#media;
+    if ((!audio && !video) || !media) return;
+    await media.publish({ audio, video, simulcast: this.#published.simulcast });
+    for (const kind of ['audio', 'video'] as const) if (this.#muted[kind]) await media.setMuted(kind, true);
   }
 
   async restartIce(transport: types.Transport): Promise<void> {
-    if (this.#closed || transport.closed) return;
-    try {
-      const { iceParameters } = await this.signaling.request('restartIce', { transportId: transport.id });
-      await transport.restartIce({ iceParameters });
-    } catch (err) {
-      this.emit('error', err as Error);
-    }
+    await this.#media?.restartIce(transport);
   }
 
   /** Publishes a microphone and/or camera track (video is simulcast unless told otherwise). */
@@ -463,114 +354,46 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     video?: MediaStreamTrack;
     simulcast?: boolean;
   }): Promise<void> {
-    const transport = this.#sendTransport;
-    if (!transport) throw new Error('this device cannot send media');
-    // The session, not mediasoup-client, stops the tracks (in leave()): a reconnect reuses them.
-    if (tracks.audio) {
-      this.#published.audio = tracks.audio;
-      const producer = await transport.produce({
-        track: tracks.audio,
-        codecOptions: { opusDtx: true, opusFec: true },
-        stopTracks: false,
-      });
-      this.producers.set('audio', producer);
-    }
+    if (tracks.audio) this.#published.audio = tracks.audio;
     if (tracks.video) {
       this.#published.video = tracks.video;
       this.#published.simulcast = tracks.simulcast;
-      const producer = await transport.produce({
-        track: tracks.video,
-        ...(tracks.simulcast === false ? {} : { encodings: VIDEO_ENCODINGS }),
-        stopTracks: false,
-      });
-      this.producers.set('video', producer);
     }
+    // Entering again: the re-entry publishes what was recorded above.
+    if (this.#reconnecting) return;
+    const media = this.#media;
+    if (!media?.canSend) throw new Error('this device cannot send media');
+    await media.publish(tracks);
   }
 
   /** Mutes by pausing the producer: the server stops forwarding and tells the others. */
-  async setMuted(kind: 'audio' | 'video', muted: boolean): Promise<void> {
+  async setMuted(kind: MediaKind, muted: boolean): Promise<void> {
     this.#muted[kind] = muted;
-    const producer = this.producers.get(kind);
-    if (!producer) return;
-    if (muted) {
-      producer.pause();
-      await this.signaling.request('pauseProducer', { producerId: producer.id });
-    } else {
-      producer.resume();
-      await this.signaling.request('resumeProducer', { producerId: producer.id });
-    }
+    await this.#media?.setMuted(kind, muted);
   }
 
   /** Inbound RTP stats per remote track, keyed by consumer id. */
   async getReceiveStats(): Promise<Map<string, RTCStatsReport>> {
-    const out = new Map<string, RTCStatsReport>();
-    await Promise.all(
-      [...this.#consumers].map(async ([id, c]) => {
-        out.set(id, await c.getStats());
-      }),
-    );
-    return out;
+    return this.#media ? this.#media.getReceiveStats() : new Map();
   }
 
   async leave(): Promise<void> {
     if (this.#closed) return;
     try {
-      await this.signaling.request('leave', {});
+      await this.signaling.socket?.request('leave', {});
     } catch {
       // Leaving must succeed locally even if the server is gone.
     }
     await this.#end('left');
   }
 
-  async #consume(peerId: string, producer: ProducerInfo): Promise<void> {
-    const transport = this.#recvTransport;
-    if (this.#closed || !transport) return;
-    const answer = await this.signaling.request('consume', {
-      transportId: transport.id,
-      producerId: producer.producerId,
-    });
-    const consumer = await transport.consume({
-      id: answer.consumerId,
-      producerId: answer.producerId,
-      kind: answer.kind,
-      rtpParameters: answer.rtpParameters,
-    });
-    this.#consumers.set(consumer.id, consumer);
-    const remote: RemoteTrack = {
-      peerId,
-      consumerId: consumer.id,
-      producerId: producer.producerId,
-      kind: answer.kind,
-      track: consumer.track,
-    };
-    this.remoteTracks.set(consumer.id, remote);
-    this.emit('track', remote);
-    await this.signaling.request('resumeConsumer', { consumerId: consumer.id });
-  }
-
-  #dropConsumer(consumerId: string): void {
-    const consumer = this.#consumers.get(consumerId);
-    const remote = this.remoteTracks.get(consumerId);
-    this.#consumers.delete(consumerId);
-    this.remoteTracks.delete(consumerId);
-    consumer?.close();
-    if (remote) this.emit('trackEnded', remote);
-  }
-
   async #end(reason: string): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closeMedia();
+    this.#media?.close();
+    this.#media = undefined;
     for (const track of [this.#published.audio, this.#published.video]) track?.stop();
     this.#release(false);
     this.emit('closed', reason);
   }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A token source that refused for good (signed out, device revoked): retrying cannot help. */
-function isFatalTokenError(err: unknown): boolean {
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }

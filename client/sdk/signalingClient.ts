@@ -19,15 +19,19 @@ export class SignalingError extends Error {
   readonly code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED';
   /** The server's machine-readable extras, e.g. `{ url }` with ROOM_HOSTED_ELSEWHERE. */
   readonly details: Readonly<Record<string, string>>;
+  /** No retry can help (the connection was closed for good): retry loops stop on it. */
+  readonly fatal: boolean;
   constructor(
     code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED',
     message: string,
     details: Record<string, string> = {},
+    opts: { fatal?: boolean } = {},
   ) {
     super(message);
     this.name = 'SignalingError';
     this.code = code;
     this.details = details;
+    this.fatal = opts.fatal ?? false;
   }
 }
 
@@ -58,6 +62,7 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
   readonly #ws: WebSocketLike;
   readonly #pending = new Map<number, Pending>();
   readonly #timeoutMs: number;
+  readonly #anyNotification = new Set<(name: NotificationName, data: unknown) => void>();
   #nextId = 1;
   #closed = false;
 
@@ -114,6 +119,12 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
     if (!this.#closed) this.#ws.close(1000, 'bye');
   }
 
+  /** Every notification, whatever its name (a reconnecting connection forwards them all). */
+  onNotification(listener: (name: NotificationName, data: unknown) => void): () => void {
+    this.#anyNotification.add(listener);
+    return () => this.#anyNotification.delete(listener);
+  }
+
   #onMessage(raw: unknown): void {
     if (typeof raw !== 'string') return;
     let msg: ResponseEnvelope | NotificationEnvelope;
@@ -124,6 +135,13 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
     }
     if ('notification' in msg) {
       this.emit(msg.notification, msg.data as never);
+      for (const listener of [...this.#anyNotification]) {
+        try {
+          listener(msg.notification, msg.data);
+        } catch (err) {
+          console.error(`listener for "${msg.notification}" threw`, err);
+        }
+      }
       return;
     }
     if (msg.id === null) return;

@@ -4,7 +4,7 @@
  * memory. The refresh token rotates on every refresh and presenting an old one revokes the device,
  * so tabs sharing one stored session must never refresh in parallel: `withLock` serialises them.
  */
-import type { Session } from './accountClient.js';
+import type { Session } from '../../protocol/accounts.js';
 
 /** A session as stored: the server's Session plus its access-token expiry on this machine's clock. */
 export interface StoredSession extends Session {

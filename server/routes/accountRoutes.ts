@@ -1,26 +1,19 @@
 /**
  * /api/v1 routes for accounts: sign-in, registration, tokens, profile, photos, devices, contacts.
- * Shapes are validated here with schemas; rules live in AccountService. See docs/accounts-api.md.
+ * Requests are validated here with the shared schemas of protocol/accounts.ts (the SDK's AccountClient
+ * is typed by the same module), and every answer is checked against its schema's type at compile
+ * time; rules live in AccountService. See docs/accounts-api.md.
  */
 import express, { Router, type Request } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AccessTokens } from '../../auth/accessTokens.js';
 import type { AccountService } from '../../accounts/accountService.js';
 import { MAX_PHOTO_BYTES } from '../../accounts/profilePhotos.js';
+import { accountRequests, type AccountResponse } from '../../protocol/accounts.js';
 import { ErrorCode, ServiceError } from '../../protocol/errors.js';
 import { identityOf, requireUser } from './requireUser.js';
 
-const phone = z.string().trim().min(3).max(32);
-const name = z.string().trim().min(1, 'must not be empty').max(64);
-const deviceLabel = z.string().trim().min(1).max(64).optional();
-const schemas = {
-  code: z.object({ phone }),
-  verify: z.object({ phone, code: z.string().regex(/^\d{6}$/, 'must be 6 digits'), deviceLabel }),
-  register: z.object({ registrationToken: z.string().min(16).max(128), name, deviceLabel }),
-  refresh: z.object({ refreshToken: z.string().min(16).max(256) }),
-  rename: z.object({ name }),
-  contacts: z.object({ phones: z.array(z.string().max(32)).max(500) }),
-};
+const schemas = accountRequests;
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body ?? {});
@@ -53,12 +46,19 @@ export function accountRoutes(opts: {
 
   router.post('/auth/code', async (req, res) => {
     const { phone: p } = parse(schemas.code, req.body);
-    res.status(202).json(await accounts.requestCode(p, clientIp(req)));
+    const sent = await accounts.requestCode(p, clientIp(req));
+    res.status(202).json(sent satisfies AccountResponse['code']);
   });
 
   router.post('/auth/verify', async (req, res) => {
     const body = parse(schemas.verify, req.body);
-    res.json(await accounts.verify(body.phone, body.code, labelFor(req, body.deviceLabel), clientIp(req)));
+    const result = await accounts.verify(
+      body.phone,
+      body.code,
+      labelFor(req, body.deviceLabel),
+      clientIp(req),
+    );
+    res.json(result satisfies AccountResponse['verify']);
   });
 
   router.post('/auth/register', async (req, res) => {
@@ -68,12 +68,12 @@ export function accountRoutes(opts: {
       body.name,
       labelFor(req, body.deviceLabel),
     );
-    res.status(201).json({ status: 'signed-in', session });
+    res.status(201).json({ status: 'signed-in', session } satisfies AccountResponse['register']);
   });
 
   router.post('/auth/refresh', async (req, res) => {
     const { refreshToken } = parse(schemas.refresh, req.body);
-    res.json({ session: await accounts.refresh(refreshToken) });
+    res.json({ session: await accounts.refresh(refreshToken) } satisfies AccountResponse['refresh']);
   });
 
   router.post('/auth/sign-out', auth, async (_req, res) => {
@@ -82,12 +82,12 @@ export function accountRoutes(opts: {
   });
 
   router.get('/me', auth, async (_req, res) => {
-    res.json({ user: await accounts.me(identityOf(res).userId) });
+    res.json({ user: await accounts.me(identityOf(res).userId) } satisfies AccountResponse['user']);
   });
 
   router.patch('/me', auth, async (req, res) => {
     const { name: n } = parse(schemas.rename, req.body);
-    res.json({ user: await accounts.rename(identityOf(res).userId, n) });
+    res.json({ user: await accounts.rename(identityOf(res).userId, n) } satisfies AccountResponse['user']);
   });
 
   router.put(
@@ -97,7 +97,8 @@ export function accountRoutes(opts: {
     async (req, res) => {
       if (!Buffer.isBuffer(req.body))
         throw new ServiceError(ErrorCode.UnsupportedMediaType, 'send the image bytes as the body', 415);
-      res.json({ user: await accounts.setPhoto(identityOf(res).userId, req.body) });
+      const user = await accounts.setPhoto(identityOf(res).userId, req.body);
+      res.json({ user } satisfies AccountResponse['user']);
     },
   );
 
@@ -119,7 +120,7 @@ export function accountRoutes(opts: {
   }
 
   router.get('/devices', auth, async (_req, res) => {
-    res.json({ devices: await accounts.devices(identityOf(res)) });
+    res.json({ devices: await accounts.devices(identityOf(res)) } satisfies AccountResponse['devices']);
   });
 
   router.delete('/devices/:deviceId', auth, async (req, res) => {
@@ -129,7 +130,8 @@ export function accountRoutes(opts: {
 
   router.post('/contacts/lookup', auth, async (req, res) => {
     const { phones } = parse(schemas.contacts, req.body);
-    res.json({ matches: await accounts.lookupContacts(identityOf(res).userId, phones, clientIp(req)) });
+    const matches = await accounts.lookupContacts(identityOf(res).userId, phones, clientIp(req));
+    res.json({ matches } satisfies AccountResponse['contacts']);
   });
 
   return router;

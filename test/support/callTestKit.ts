@@ -1,6 +1,6 @@
 /** Signs people in with test phone numbers and opens signaling sockets for them (one per device). */
 import type { CallView, NotificationEnvelope } from '../../protocol/signaling.js';
-import { apiClient } from './httpApi.js';
+import { signInAccount } from './accountSignIn.js';
 import { RawSignaling } from './rawSignaling.js';
 
 export interface TestUser {
@@ -12,26 +12,13 @@ export interface TestUser {
 }
 
 export async function signUp(baseUrl: string, phone: string, name: string): Promise<TestUser> {
-  const api = apiClient(baseUrl);
-  const signIn = async (label: string) => {
-    await api('POST', '/api/v1/auth/code', { json: { phone } });
-    const v = await api('POST', '/api/v1/auth/verify', {
-      json: { phone, code: '123456', deviceLabel: label },
-    });
-    if (v.body.status === 'signed-in') return v.body.session;
-    const r = await api('POST', '/api/v1/auth/register', {
-      json: { registrationToken: v.body.registrationToken, name, deviceLabel: label },
-    });
-    if (r.status !== 201) throw new Error(`register failed: ${JSON.stringify(r.body)}`);
-    return r.body.session;
-  };
+  const signIn = async (label: string) => (await signInAccount(baseUrl, phone, name, label)).session!;
   const first = await signIn('setup');
   return {
-    userId: first.user.userId as string,
+    userId: first.user.userId,
     name,
     phone,
-    device: async (label = 'device') =>
-      RawSignaling.open(baseUrl, (await signIn(label)).accessToken as string),
+    device: async (label = 'device') => RawSignaling.open(baseUrl, (await signIn(label)).accessToken),
   };
 }
 

@@ -8,7 +8,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort } from './globalSetup.js';
+import { freePort } from './freePort.js';
 
 /** Debian keeps the server binaries out of PATH, per major version. */
 export function postgresBinDir(): string {

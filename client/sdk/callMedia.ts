@@ -1,0 +1,194 @@
+/**
+ * A call's media on this device: camera and microphone, mute state, and the call's media room
+ * (joined through RoomSession — the room flow, not a second media path — on the CallClient's
+ * connection or on one to the node hosting the room), with the remote tracks per participant.
+ * The call object decides when to join and what a failure means for the call; this only does media.
+ */
+import type { types } from 'mediasoup-client';
+import type { CallMedia } from '../../protocol/signaling.js';
+import { CloseCode } from '../../protocol/errors.js';
+import { RoomSession, type RemoteTrack, type RoomEntry } from './roomSession.js';
+import { TypedEmitter } from './typedEmitter.js';
+
+/** The call's media on this device. */
+export type CallMediaState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface CallTrack {
+  userId: string;
+  kind: 'audio' | 'video';
+  track: MediaStreamTrack;
+  /** The underlying room track (peer, consumer and producer ids). */
+  remote: RemoteTrack;
+}
+
+/** What the media needs from the client. */
+export interface CallMediaHost {
+  readonly deviceOptions: types.DeviceOptions | undefined;
+  readonly simulcast: boolean;
+  enterMedia(callId: string, ctx: { rejectedToken?: string }): Promise<RoomEntry>;
+  getUserMedia(media: CallMedia): Promise<MediaStream>;
+}
+
+type CallMediaEvents = {
+  track: [CallTrack];
+  trackEnded: [CallTrack];
+  /** Someone joined or left the media room. */
+  peersChanged: [];
+  stateChanged: [CallMediaState];
+  error: [Error];
+  /** The media room is gone for good while the call goes on (reconnecting gave up, room closed). */
+  lost: [reason: string];
+};
+
+const CALL_ROOM_PREFIX = 'call-';
+
+export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
+  readonly #callId: string;
+  readonly #media: CallMedia;
+  readonly #host: CallMediaHost;
+  #session: RoomSession | undefined;
+  #state: CallMediaState = 'idle';
+  #localStream: MediaStream | undefined;
+  readonly #muted = { audio: false, video: false };
+  /** Remote tracks by consumer id. */
+  readonly #tracks = new Map<string, CallTrack>();
+  #closed = false;
+
+  constructor(callId: string, media: CallMedia, host: CallMediaHost) {
+    super();
+    this.#callId = callId;
+    this.#media = media;
+    this.#host = host;
+  }
+
+  get state(): CallMediaState {
+    return this.#state;
+  }
+
+  get session(): RoomSession | undefined {
+    return this.#session;
+  }
+
+  get localStream(): MediaStream | undefined {
+    return this.#localStream;
+  }
+
+  get muted(): Readonly<{ audio: boolean; video: boolean }> {
+    return { ...this.#muted };
+  }
+
+  setLocalStream(stream: MediaStream): void {
+    this.#localStream = stream;
+    for (const t of stream.getAudioTracks()) t.enabled = !this.#muted.audio;
+    for (const t of stream.getVideoTracks()) t.enabled = !this.#muted.video;
+  }
+
+  /** Glare: keeps the stream we have, or takes this one; a second stream is released. */
+  adoptStream(stream: MediaStream): void {
+    if (!this.#localStream) this.setLocalStream(stream);
+    else if (this.#localStream !== stream) for (const t of stream.getTracks()) t.stop();
+  }
+
+  /** Camera and microphone: the ones we have, or new ones from the host. */
+  async openLocal(): Promise<MediaStream> {
+    return this.#localStream ?? (await this.#host.getUserMedia(this.#media));
+  }
+
+  /** Mutes the microphone or turns the camera off (the server stops forwarding; others are told). */
+  async setMuted(kind: 'audio' | 'video', muted: boolean): Promise<void> {
+    this.#muted[kind] = muted;
+    const tracks =
+      kind === 'audio'
+        ? (this.#localStream?.getAudioTracks() ?? [])
+        : (this.#localStream?.getVideoTracks() ?? []);
+    for (const t of tracks) t.enabled = !muted;
+    await this.#session?.setMuted(kind, muted);
+  }
+
+  tracksOf(userId: string): CallTrack[] {
+    return [...this.#tracks.values()].filter((t) => t.userId === userId);
+  }
+
+  /** Joins the call's media room and publishes camera/microphone; resolves once published. */
+  async join(): Promise<void> {
+    this.#setState('connecting');
+    if (!this.#localStream) this.setLocalStream(await this.#host.getUserMedia(this.#media));
+    if (this.#closed) return this.#stopLocal();
+    const session = await RoomSession.attach({
+      room: `${CALL_ROOM_PREFIX}${this.#callId}`,
+      enter: (ctx) => this.#host.enterMedia(this.#callId, ctx),
+      // The client reconnects its connection after anything but a deliberate close or a revoked device.
+      reconnectOn: (code) => code !== 1000 && code !== CloseCode.TokenInvalid,
+      deviceOptions: this.#host.deviceOptions,
+    });
+    if (this.#closed) {
+      await session.leave();
+      return;
+    }
+    this.#session = session;
+    this.#wire(session);
+    for (const t of session.remoteTracks.values()) this.#addTrack(session, t);
+    const stream = this.#localStream!;
+    await session.publish({
+      audio: stream.getAudioTracks()[0],
+      video: this.#media === 'video' ? stream.getVideoTracks()[0] : undefined,
+      simulcast: this.#host.simulcast,
+    });
+    for (const kind of ['audio', 'video'] as const) if (this.#muted[kind]) await session.setMuted(kind, true);
+    if (this.#session === session) this.#setState('connected');
+  }
+
+  /** Leaves the media room and releases camera and microphone. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    const session = this.#session;
+    this.#session = undefined;
+    void session?.leave();
+    this.#stopLocal();
+    this.#tracks.clear();
+    this.#setState('closed');
+  }
+
+  #wire(s: RoomSession): void {
+    s.on('track', (t) => this.#addTrack(s, t));
+    s.on('trackEnded', (t) => {
+      const ct = this.#tracks.get(t.consumerId);
+      if (!ct || this.#session !== s) return;
+      this.#tracks.delete(t.consumerId);
+      this.emit('trackEnded', ct);
+    });
+    s.on('peerJoined', () => {
+      if (this.#session === s) this.emit('peersChanged');
+    });
+    s.on('peerLeft', () => {
+      if (this.#session === s) this.emit('peersChanged');
+    });
+    s.on('reconnecting', () => this.#setState('reconnecting'));
+    s.on('reconnected', () => this.#setState('connected'));
+    s.on('error', (err) => this.emit('error', err));
+    s.on('closed', (reason) => {
+      if (this.#session !== s || this.#closed) return;
+      this.#session = undefined;
+      this.emit('lost', reason);
+    });
+  }
+
+  #addTrack(s: RoomSession, t: RemoteTrack): void {
+    if (this.#session !== s && this.#session !== undefined) return;
+    const userId = s.peers.get(t.peerId)?.userId;
+    if (!userId) return;
+    const ct: CallTrack = { userId, kind: t.kind, track: t.track, remote: t };
+    this.#tracks.set(t.consumerId, ct);
+    this.emit('track', ct);
+  }
+
+  #setState(state: CallMediaState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.emit('stateChanged', state);
+  }
+
+  #stopLocal(): void {
+    for (const t of this.#localStream?.getTracks() ?? []) t.stop();
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * One reconnecting signaling connection: the SDK's connection core, used by CallClient, RoomSession
+ * and the bot. It owns the token source (a 4001 close asks it for a fresh token), the reconnect
+ * policy (reconnectPolicy.ts) and the hooks that run around a reconnect; listeners and requests
+ * survive a socket being replaced, so its users never juggle sockets themselves.
+ *
+ *   connecting ──► connected ──(socket lost)──► reconnecting ──► connected
+ *                      │                             │
+ *                      └──── close() / fatal ────────┴──► closed
+ *
+ * `resuming` is reserved for resuming a server-kept session on a new socket (a resume token, see the
+ * network issue); today every reconnect is a new session and the resync hooks catch up.
+ */
+import { CloseCode } from '../../protocol/errors.js';
+import type {
+  Method,
+  NotificationData,
+  NotificationName,
+  RequestData,
+  ResponseData,
+} from '../../protocol/signaling.js';
+import {
+  DefaultReconnectPolicy,
+  RetryAbortedError,
+  isFatalError,
+  retryWithPolicy,
+  type ReconnectContext,
+  type ReconnectPolicy,
+} from './reconnectPolicy.js';
+import { SignalingClient, SignalingError, type WebSocketFactory } from './signalingClient.js';
+import { TypedEmitter } from './typedEmitter.js';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'resuming' | 'closed';
+
+/** A socket that closed: its code, and whether the connection is trying again. */
+export interface Disconnect {
+  code: number;
+  reason: string;
+  willReconnect: boolean;
+}
+
+export type ConnectionEvents = {
+  [N in NotificationName]: [NotificationData[N]];
+} & {
+  stateChanged: [ConnectionState];
+  /** The socket closed (requests in flight on it were rejected with DISCONNECTED). */
+  disconnected: [Disconnect];
+  /** A new socket is up and every resync hook has run. */
+  reconnected: [];
+  /** For good: closed here, a close code that must not be retried, a fatal error, or the policy gave up. */
+  closed: [{ code: number; reason: string; error?: Error }];
+  /** A resync hook failed (the connection stays up). */
+  error: [Error];
+};
+
+export interface ConnectionOptions {
+  /** ws:// or wss:// URL of the signaling endpoint, e.g. ws://host:3000/ws */
+  url: string;
+  /**
+   * Access tokens: asked before every (re)connect, with the refused token after a 4001 close so it
+   * refreshes. `(rejected) => accountClient.getAccessToken(rejected)` fits; a fixed token: `() => t`.
+   * A fatal error from it (see `isFatalError`: e.g. a 401 from a refresh) closes the connection.
+   */
+  getToken: (rejectedToken?: string) => Promise<string> | string;
+  webSocketFactory?: WebSocketFactory;
+  /** Default: DefaultReconnectPolicy (6 attempts, first at once, then 0.5 s doubling to 8 s, jittered). */
+  policy?: ReconnectPolicy;
+  /**
+   * Whether a socket closed with `code` should be replaced (default: every code but a normal close
+   * (1000) and "token invalid" (4003, signed out or device revoked): nothing to come back to).
+   */
+  reconnectOn?: (code: number) => boolean;
+  /** Per-request timeout (default 15 s). */
+  requestTimeoutMs?: number;
+}
+
+/** Context of a reconnect attempt as the hooks see it. */
+export interface ReconnectAttempt extends ReconnectContext {
+  /** The close code of the socket that was lost. */
+  closeCode: number;
+}
+
+type Hook<A extends unknown[]> = (...args: A) => Promise<void> | void;
+
+export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
+  /** The endpoint (without the token). */
+  readonly url: string;
+  readonly #opts: ConnectionOptions;
+  readonly #policy: ReconnectPolicy;
+  readonly #stop = new AbortController();
+  readonly #beforeReconnect = new Set<Hook<[ReconnectAttempt]>>();
+  readonly #resync = new Set<Hook<[SignalingClient]>>();
+  #socket: SignalingClient | undefined;
+  #token: string | undefined;
+  #state: ConnectionState = 'connecting';
+  #reconnecting: Promise<SignalingClient> | undefined;
+  #closeError: Error | undefined;
+
+  private constructor(opts: ConnectionOptions) {
+    super();
+    this.url = opts.url;
+    this.#opts = opts;
+    this.#policy = opts.policy ?? new DefaultReconnectPolicy();
+  }
+
+  /** Opens the first socket; rejects (without retrying) if the token source or the server refuses. */
+  static async open(opts: ConnectionOptions): Promise<SignalingConnection> {
+    const connection = new SignalingConnection(opts);
+    try {
+      connection.#install(await connection.#connect(undefined));
+    } catch (err) {
+      connection.#finish(1006, 'cannot connect', err);
+      throw err;
+    }
+    connection.#setState('connected');
+    return connection;
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The token the current socket was opened with. */
+  get token(): string | undefined {
+    return this.#token;
+  }
+
+  /** The current socket; undefined while reconnecting or after close. */
+  get socket(): SignalingClient | undefined {
+    return this.#state === 'connected' ? this.#socket : undefined;
+  }
+
+  /**
+   * Runs before every reconnect attempt, before a token is asked for (e.g. to prepare a resume
+   * token). A hook that throws fails that attempt.
+   */
+  beforeReconnect(hook: Hook<[ReconnectAttempt]>): () => void {
+    this.#beforeReconnect.add(hook);
+    return () => this.#beforeReconnect.delete(hook);
+  }
+
+  /**
+   * Runs after every reconnect, on the new socket, before the connection reports `connected` again
+   * and before waiting requests go out: catch up with what happened while the socket was down. Use
+   * the socket it is given (requests through the connection would wait for the hook itself).
+   */
+  onResync(hook: Hook<[SignalingClient]>): () => void {
+    this.#resync.add(hook);
+    return () => this.#resync.delete(hook);
+  }
+
+  /** The open socket, waiting for a reconnect in progress; rejects once the connection is closed. */
+  async ready(): Promise<SignalingClient> {
+    if (this.#state === 'closed') throw this.#closedError();
+    if (this.#state === 'connected' && this.#socket && !this.#socket.closed) return this.#socket;
+    if (this.#reconnecting) return this.#reconnecting;
+    throw new SignalingError('DISCONNECTED', 'not connected');
+  }
+
+  /** Sends a request on the open socket; while reconnecting, once it is back. */
+  async request<M extends Method>(method: M, data: RequestData<M>): Promise<ResponseData[M]> {
+    return (await this.ready()).request(method, data);
+  }
+
+  /** Closes for good (idempotent): no reconnect, waiting requests reject. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    const socket = this.#socket;
+    this.#finish(1000, 'closed by the client');
+    socket?.close();
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------
+
+  async #connect(rejectedToken: string | undefined): Promise<SignalingClient> {
+    const token = await this.#opts.getToken(rejectedToken);
+    const socket = await SignalingClient.connect(this.url, token, {
+      factory: this.#opts.webSocketFactory,
+      ...(this.#opts.requestTimeoutMs ? { timeoutMs: this.#opts.requestTimeoutMs } : {}),
+    });
+    if (this.#state === 'closed') {
+      socket.close();
+      throw new RetryAbortedError('the connection is closed');
+    }
+    this.#token = token;
+    return socket;
+  }
+
+  /** Makes `socket` the current one: its notifications become the connection's. */
+  #install(socket: SignalingClient): void {
+    this.#socket = socket;
+    const current = (): boolean => this.#socket === socket && this.#state !== 'closed';
+    socket.onNotification((name, data) => {
+      if (current()) this.emit(name, data as never);
+    });
+    socket.on('close', ({ code, reason }) => {
+      if (current()) this.#onSocketClosed(code, reason);
+    });
+  }
+
+  #onSocketClosed(code: number, reason: string): void {
+    // A socket lost while a reconnect is running is that loop's business (it checks, then retries).
+    if (this.#state === 'reconnecting') return;
+    const reconnectOn = this.#opts.reconnectOn ?? defaultReconnectOn;
+    if (!reconnectOn(code)) {
+      this.emit('disconnected', { code, reason, willReconnect: false });
+      return this.#finish(code, reason);
+    }
+    // State first: whoever reacts to `disconnected` with a request must wait for the new socket.
+    this.#setState('reconnecting');
+    const run = this.#reconnect(code);
+    this.#reconnecting = run;
+    this.emit('disconnected', { code, reason, willReconnect: true });
+    run.then(
+      () => {
+        if (this.#reconnecting === run) this.#reconnecting = undefined;
+        if (this.#state === 'closed') return;
+        this.#setState('connected');
+        this.emit('reconnected');
+      },
+      (err: unknown) => {
+        if (this.#reconnecting === run) this.#reconnecting = undefined;
+        this.#finish(code, 'reconnect failed', err);
+      },
+    );
+  }
+
+  /** The reconnect loop: policy-paced attempts, each one a new socket plus the resync hooks. */
+  #reconnect(code: number): Promise<SignalingClient> {
+    const lostToken = this.#token;
+    return retryWithPolicy(
+      async (context) => {
+        const attempt = { ...context, closeCode: code };
+        for (const hook of [...this.#beforeReconnect]) await hook(attempt);
+        // Only a 4001 says the token is stale; anything else reconnects with whatever is current.
+        const socket = await this.#connect(code === CloseCode.TokenExpired ? lostToken : undefined);
+        this.#install(socket);
+        for (const hook of [...this.#resync]) {
+          try {
+            await hook(socket);
+          } catch (err) {
+            this.emit('error', err instanceof Error ? err : new Error(String(err)));
+          }
+        }
+        if (socket.closed) throw new SignalingError('DISCONNECTED', 'the new socket closed at once');
+        return socket;
+      },
+      { policy: this.#policy, signal: this.#stop.signal, isFatal: isFatalError },
+    );
+  }
+
+  #finish(code: number, reason: string, err?: unknown): void {
+    if (this.#state === 'closed') return;
+    this.#stop.abort();
+    if (err !== undefined && !(err instanceof RetryAbortedError))
+      this.#closeError = err instanceof Error ? err : new Error(String(err));
+    this.#setState('closed');
+    this.emit('closed', { code, reason, ...(this.#closeError ? { error: this.#closeError } : {}) });
+  }
+
+  #closedError(): Error {
+    return new SignalingError(
+      'DISCONNECTED',
+      this.#closeError ? `connection closed: ${this.#closeError.message}` : 'connection closed',
+      {},
+      { fatal: true },
+    );
+  }
+
+  #setState(state: ConnectionState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.emit('stateChanged', state);
+  }
+}
+
+function defaultReconnectOn(code: number): boolean {
+  return code !== 1000 && code !== CloseCode.TokenInvalid;
+}

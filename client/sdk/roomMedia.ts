@@ -1,0 +1,235 @@
+/**
+ * The media of one entry into a room: a loaded mediasoup-client Device, one send and one receive
+ * transport, the local producers and one consumer per remote producer, all on one signaling
+ * connection. A RoomSession makes a new one each time it enters the room (a re-entry gets a new
+ * peer on the server, so nothing of the old media can be reused but the app's tracks) and closes
+ * the old one.
+ */
+import { Device, type types } from 'mediasoup-client';
+import type { ProducerInfo, ResponseData } from '../../protocol/signaling.js';
+import type { SignalingConnection } from './connection.js';
+
+export interface RemoteTrack {
+  peerId: string;
+  consumerId: string;
+  producerId: string;
+  kind: 'audio' | 'video';
+  track: MediaStreamTrack;
+}
+
+export type MediaKind = 'audio' | 'video';
+
+/** Where the media reports to: the session's public maps and events, shared by every entry. */
+export interface RoomMediaSink {
+  readonly remoteTracks: Map<string, RemoteTrack>;
+  readonly producers: Map<MediaKind, types.Producer>;
+  track(t: RemoteTrack): void;
+  trackEnded(t: RemoteTrack): void;
+  transportState(direction: 'send' | 'recv', state: string): void;
+  error(err: Error): void;
+}
+
+/** Three simulcast layers sized for a 640×480 camera; the SFU picks one per receiver. */
+const VIDEO_ENCODINGS: types.RtpEncodingParameters[] = [
+  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: 'L1T3' },
+  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000, scalabilityMode: 'L1T3' },
+  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_200_000, scalabilityMode: 'L1T3' },
+];
+
+export class RoomMedia {
+  readonly device: Device;
+  readonly #signaling: SignalingConnection;
+  readonly #sink: RoomMediaSink;
+  readonly #consumers = new Map<string, types.Consumer>();
+  #sendTransport: types.Transport | undefined;
+  #recvTransport: types.Transport | undefined;
+  #closed = false;
+
+  private constructor(device: Device, signaling: SignalingConnection, sink: RoomMediaSink) {
+    this.device = device;
+    this.#signaling = signaling;
+    this.#sink = sink;
+  }
+
+  /** A Device loaded with the room's codecs (before the session listens: see RoomSession). */
+  static async loadDevice(
+    joined: ResponseData['join'],
+    deviceOptions: types.DeviceOptions | undefined,
+  ): Promise<Device> {
+    const device = await Device.factory(deviceOptions);
+    await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
+    return device;
+  }
+
+  /** Tells the server what this device can receive and creates the transports. */
+  static async create(
+    device: Device,
+    signaling: SignalingConnection,
+    sink: RoomMediaSink,
+  ): Promise<RoomMedia> {
+    const media = new RoomMedia(device, signaling, sink);
+    try {
+      await signaling.request('setRtpCapabilities', { rtpCapabilities: device.rtpCapabilities as never });
+      media.#recvTransport = await media.#createTransport('recv');
+      if (device.canProduce('audio') || device.canProduce('video'))
+        media.#sendTransport = await media.#createTransport('send');
+      return media;
+    } catch (err) {
+      media.close();
+      throw err;
+    }
+  }
+
+  get canSend(): boolean {
+    return this.#sendTransport !== undefined;
+  }
+
+  /** Publishes a microphone and/or camera track (video is simulcast unless told otherwise). */
+  async publish(tracks: {
+    audio?: MediaStreamTrack;
+    video?: MediaStreamTrack;
+    simulcast?: boolean;
+  }): Promise<void> {
+    const transport = this.#sendTransport;
+    if (!transport) throw new Error('this device cannot send media');
+    // The session, not mediasoup-client, stops the tracks (when it ends): a re-entry reuses them.
+    if (tracks.audio) {
+      const producer = await transport.produce({
+        track: tracks.audio,
+        codecOptions: { opusDtx: true, opusFec: true },
+        stopTracks: false,
+      });
+      this.#sink.producers.set('audio', producer);
+    }
+    if (tracks.video) {
+      const producer = await transport.produce({
+        track: tracks.video,
+        ...(tracks.simulcast === false ? {} : { encodings: VIDEO_ENCODINGS }),
+        stopTracks: false,
+      });
+      this.#sink.producers.set('video', producer);
+    }
+  }
+
+  /** Mutes by pausing the producer: the server stops forwarding and tells the others. */
+  async setMuted(kind: MediaKind, muted: boolean): Promise<void> {
+    const producer = this.#sink.producers.get(kind);
+    if (!producer) return;
+    if (muted) {
+      producer.pause();
+      await this.#signaling.request('pauseProducer', { producerId: producer.id });
+    } else {
+      producer.resume();
+      await this.#signaling.request('resumeProducer', { producerId: producer.id });
+    }
+  }
+
+  /** New ICE credentials from the server, so the transport re-establishes itself in place. */
+  async restartIce(transport: types.Transport): Promise<void> {
+    if (this.#closed || transport.closed) return;
+    try {
+      const { iceParameters } = await this.#signaling.request('restartIce', { transportId: transport.id });
+      await transport.restartIce({ iceParameters });
+    } catch (err) {
+      this.#sink.error(err as Error);
+    }
+  }
+
+  async consume(peerId: string, producer: ProducerInfo): Promise<void> {
+    const transport = this.#recvTransport;
+    if (this.#closed || !transport) return;
+    const answer = await this.#signaling.request('consume', {
+      transportId: transport.id,
+      producerId: producer.producerId,
+    });
+    const consumer = await transport.consume({
+      id: answer.consumerId,
+      producerId: answer.producerId,
+      kind: answer.kind,
+      rtpParameters: answer.rtpParameters,
+    });
+    if (this.#closed) {
+      consumer.close();
+      return;
+    }
+    this.#consumers.set(consumer.id, consumer);
+    const remote: RemoteTrack = {
+      peerId,
+      consumerId: consumer.id,
+      producerId: producer.producerId,
+      kind: answer.kind,
+      track: consumer.track,
+    };
+    this.#sink.remoteTracks.set(consumer.id, remote);
+    this.#sink.track(remote);
+    await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
+  }
+
+  dropConsumer(consumerId: string): void {
+    const consumer = this.#consumers.get(consumerId);
+    const remote = this.#sink.remoteTracks.get(consumerId);
+    this.#consumers.delete(consumerId);
+    this.#sink.remoteTracks.delete(consumerId);
+    consumer?.close();
+    if (remote) this.#sink.trackEnded(remote);
+  }
+
+  /** Drops the consumers of every remote track that matches. */
+  dropWhere(match: (t: RemoteTrack) => boolean): void {
+    for (const t of [...this.#sink.remoteTracks.values()]) if (match(t)) this.dropConsumer(t.consumerId);
+  }
+
+  /** Inbound RTP stats per remote track, keyed by consumer id. */
+  async getReceiveStats(): Promise<Map<string, RTCStatsReport>> {
+    const out = new Map<string, RTCStatsReport>();
+    await Promise.all(
+      [...this.#consumers].map(async ([id, c]) => {
+        out.set(id, await c.getStats());
+      }),
+    );
+    return out;
+  }
+
+  /** Closes consumers, producers (not their tracks) and transports. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const id of [...this.#consumers.keys()]) this.dropConsumer(id);
+    for (const p of this.#sink.producers.values()) p.close();
+    this.#sink.producers.clear();
+    this.#sendTransport?.close();
+    this.#recvTransport?.close();
+    this.#sendTransport = undefined;
+    this.#recvTransport = undefined;
+  }
+
+  async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
+    const options = await this.#signaling.request('createTransport', { direction });
+    const transport =
+      direction === 'send'
+        ? this.device.createSendTransport(options)
+        : this.device.createRecvTransport(options);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.#signaling
+        .request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never })
+        .then(() => callback(), errback);
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        this.#signaling
+          .request('produce', {
+            transportId: transport.id,
+            kind,
+            rtpParameters: rtpParameters as never,
+            appData: appData as Record<string, string>,
+          })
+          .then(({ producerId }) => callback({ id: producerId }), errback);
+      });
+    }
+    transport.on('connectionstatechange', (state) => {
+      this.#sink.transportState(direction, state);
+      // A network change breaks ICE; new credentials let the client re-establish it in place.
+      if (state === 'failed' || state === 'disconnected') void this.restartIce(transport);
+    });
+    return transport;
+  }
+}
