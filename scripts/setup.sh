@@ -51,8 +51,9 @@ worker_bin=$(bash scripts/worker/build-worker.sh | tail -n 1)
 [ -x "$worker_bin" ] || { echo "worker build did not produce a binary" >&2; exit 1; }
 say "mediasoup worker: $worker_bin"
 
-# 3. npm packages. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its download.
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+# 3. npm packages. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its download; our
+#    postinstall applies patches/ (patch-package), so a changed patch reinstalls too.
+lock_hash=$(cat package-lock.json patches/*.patch | sha256sum | cut -d' ' -f1)
 stamp=node_modules/.setup-stamp
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
   say "npm packages up to date"
