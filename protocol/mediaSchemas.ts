@@ -141,7 +141,8 @@ export const rtpParametersSchema = z.object({
   encodings: z.array(encoding).max(8).optional(),
   rtcp: z
     .object({
-      cname: z.string().min(1).max(256).optional(),
+      // Chromium sends an empty CNAME for simulcast; mediasoup then assigns the transport's own.
+      cname: z.string().max(256).optional(),
       reducedSize: z.boolean().optional(),
       mux: z.boolean().optional(),
     })

@@ -95,7 +95,8 @@ const chromeVideo = {
       dtx: false,
     },
   ],
-  rtcp: { cname: 'xX9+abc/def==', reducedSize: true },
+  // What mediasoup-client's Chrome111 handler really sends for simulcast (an empty CNAME).
+  rtcp: { cname: '', reducedSize: true },
   msid: 'stream-id track-id',
 };
 
