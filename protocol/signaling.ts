@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { types as ms } from 'mediasoup-client';
 import type { ErrorBody } from './errors.js';
+import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from './mediaSchemas.js';
 
 /** Largest text frame the server accepts; an SDP-derived rtpParameters object is a few KB. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -24,33 +25,10 @@ export const roomNameSchema = z
   .regex(/^[\p{L}\p{N}_.\- ]+$/u, 'letters, digits, spaces, "_", "." and "-" only');
 export const displayNameSchema = z.string().trim().min(1).max(64);
 
-// mediasoup objects are checked for shape here and for meaning by mediasoup itself, which
-// rejects bad values with a TypeError that the server turns into MEDIA_ERROR.
-const rtpCapabilities = z.looseObject({
-  codecs: z.array(z.looseObject({ mimeType: z.string(), kind: z.enum(['audio', 'video']) })).max(64),
-  headerExtensions: z
-    .array(z.looseObject({ uri: z.string() }))
-    .max(64)
-    .optional(),
-});
-const dtlsParameters = z.looseObject({
-  role: z.enum(['auto', 'client', 'server']).optional(),
-  fingerprints: z
-    .array(z.object({ algorithm: z.string().max(32), value: z.string().max(256) }))
-    .min(1)
-    .max(8),
-});
-const rtpParameters = z.looseObject({
-  codecs: z
-    .array(z.looseObject({ mimeType: z.string(), payloadType: z.number().int() }))
-    .min(1)
-    .max(32),
-  encodings: z.array(z.looseObject({})).max(8).optional(),
-  headerExtensions: z
-    .array(z.looseObject({ uri: z.string(), id: z.number().int() }))
-    .max(32)
-    .optional(),
-});
+// Everything that reaches mediasoup is checked strictly (see mediaSchemas.ts for why).
+const rtpCapabilities = rtpCapabilitiesSchema;
+const dtlsParameters = dtlsParametersSchema;
+const rtpParameters = rtpParametersSchema;
 const appData = z.record(z.string(), z.union([z.string().max(256), z.number(), z.boolean()])).optional();
 
 export const requestSchemas = {

@@ -59,9 +59,10 @@ worker_bin=$(bash scripts/worker/build-worker.sh | tail -n 1)
 [ -x "$worker_bin" ] || { echo "worker build did not produce a binary" >&2; exit 1; }
 say "mediasoup worker: $worker_bin"
 
-# 3. npm packages. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its download.
-# The stamp names the Node major too: packages installed under another Node are installed again.
-lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1) node$(node_major_of node)"
+# 3. npm packages. MEDIASOUP_WORKER_BIN makes mediasoup's postinstall skip its download; our
+#    postinstall applies patches/ (patch-package), so a changed patch reinstalls too. The stamp names
+#    the Node major too: packages installed under another Node are installed again.
+lock_hash="$(cat package-lock.json patches/*.patch | sha256sum | cut -d' ' -f1) node$(node_major_of node)"
 stamp=node_modules/.setup-stamp
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
   say "npm packages up to date"

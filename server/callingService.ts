@@ -211,7 +211,14 @@ export async function startCallingService(
       calls,
       log,
       maxConnections: config.wsMaxConnections,
-      observer: metrics.sessionObserver,
+      observer: {
+        request: (method, ok, code) => {
+          metrics.sessionObserver.request(method, ok, code);
+          // A failed media request may be the first sign of a broken worker channel: check now, so
+          // the worker is replaced (and its rooms told to rejoin) before the next client trips on it.
+          if (code === ErrorCode.MediaError || code === ErrorCode.Internal) workers.checkHealth();
+        },
+      },
       // Tokens of signed-out or revoked devices are refused even before they expire.
       authorize: async (identity) => {
         if (identity.dev) {

@@ -42,6 +42,8 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
   >();
   readonly #producers = new Map<string, types.Producer>();
   readonly #consumers = new Map<string, types.Consumer>();
+  /** Transports connect() was called on (once is all a transport takes). */
+  readonly #connecting = new Set<string>();
   #rtpCapabilities: types.RtpCapabilities | undefined;
   #closed = false;
 
@@ -83,7 +85,10 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     });
     this.#closeIfLeft(transport);
     this.#transports.set(transport.id, { transport, direction });
-    transport.observer.once('close', () => this.#transports.delete(transport.id));
+    transport.observer.once('close', () => {
+      this.#transports.delete(transport.id);
+      this.#connecting.delete(transport.id);
+    });
     if (direction === 'send') await transport.setMaxIncomingBitrate(2_500_000).catch(() => undefined);
     this.#closeIfLeft(transport);
     return transport;
@@ -99,7 +104,19 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
   }
 
   async connectTransport(id: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    await this.#transport(id).connect({ dtlsParameters });
+    const transport = this.#transport(id);
+    // The worker refuses a second connect with a plain Error the server cannot tell from its own
+    // failures (INTERNAL); a second connect is the client's mistake, so it is answered here.
+    if (this.#connecting.has(id)) {
+      throw new ServiceError(ErrorCode.BadRequest, `transport ${id} is already connected`);
+    }
+    this.#connecting.add(id);
+    try {
+      await transport.connect({ dtlsParameters });
+    } catch (err) {
+      this.#connecting.delete(id);
+      throw err;
+    }
   }
 
   async restartIce(id: string): Promise<types.IceParameters> {

@@ -1,6 +1,11 @@
 /**
  * One mediasoup worker per core, each with a WebRtcServer on its own fixed port so a deployment
  * opens a small, known set of UDP/TCP ports instead of a range per transport.
+ *
+ * The pool also keeps the workers honest: a worker that dies, or whose channel stops answering a
+ * trivial request (hung process, broken channel), is replaced. Its routers close, so every room on
+ * it tells its clients to rejoin (roomClosed, see rooms/room.ts); /healthz is degraded until the
+ * replacement runs.
  */
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
@@ -24,7 +29,16 @@ export interface WorkerPoolOptions {
   socketBufferBytes: number;
   /** Delay before a died worker is replaced; keeps a crash loop from spinning a core. */
   respawnDelayMs?: number;
+  /** How often every worker is asked a trivial question (getResourceUsage) to prove its channel works; 0: never. */
+  healthCheckIntervalMs?: number;
+  /** A worker that has not answered that question within this time is replaced. */
+  healthCheckTimeoutMs?: number;
 }
+
+const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 10_000;
+const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 3_000;
+/** Longest wait between attempts to replace a worker whose replacement failed to start. */
+const MAX_RESPAWN_DELAY_MS = 30_000;
 
 export interface MediaWorker {
   readonly index: number;
@@ -34,7 +48,7 @@ export interface MediaWorker {
 }
 
 interface WorkerPoolEvents {
-  /** A worker process died; every router on it is gone. A replacement is started. */
+  /** A worker process died or was retired as unhealthy; every router on it is gone. A replacement is started. */
   workerDied: [MediaWorker, Error];
 }
 
@@ -42,12 +56,17 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #opts: WorkerPoolOptions;
   readonly #log: Logger;
   readonly #workers: (MediaWorker | undefined)[] = [];
+  /** Workers with a health check in flight (a slow worker is not asked twice). */
+  readonly #checking = new Set<MediaWorker>();
+  #healthTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   private constructor(opts: WorkerPoolOptions, log: Logger) {
     super();
     this.#opts = opts;
     this.#log = log;
+    const interval = opts.healthCheckIntervalMs ?? DEFAULT_HEALTH_CHECK_INTERVAL_MS;
+    if (interval > 0) this.#healthTimer = setInterval(() => this.checkHealth(), interval).unref();
   }
 
   static async create(opts: WorkerPoolOptions, log: Logger): Promise<WorkerPool> {
@@ -78,11 +97,69 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     return live.reduce((best, w) => (w.routerCount < best.routerCount ? w : best));
   }
 
+  /**
+   * Asks every live worker a trivial question now; one that fails or does not answer in time is
+   * replaced. Called periodically, and by the service whenever a media request failed, so a worker
+   * whose channel broke is found at its first casualty rather than at the next tick.
+   */
+  checkHealth(): void {
+    for (const mw of this.workers) if (!mw.worker.closed) this.#check(mw);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#healthTimer);
     for (const w of this.workers) w.worker.close();
     this.#workers.length = 0;
+  }
+
+  #check(mw: MediaWorker): void {
+    if (this.#checking.has(mw)) return;
+    this.#checking.add(mw);
+    const timeoutMs = this.#opts.healthCheckTimeoutMs ?? DEFAULT_HEALTH_CHECK_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer to getResourceUsage within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    Promise.race([mw.worker.getResourceUsage(), timeout])
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          // A worker closed on purpose (pool shutdown) or already dead is not unhealthy.
+          if (this.#closed || mw.worker.closed || this.#workers[mw.index] !== mw) return;
+          this.#retire(mw, error instanceof Error ? error : new Error(String(error)));
+        },
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        this.#checking.delete(mw);
+      });
+  }
+
+  /** Closes a worker that still runs but can no longer be trusted, and replaces it like a died one. */
+  #retire(mw: MediaWorker, error: Error): void {
+    this.#log.error('mediasoup worker unhealthy; replacing it', {
+      index: mw.index,
+      pid: mw.worker.pid,
+      error,
+    });
+    try {
+      // Closes its routers first ('workerclose'), so every room on it tells its clients to rejoin.
+      mw.worker.close();
+    } catch (err) {
+      this.#log.warn('closing an unhealthy mediasoup worker threw', { index: mw.index, error: err });
+    }
+    // A hung worker ignores the close request and would keep its fixed media port from the replacement.
+    try {
+      process.kill(mw.worker.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    this.#replace(mw, error);
   }
 
   async #spawn(index: number): Promise<MediaWorker> {
@@ -123,18 +200,31 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   #onDied(mw: MediaWorker, error: Error): void {
     this.#log.error('mediasoup worker died', { index: mw.index, pid: mw.worker.pid, error });
+    this.#replace(mw, error);
+  }
+
+  #replace(mw: MediaWorker, error: Error): void {
+    if (this.#workers[mw.index] !== mw) return;
     this.#workers[mw.index] = undefined;
     this.emit('workerDied', mw, error);
+    this.#respawn(mw.index, this.#opts.respawnDelayMs ?? 1000);
+  }
+
+  /** Starts a worker in slot `index` after `delayMs`; retries with a growing delay until one runs. */
+  #respawn(index: number, delayMs: number): void {
     if (this.#closed) return;
     setTimeout(() => {
       if (this.#closed) return;
-      this.#spawn(mw.index).then(
+      this.#spawn(index).then(
         (replacement) => {
           if (this.#closed) replacement.worker.close();
-          else this.#workers[mw.index] = replacement;
+          else this.#workers[index] = replacement;
         },
-        (err: unknown) => this.#log.error('cannot replace mediasoup worker', { index: mw.index, error: err }),
+        (err: unknown) => {
+          this.#log.error('cannot replace mediasoup worker; retrying', { index, error: err });
+          this.#respawn(index, Math.min(Math.max(delayMs, 250) * 2, MAX_RESPAWN_DELAY_MS));
+        },
       );
-    }, this.#opts.respawnDelayMs ?? 1000).unref();
+    }, delayMs).unref();
   }
 }

@@ -189,10 +189,15 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       expect(errorCode(await c.request('closeProducer', { producerId: 'nope' }))).toBe(
         ErrorCode.ProducerNotFound,
       );
+      // Refused at the edge by the strict media schemas, before mediasoup sees it.
       const badDtls = { fingerprints: [{ algorithm: 'sha-999', value: 'zz' }] };
       expect(
         errorCode(await c.request('connectTransport', { transportId: recvId, dtlsParameters: badDtls })),
-      ).toBe(ErrorCode.MediaError);
+      ).toBe(ErrorCode.InvalidParams);
+      // A second connect is the client's mistake, not the server's (the worker's refusal used to be INTERNAL).
+      const connect = { transportId: recvId, dtlsParameters: fakeDtlsParameters };
+      expect((await c.request('connectTransport', connect)).ok).toBe(true);
+      expect(errorCode(await c.request('connectTransport', connect))).toBe(ErrorCode.BadRequest);
     });
 
     it("refuses to let a peer use another peer's transport or producer", async () => {
