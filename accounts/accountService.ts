@@ -181,15 +181,17 @@ export class AccountService {
         401,
       );
     }
-    // createUser is atomic on the phone: two racing registrations end with one user.
-    const user = await this.#store.createUser({
-      userId: randomUUID(),
-      phone,
-      name,
-      createdAt: Date.now(),
-      photoEtag: null,
-    });
-    return this.#session(user, deviceLabel);
+    // One atomic write of the user and the first device: a failure leaves no account without a
+    // device. Atomic on the phone too: two racing registrations end with one user, both signed in.
+    const { device, secret } = this.#devices.prepare('', deviceLabel);
+    const user = await this.#store.createUserWithDevice(
+      { userId: randomUUID(), phone, name, createdAt: Date.now(), photoEtag: null },
+      device,
+    );
+    return {
+      ...this.#devices.issue(user, device.deviceId, secret),
+      user: publicUser(user, { withPhone: true }),
+    };
   }
 
   async refresh(refreshToken: string): Promise<SessionView> {

@@ -46,12 +46,21 @@ export class DeviceSessions {
   }
 
   async create(user: UserRecord, label: string): Promise<IssuedSession> {
-    const deviceId = randomUUID();
+    const { device, secret } = this.prepare(user.userId, label);
+    await this.#store.createDevice(device);
+    return this.issue(user, device.deviceId, secret);
+  }
+
+  /**
+   * A new device session's record and its refresh secret, not yet stored: registration writes it
+   * together with the user (AccountStore.createUserWithDevice), then calls `issue`.
+   */
+  prepare(userId: string, label: string): { device: DeviceRecord; secret: string } {
     const secret = newSecret();
     const now = Date.now();
     const device: DeviceRecord = {
-      deviceId,
-      userId: user.userId,
+      deviceId: randomUUID(),
+      userId,
       label,
       createdAt: now,
       lastSeenAt: now,
@@ -59,8 +68,7 @@ export class DeviceSessions {
       rotatedHashes: [],
       refreshExpiresAt: now + this.#refreshTtlMs,
     };
-    await this.#store.createDevice(device);
-    return this.#issue(user, deviceId, secret);
+    return { device, secret };
   }
 
   async refresh(
@@ -91,7 +99,7 @@ export class DeviceSessions {
       const user = await loadUser(device.userId);
       const replayed = this.#unseal(result.replay);
       if (!user || !replayed) throw invalid;
-      return { session: this.#issue(user, deviceId, replayed), user };
+      return { session: this.issue(user, deviceId, replayed), user };
     }
     if (result === 'reused') {
       await this.#revoke(device);
@@ -104,7 +112,7 @@ export class DeviceSessions {
     if (result !== 'rotated') throw invalid;
     const user = await loadUser(device.userId);
     if (!user) throw invalid;
-    return { session: this.#issue(user, deviceId, next), user };
+    return { session: this.issue(user, deviceId, next), user };
   }
 
   /** Ends a device session and tells whoever holds its connections. */
@@ -135,7 +143,8 @@ export class DeviceSessions {
     }
   }
 
-  #issue(user: UserRecord, deviceId: string, secret: string): IssuedSession {
+  /** Tokens for a stored device session. */
+  issue(user: UserRecord, deviceId: string, secret: string): IssuedSession {
     const { token, expiresAt } = this.#tokens.issue({
       userId: user.userId,
       displayName: user.name,

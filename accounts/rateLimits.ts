@@ -1,5 +1,6 @@
 /**
- * Request budgets that protect SMS spend, one-time codes and the contact directory from abuse.
+ * Request budgets that protect SMS spend, one-time codes, the contact directory and callees' phones
+ * from abuse.
  * Backed by Redis when the deployment has it (so every node counts against one budget), else by this
  * process. The limits themselves and the reasons behind them are listed in `abuseLimits` below and in
  * README "Security" / docs/accounts-api.md.
@@ -62,6 +63,16 @@ export function abuseLimits(cfg: AbuseLimitsConfig) {
       points: cfg.contactsRequestersPerNumberDaily,
       durationSeconds: DAY,
     },
+    /**
+     * Call invitations one caller may send to one callee per window (key: `${callerId}|${calleeId}`):
+     * stops ringing someone's phones over and over. Counted whether or not the callee blocked the
+     * caller, so the answer never tells a blocked caller anything.
+     */
+    callInvitesPerCallee: {
+      name: 'call-invite-callee',
+      points: cfg.callInvitesPerCallee,
+      durationSeconds: cfg.callInvitesPerCalleeWindowSeconds,
+    },
   } satisfies Record<string, LimitSpec>;
 }
 
@@ -112,7 +123,16 @@ export class RateLimits {
       if (err instanceof RateLimiterRes) {
         this.#onLimited(spec.name);
         const wait = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
-        throw new ServiceError(ErrorCode.RateLimited, `too many requests; try again in ${wait} s`, 429, wait);
+        // The wait also travels in details: WebSocket errors have no Retry-After header.
+        throw new ServiceError(
+          ErrorCode.RateLimited,
+          `too many requests; try again in ${wait} s`,
+          429,
+          wait,
+          {
+            retryAfterMs: String(Math.max(1, Math.round(err.msBeforeNext))),
+          },
+        );
       }
       throw err;
     }

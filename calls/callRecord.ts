@@ -27,6 +27,12 @@ export interface CallRecord {
   /** userId → participant; `order` keeps invitation order (caller first). */
   participants: Record<string, CallParticipantRecord>;
   order: string[];
+  /**
+   * Callees who blocked whoever rang them: recorded as 'busy' (so the caller cannot tell them from
+   * someone in another call) and never told about the call — no ring, no update, no history entry.
+   * Absent when empty (records written before block lists have none).
+   */
+  silenced?: string[];
   /** Incremented on every change; stores only accept a write based on the version they hold. */
   version: number;
 }
@@ -37,4 +43,10 @@ export const HOLDING_STATES: ReadonlySet<CallParticipantState> = new Set(['calli
 export function holdsCall(call: CallRecord, userId: string): boolean {
   const p = call.participants[userId];
   return call.state !== 'ended' && p !== undefined && HOLDING_STATES.has(p.state);
+}
+
+/** Who must hear nothing of this call (see CallRecord.silenced). */
+export function silencedIn(call: CallRecord): ReadonlySet<string> {
+  // A JSON round trip through Lua may turn an empty array into an object: read defensively.
+  return new Set(Array.isArray(call.silenced) ? call.silenced : []);
 }

@@ -15,7 +15,9 @@ import type { AccountStore } from '../state/accountStore.js';
 import type { CallStore, PointerExpectation } from '../state/callStore.js';
 import { StoreUnavailableError } from '../state/storeUnavailableError.js';
 import type { UserMessage, UserMessageBus } from '../state/userMessageBus.js';
-import type { CallRecord } from './callRecord.js';
+import { silencedIn, type CallRecord } from './callRecord.js';
+import type { BlockList } from '../accounts/blockList.js';
+import type { RateLimits } from '../accounts/rateLimits.js';
 import { applyCallEvent, newCall, type CallEffect, type CallEvent } from './callStateMachine.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { WebhookSink } from './webhooks.js';
@@ -44,6 +46,10 @@ export interface CallServiceOptions {
   accounts: AccountStore;
   bus: UserMessageBus;
   webhooks: WebhookSink;
+  /** Who blocked whom: a callee who blocked the caller is silently not rung. */
+  blocks: Pick<BlockList, 'blockersOf'>;
+  /** The per-(caller, callee) invitation budget (`callInvitesPerCallee`). */
+  limits: Pick<RateLimits, 'consume' | 'specs'>;
   timings: CallTimings;
   log: Logger;
   onOutcome?: (outcome: string) => void;
@@ -119,6 +125,9 @@ export class CallService {
     if (callees.length === 0)
       throw new ServiceError(ErrorCode.InvalidParams, 'you cannot call yourself', 400);
     await this.#assertUsersExist([identity.userId, ...callees]);
+    await this.#spendInvites(identity.userId, callees);
+    // Asked on every invitation, blocked or not, so both paths do the same work.
+    const blocked = await this.#o.blocks.blockersOf(identity.userId, callees);
 
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const pointers = await this.#o.calls.currentCalls([identity.userId, ...callees]);
@@ -153,6 +162,7 @@ export class CallService {
         callerDeviceId: identity.deviceId,
         calleeIds: callees,
         busyUserIds: busy,
+        blockedUserIds: blocked,
         media,
         now,
         ringTimeoutMs: this.#o.timings.ringTimeoutMs,
@@ -162,7 +172,10 @@ export class CallService {
         callId: pointers.get(userId) ?? null,
       }));
       if (await this.#o.calls.saveCall(call, 0, expect)) {
-        await this.#o.calls.addToHistory(call.order, call.callId);
+        await this.#o.calls.addToHistory(
+          call.order.filter((id) => !blocked.has(id)),
+          call.callId,
+        );
         this.#o.webhooks.emit('call.started', {
           callId: call.callId,
           callerId: call.callerId,
@@ -206,6 +219,8 @@ export class CallService {
 
   async addParticipants(identity: Identity, callId: string, userIds: string[]): Promise<CallView> {
     await this.#assertUsersExist(userIds);
+    await this.#spendInvites(identity.userId, userIds);
+    const blocked = await this.#o.blocks.blockersOf(identity.userId, userIds);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const current = await this.#load(callId);
       if (!current) throw new ServiceError(ErrorCode.NotFound, 'no such call', 404);
@@ -218,6 +233,7 @@ export class CallService {
           byUserId: identity.userId,
           userIds,
           busyUserIds: busy,
+          blockedUserIds: blocked,
           ringDeadline: this.#clock.now() + this.#o.timings.ringTimeoutMs,
         },
         this.#clock.now(),
@@ -226,7 +242,10 @@ export class CallService {
       if (!changed) return this.view(current);
       const expect = userIds.map((userId) => ({ userId, callId: pointers.get(userId) ?? null }));
       if (await this.#o.calls.saveCall(call, current.version, expect)) {
-        await this.#o.calls.addToHistory(userIds, callId);
+        await this.#o.calls.addToHistory(
+          userIds.filter((id) => !blocked.has(id)),
+          callId,
+        );
         await this.#announce(call, effects);
         return this.view(call);
       }
@@ -316,6 +335,17 @@ export class CallService {
     return { userId, name: p?.name ?? 'Unknown', photo: p?.photo ?? null };
   }
 
+  /**
+   * One invitation from `callerId` to each callee against the per-callee budget; RATE_LIMITED
+   * (retry hint in seconds and in details.retryAfterMs) once one callee's budget is spent.
+   */
+  async #spendInvites(callerId: string, calleeIds: string[]): Promise<void> {
+    const spec = this.#o.limits.specs.callInvitesPerCallee;
+    for (const id of new Set(calleeIds)) {
+      if (id !== callerId) await this.#o.limits.consume(spec, `${callerId}|${id}`);
+    }
+  }
+
   async #assertUsersExist(userIds: string[]): Promise<void> {
     const users = await this.#o.accounts.getUsers(userIds);
     const missing = userIds.filter((id) => !users.has(id));
@@ -359,9 +389,10 @@ export class CallService {
         return 0;
       });
     const ringing = new Set(effects.flatMap((e) => (e.type === 'ring' ? e.userIds : [])));
+    const silenced = silencedIn(call);
     await Promise.all(
       call.order
-        .filter((id) => !ringing.has(id))
+        .filter((id) => !ringing.has(id) && !silenced.has(id))
         .map((id) => publish(id, { notification: 'callUpdated', data: { call: view } })),
     );
     for (const effect of effects) {

@@ -10,12 +10,13 @@
  *               └─every callee busy─┘                                       ended(busy)
  *                                   └─media never connected (timeout)─────▶ ended(failed)
  *   person    calling (caller) ─▶ joined ─▶ left
- *             ringing ─▶ joined | declined | missed      busy (was in another call)
+ *             ringing ─▶ joined | declined | missed      busy (was in another call, or blocked
+ *                                                         whoever rang them: then also "silenced")
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { CallEndReason } from '../protocol/signaling.js';
-import type { CallParticipantRecord, CallRecord } from './callRecord.js';
+import { silencedIn, type CallParticipantRecord, type CallRecord } from './callRecord.js';
 
 export type CallEvent =
   | { type: 'ringing'; userId: string; deviceId: string }
@@ -31,6 +32,8 @@ export type CallEvent =
       byUserId: string;
       userIds: string[];
       busyUserIds: ReadonlySet<string>;
+      /** Of `userIds`, those who blocked `byUserId`: busy and silenced, never rung (default none). */
+      blockedUserIds?: ReadonlySet<string>;
       ringDeadline: number;
     };
 
@@ -51,6 +54,8 @@ export interface Transition {
   changed: boolean;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 function participant(
   state: CallParticipantRecord['state'],
   deviceId: string | null = null,
@@ -64,6 +69,8 @@ export function newCall(opts: {
   callerDeviceId: string;
   calleeIds: string[];
   busyUserIds: ReadonlySet<string>;
+  /** Callees who blocked the caller: busy and silenced, never rung (default none). */
+  blockedUserIds?: ReadonlySet<string>;
   media: CallRecord['media'];
   now: number;
   ringTimeoutMs: number;
@@ -82,18 +89,31 @@ export function newCall(opts: {
     order: [opts.callerId],
     version: 1,
   };
+  const blocked = opts.blockedUserIds ?? NONE;
   const ring: string[] = [];
   for (const id of opts.calleeIds) {
     if (call.participants[id]) continue;
     call.order.push(id);
-    const busy = opts.busyUserIds.has(id);
+    const busy = opts.busyUserIds.has(id) || blocked.has(id);
     call.participants[id] = participant(busy ? 'busy' : 'ringing');
     if (!busy) ring.push(id);
   }
+  setSilenced(call, opts.calleeIds, blocked);
   const effects: CallEffect[] = [];
   if (ring.length === 0) effects.push(...end(call, 'busy', opts.now));
   else effects.push({ type: 'ring', userIds: ring });
   return { call, effects, changed: true };
+}
+
+/** Marks which of `ids` are silenced (in `blocked`) and which are not any more. */
+function setSilenced(call: CallRecord, ids: readonly string[], blocked: ReadonlySet<string>): void {
+  const silenced = new Set(silencedIn(call));
+  for (const id of ids) {
+    if (blocked.has(id)) silenced.add(id);
+    else silenced.delete(id);
+  }
+  if (silenced.size > 0) call.silenced = [...silenced];
+  else delete call.silenced;
 }
 
 function clone(call: CallRecord): CallRecord {
@@ -264,6 +284,7 @@ export function applyCallEvent(current: CallRecord, event: CallEvent, now: numbe
       if (by.state !== 'joined' && by.state !== 'calling') {
         throw new ServiceError(ErrorCode.Forbidden, 'only people in the call can add others', 403);
       }
+      const blocked = event.blockedUserIds ?? NONE;
       const ring: string[] = [];
       for (const id of event.userIds) {
         const existing = call.participants[id];
@@ -273,10 +294,16 @@ export function applyCallEvent(current: CallRecord, event: CallEvent, now: numbe
         )
           continue;
         if (!existing) call.order.push(id);
-        const busy = event.busyUserIds.has(id);
+        const busy = event.busyUserIds.has(id) || blocked.has(id);
         call.participants[id] = participant(busy ? 'busy' : 'ringing');
         if (!busy) ring.push(id);
       }
+      // Someone else may add a person who blocked the first inviter: then they ring, unsilenced.
+      setSilenced(
+        call,
+        event.userIds.filter((id) => call.participants[id]?.state === 'busy' || ring.includes(id)),
+        blocked,
+      );
       if (ring.length > 0) {
         call.ringDeadline = event.ringDeadline;
         effects.push({ type: 'ring', userIds: ring });

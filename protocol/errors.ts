@@ -36,6 +36,7 @@ export const ErrorCode = {
   AlreadyAnswered: 'ALREADY_ANSWERED',
   AlreadyInCall: 'ALREADY_IN_CALL',
   UnknownUser: 'UNKNOWN_USER',
+  BlockListFull: 'BLOCK_LIST_FULL',
   Internal: 'INTERNAL',
 } as const;
 

@@ -15,6 +15,7 @@ import { AccountService } from '../accounts/accountService.js';
 import { DeviceSessions } from '../accounts/deviceSessions.js';
 import { OneTimeCodes } from '../accounts/oneTimeCodes.js';
 import { RateLimits } from '../accounts/rateLimits.js';
+import { BlockList } from '../accounts/blockList.js';
 import { ConsoleSmsSender, DisabledSmsSender, HttpSmsSender, type SmsSender } from '../accounts/smsSender.js';
 import { createStateStores, type StateStores } from '../state/createStateStores.js';
 import type { RoomStateStore } from '../state/roomStateStore.js';
@@ -98,6 +99,15 @@ export async function startCallingService(
     cleanup.push(() => workers.close());
 
     const tokens = new AccessTokens(config.jwt);
+    // One set of budgets for sign-in, contacts and call invitations, shared by all nodes via Redis.
+    const limits = new RateLimits({
+      redis: stores.counters,
+      keys: stores.keys,
+      config: config.abuse,
+      // `metrics` is created below; refusals happen only once requests flow, after start-up.
+      onLimited: (limit) => metrics.abuseLimited.inc({ limit }),
+    });
+    const blocks = new BlockList({ store: stores.accounts });
     const accounts = new AccountService({
       store: stores.accounts,
       verification: stores.verification,
@@ -119,13 +129,7 @@ export async function startCallingService(
             .catch(() => undefined);
         },
       }),
-      limits: new RateLimits({
-        redis: stores.counters,
-        keys: stores.keys,
-        config: config.abuse,
-        // `metrics` is created below; refusals happen only once requests flow, after start-up.
-        onLimited: (limit) => metrics.abuseLimited.inc({ limit }),
-      }),
+      limits,
       sms: smsSender(config, log),
       log,
     });
@@ -177,6 +181,8 @@ export async function startCallingService(
       accounts: stores.accounts,
       bus: stores.bus,
       webhooks,
+      blocks,
+      limits,
       timings: config.calls,
       log,
       onOutcome: (outcome) => metrics.callSetups.inc({ outcome }),
@@ -198,6 +204,7 @@ export async function startCallingService(
       production: config.env === 'production',
       tokens,
       accounts,
+      blocks,
       devTokens: config.devTokens,
       health,
       clientDir: opts.clientDir ?? DEFAULT_CLIENT_DIR,

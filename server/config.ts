@@ -81,6 +81,8 @@ const envSchema = z.object({
   CONTACTS_DAILY_NEW_NUMBERS_PER_USER: z.coerce.number().int().min(1).default(5_000),
   CONTACTS_DAILY_NEW_NUMBERS_PER_IP: z.coerce.number().int().min(1).default(20_000),
   CONTACTS_DAILY_REQUESTERS_PER_NUMBER: z.coerce.number().int().min(1).default(100),
+  CALL_INVITES_PER_CALLEE: z.coerce.number().int().min(1).max(1000).default(5),
+  CALL_INVITES_PER_CALLEE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(20_000),
 });
 
@@ -133,7 +135,7 @@ export interface Config {
 
 export type TrustProxy = false | number | string[];
 
-/** Tunable abuse limits of sign-in and contact discovery (see README "Security"). */
+/** Tunable abuse limits of sign-in, contact discovery and calls (see README "Security"). */
 export interface AbuseLimitsConfig {
   /** Wrong codes one client may enter for one number before that pair is locked for 15 min. */
   verifyMaxFailures: number;
@@ -143,6 +145,9 @@ export interface AbuseLimitsConfig {
   contactsPerIpDaily: number;
   /** Distinct accounts per day that may get an answer about one number; beyond, it reads "not found". */
   contactsRequestersPerNumberDaily: number;
+  /** Call invitations one caller may send to one callee per window (then RATE_LIMITED). */
+  callInvitesPerCallee: number;
+  callInvitesPerCalleeWindowSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -358,6 +363,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       contactsPerUserDaily: e.CONTACTS_DAILY_NEW_NUMBERS_PER_USER,
       contactsPerIpDaily: e.CONTACTS_DAILY_NEW_NUMBERS_PER_IP,
       contactsRequestersPerNumberDaily: e.CONTACTS_DAILY_REQUESTERS_PER_NUMBER,
+      callInvitesPerCallee: e.CALL_INVITES_PER_CALLEE,
+      callInvitesPerCalleeWindowSeconds: e.CALL_INVITES_PER_CALLEE_WINDOW_SECONDS,
     },
     calls: {
       ringTimeoutMs: e.CALL_RING_TIMEOUT_SECONDS * 1000,

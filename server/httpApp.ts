@@ -11,6 +11,8 @@ import { z } from 'zod';
 import type { AccessTokens } from '../auth/accessTokens.js';
 import type { AccountService } from '../accounts/accountService.js';
 import { accountRoutes } from './routes/accountRoutes.js';
+import { blockRoutes } from './routes/blockRoutes.js';
+import type { BlockList } from '../accounts/blockList.js';
 import { ErrorCode, ServiceError, unavailableError } from '../protocol/errors.js';
 import { StoreUnavailableError } from '../state/storeUnavailableError.js';
 import { displayNameSchema } from '../protocol/signaling.js';
@@ -24,6 +26,7 @@ export type { HealthReport } from './observabilityRoutes.js';
 export interface HttpAppOptions {
   tokens: AccessTokens;
   accounts: AccountService;
+  blocks: BlockList;
   devTokens: boolean;
   health: () => Promise<HealthReport>;
   metrics: Registry;
@@ -81,6 +84,7 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
     '/api/v1',
     accountRoutes({ accounts: opts.accounts, tokens: opts.tokens, devTokens: opts.devTokens }),
   );
+  app.use('/api/v1', blockRoutes({ ...opts, blocks: opts.blocks }));
 
   app.use('/api', (_req, _res) => {
     throw new ServiceError(ErrorCode.NotFound, 'no such endpoint', 404);

@@ -1,6 +1,6 @@
 /**
  * Everything a person registered: users and the phone → user index, profile photos, device
- * sessions with their refresh-token hashes. Nothing here may be lost across a restart: it lives in
+ * sessions with their refresh-token hashes, block lists. Nothing here may be lost across a restart: it lives in
  * the database (SQLite or PostgreSQL, state/sql/). The short-lived records of signing in (codes,
  * locks, registration tickets) are a VerificationStore's (state/verificationStore.ts).
  */
@@ -42,9 +42,33 @@ export type { CodeRecord } from './verificationStore.js';
 
 export type RotateResult = 'rotated' | 'reused' | 'unknown' | { replay: string };
 
+/** One entry of a user's block list: whom they blocked, and when. */
+export interface BlockRecord {
+  userId: string;
+  createdAt: number;
+}
+
+/** 'added'; 'exists' when already blocked (nothing changes); 'full' when the list is at its bound. */
+export type AddBlockResult = 'added' | 'exists' | 'full';
+
+/** Thrown by createUserWithDevice when the device id is taken: nothing was written. */
+export class DeviceExistsError extends Error {
+  constructor(deviceId: string) {
+    super(`device ${deviceId} already exists`);
+    this.name = 'DeviceExistsError';
+  }
+}
+
 export interface AccountStore {
   /** Creates the user unless the phone is taken; returns the user that owns the phone afterwards. */
   createUser(user: UserRecord): Promise<UserRecord>;
+  /**
+   * Registration in one atomic step: creates the user unless the phone is taken, and the first
+   * device for whichever user owns the phone afterwards (`device.userId` is replaced by that user's
+   * id, so two racing registrations both end signed in to the one account). If the device cannot be
+   * written (its id exists: DeviceExistsError) neither record is: no user without a device.
+   */
+  createUserWithDevice(user: UserRecord, device: DeviceRecord): Promise<UserRecord>;
   getUser(userId: string): Promise<UserRecord | null>;
   /** Several users in one round trip; unknown ids are absent from the map. */
   getUsers(userIds: readonly string[]): Promise<Map<string, UserRecord>>;
@@ -71,6 +95,23 @@ export interface AccountStore {
     presentedHash: string,
     rotation: { newHash: string; sealed: string; refreshExpiresAt: number; graceMs: number },
   ): Promise<RotateResult>;
+
+  /**
+   * Adds `blockedUserId` to `userId`'s block list unless it holds `maxBlocks` entries already
+   * (checked and written atomically, so racing requests cannot overshoot the bound).
+   */
+  addBlock(
+    userId: string,
+    blockedUserId: string,
+    createdAt: number,
+    maxBlocks: number,
+  ): Promise<AddBlockResult>;
+  /** True when an entry was removed. */
+  removeBlock(userId: string, blockedUserId: string): Promise<boolean>;
+  /** The user's block list, oldest first. */
+  listBlocks(userId: string): Promise<BlockRecord[]>;
+  /** Which of `userIds` have blocked `callerId` (one round trip, asked on every call invitation). */
+  blockersOf(callerId: string, userIds: readonly string[]): Promise<Set<string>>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -2,13 +2,16 @@
  * Accounts and sign-in verification records in this process's memory: the embedded
  * VerificationStore, and an AccountStore for tests and benchmarks that want no database.
  */
-import type {
-  AccountStore,
-  CodeRecord,
-  DeviceRecord,
-  PhotoRecord,
-  RotateResult,
-  UserRecord,
+import {
+  DeviceExistsError,
+  type AccountStore,
+  type AddBlockResult,
+  type BlockRecord,
+  type CodeRecord,
+  type DeviceRecord,
+  type PhotoRecord,
+  type RotateResult,
+  type UserRecord,
 } from './accountStore.js';
 import type { VerificationStore } from './verificationStore.js';
 
@@ -27,6 +30,8 @@ export class MemoryAccountStore implements AccountStore, VerificationStore {
   readonly #locks = new Map<string, number>();
   readonly #tickets = new Map<string, Expiring<string>>();
   readonly #devices = new Map<string, DeviceRecord>();
+  /** userId → (blocked userId → when); a Map keeps insertion order, so lists come oldest first. */
+  readonly #blocks = new Map<string, Map<string, number>>();
 
   #live<T>(map: Map<string, Expiring<T>>, key: string): T | null {
     const e = map.get(key);
@@ -44,6 +49,14 @@ export class MemoryAccountStore implements AccountStore, VerificationStore {
     this.#phones.set(user.phone, user.userId);
     this.#users.set(user.userId, { ...user });
     return { ...user };
+  }
+
+  async createUserWithDevice(user: UserRecord, device: DeviceRecord): Promise<UserRecord> {
+    // Checked before anything is written: this process has no partial writes to undo.
+    if (this.#liveDevice(device.deviceId)) throw new DeviceExistsError(device.deviceId);
+    const owner = await this.createUser(user);
+    await this.createDevice({ ...device, userId: owner.userId });
+    return owner;
   }
 
   async getUser(userId: string): Promise<UserRecord | null> {
@@ -194,6 +207,35 @@ export class MemoryAccountStore implements AccountStore, VerificationStore {
     if (last && last.fromHash === presentedHash && now - last.at < rotation.graceMs)
       return { replay: last.sealed };
     return d.rotatedHashes.includes(presentedHash) ? 'reused' : 'unknown';
+  }
+
+  async addBlock(
+    userId: string,
+    blockedUserId: string,
+    createdAt: number,
+    maxBlocks: number,
+  ): Promise<AddBlockResult> {
+    let list = this.#blocks.get(userId);
+    if (list?.has(blockedUserId)) return 'exists';
+    if ((list?.size ?? 0) >= maxBlocks) return 'full';
+    if (!list) this.#blocks.set(userId, (list = new Map()));
+    list.set(blockedUserId, createdAt);
+    return 'added';
+  }
+
+  async removeBlock(userId: string, blockedUserId: string): Promise<boolean> {
+    return this.#blocks.get(userId)?.delete(blockedUserId) ?? false;
+  }
+
+  async listBlocks(userId: string): Promise<BlockRecord[]> {
+    return [...(this.#blocks.get(userId) ?? new Map<string, number>())].map(([id, createdAt]) => ({
+      userId: id,
+      createdAt,
+    }));
+  }
+
+  async blockersOf(callerId: string, userIds: readonly string[]): Promise<Set<string>> {
+    return new Set(userIds.filter((id) => this.#blocks.get(id)?.has(callerId)));
   }
 
   async ping(): Promise<void> {}

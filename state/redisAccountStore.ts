@@ -4,13 +4,16 @@
  * connection comes from state/redisConnections.ts.
  */
 import type { Redis } from 'ioredis';
-import type {
-  AccountStore,
-  CodeRecord,
-  DeviceRecord,
-  PhotoRecord,
-  RotateResult,
-  UserRecord,
+import {
+  DeviceExistsError,
+  type AccountStore,
+  type AddBlockResult,
+  type BlockRecord,
+  type CodeRecord,
+  type DeviceRecord,
+  type PhotoRecord,
+  type RotateResult,
+  type UserRecord,
 } from './accountStore.js';
 import type { RedisKeys } from './redisKeys.js';
 import type { VerificationStore } from './verificationStore.js';
@@ -22,6 +25,33 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
 end
 local existing = redis.call('GET', KEYS[1])
 return redis.call('GET', ARGV[3] .. existing)`;
+
+// Registration: the device key is checked first, so a taken device id writes nothing at all. The
+// owner's id is known only inside the script (a racing registration may own the phone), so the
+// device JSON gets it here. KEYS: phone, user, device. ARGV: userId, user JSON, user prefix,
+// device JSON, refresh expiry (ms), suffix of the devices set after the user key.
+const CREATE_USER_WITH_DEVICE = `
+if redis.call('EXISTS', KEYS[3]) == 1 then return false end
+local owner = ARGV[1]
+local userRaw = ARGV[2]
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('SET', KEYS[2], ARGV[2])
+else
+  owner = redis.call('GET', KEYS[1])
+  userRaw = redis.call('GET', ARGV[3] .. owner)
+end
+local d = cjson.decode(ARGV[4])
+d.userId = owner
+redis.call('SET', KEYS[3], cjson.encode(d), 'PXAT', ARGV[5])
+redis.call('SADD', ARGV[3] .. owner .. ARGV[6], d.deviceId)
+return userRaw`;
+
+// KEYS: the blocker's set. ARGV: blocked id, when (ms), bound.
+const ADD_BLOCK = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 'exists' end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 'full' end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 'added'`;
 
 const UPDATE_USER_FIELD = `
 local raw = redis.call('GET', KEYS[1])
@@ -114,6 +144,24 @@ export class RedisAccountStore implements AccountStore, VerificationStore {
       JSON.stringify(user),
       this.#keys.userPrefix,
     )) as string;
+    return parseUser(raw);
+  }
+
+  async createUserWithDevice(user: UserRecord, device: DeviceRecord): Promise<UserRecord> {
+    const raw = (await this.#redis.eval(
+      CREATE_USER_WITH_DEVICE,
+      3,
+      this.#keys.phone(user.phone),
+      this.#keys.user(user.userId),
+      this.#keys.device(device.deviceId),
+      user.userId,
+      JSON.stringify(user),
+      this.#keys.userPrefix,
+      JSON.stringify(device),
+      String(device.refreshExpiresAt),
+      this.#keys.userDevicesSuffix,
+    )) as string | null;
+    if (raw === null) throw new DeviceExistsError(device.deviceId);
     return parseUser(raw);
   }
 
@@ -276,6 +324,47 @@ export class RedisAccountStore implements AccountStore, VerificationStore {
     )) as string;
     if (result.startsWith('replay:')) return { replay: result.slice('replay:'.length) };
     return result as 'rotated' | 'reused' | 'unknown';
+  }
+
+  async addBlock(
+    userId: string,
+    blockedUserId: string,
+    createdAt: number,
+    maxBlocks: number,
+  ): Promise<AddBlockResult> {
+    return (await this.#redis.eval(
+      ADD_BLOCK,
+      1,
+      this.#keys.userBlocks(userId),
+      blockedUserId,
+      String(createdAt),
+      String(maxBlocks),
+    )) as AddBlockResult;
+  }
+
+  async removeBlock(userId: string, blockedUserId: string): Promise<boolean> {
+    return (await this.#redis.zrem(this.#keys.userBlocks(userId), blockedUserId)) > 0;
+  }
+
+  async listBlocks(userId: string): Promise<BlockRecord[]> {
+    const flat = await this.#redis.zrange(this.#keys.userBlocks(userId), 0, -1, 'WITHSCORES');
+    const out: BlockRecord[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push({ userId: flat[i]!, createdAt: Number(flat[i + 1]) });
+    return out;
+  }
+
+  async blockersOf(callerId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const pipeline = this.#redis.pipeline();
+    for (const id of userIds) pipeline.zscore(this.#keys.userBlocks(id), callerId);
+    const results = (await pipeline.exec()) ?? [];
+    const out = new Set<string>();
+    results.forEach(([err, score], i) => {
+      if (err) throw err;
+      if (score !== null) out.add(userIds[i]!);
+    });
+    return out;
   }
 
   async ping(): Promise<void> {

@@ -17,6 +17,7 @@
  *   {p}photo:{userId}:full|thumb     WebP bytes
  *   {p}user:{userId}:devices         set of deviceIds
  *   {p}device:{deviceId}             string JSON DeviceRecord, expires with its refresh token
+ *   {p}user:{userId}:blocks          sorted set of blocked userIds, score = when blocked (ms)
  *   {p}code:{e164}                   hash {hash, expiresAt, attempts}, TTL = code validity
  *   {p}lock:{e164}                   "1", TTL = lock time
  *   {p}regticket:{ticketId}          string e164, TTL = registration window
@@ -45,7 +46,10 @@ export interface RedisKeys {
   phone(e164: string): string;
   photo(userId: string, size: 'full' | 'thumb'): string;
   userDevices(userId: string): string;
+  /** What is appended to `userPrefix + userId` for the devices set (Lua builds it at registration). */
+  readonly userDevicesSuffix: string;
   device(deviceId: string): string;
+  userBlocks(userId: string): string;
   code(e164: string): string;
   phoneLock(e164: string): string;
   registrationTicket(ticketId: string): string;
@@ -78,7 +82,9 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     phone: (e164) => `${p}phone:${e164}`,
     photo: (userId, size) => `${p}photo:${userId}:${size}`,
     userDevices: (userId) => `${p}user:${userId}:devices`,
+    userDevicesSuffix: ':devices',
     device: (deviceId) => `${p}device:${deviceId}`,
+    userBlocks: (userId) => `${p}user:${userId}:blocks`,
     code: (e164) => `${p}code:${e164}`,
     phoneLock: (e164) => `${p}lock:${e164}`,
     registrationTicket: (ticketId) => `${p}regticket:${ticketId}`,

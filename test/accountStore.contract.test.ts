@@ -4,7 +4,7 @@
  * memory and Redis, where they stay.
  */
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import type { AccountStore, DeviceRecord } from '../state/accountStore.js';
+import { DeviceExistsError, type AccountStore, type DeviceRecord } from '../state/accountStore.js';
 import { MemoryAccountStore } from '../state/memoryAccountStore.js';
 import { RedisAccountStore } from '../state/redisAccountStore.js';
 import { SqlAccountStore } from '../state/sql/sqlAccountStore.js';
@@ -177,6 +177,63 @@ describe.each(Object.keys(accountMakers))('AccountStore contract: %s', (kind) =>
     await s.deleteDevice('d1');
     expect((await s.listDevices('u1')).map((d) => d.deviceId)).toEqual(['d2']);
     expect(await s.getDevice('d1')).toBeNull();
+  });
+
+  it('registers a user and the first device in one step, attaching racers to the phone owner', async () => {
+    const s = await make();
+    const created = await s.createUserWithDevice(user('u1', '+12015550110'), device('d1', '', 'h1'));
+    expect(created).toEqual(user('u1', '+12015550110'));
+    expect(await s.getDevice('d1')).toMatchObject({ deviceId: 'd1', userId: 'u1', refreshHash: 'h1' });
+    expect((await s.listDevices('u1')).map((d) => d.deviceId)).toEqual(['d1']);
+    // Two registrations of one number racing: one user, each registration's device on it.
+    const [a, b] = await Promise.all([
+      s.createUserWithDevice(user('u2', '+12015550111'), device('d2', '', 'h2')),
+      s.createUserWithDevice(user('u3', '+12015550111'), device('d3', '', 'h3')),
+    ]);
+    expect(a.userId).toBe(b.userId);
+    expect((await s.listDevices(a.userId)).map((d) => d.deviceId).sort()).toEqual(['d2', 'd3']);
+    expect(await s.getUser(a.userId === 'u2' ? 'u3' : 'u2')).toBeNull();
+  });
+
+  it('writes no user when the first device cannot be written (duplicate device id)', async () => {
+    const s = await make();
+    await s.createUserWithDevice(user('u1', '+12015550120'), device('d1', '', 'h1'));
+    await expect(
+      s.createUserWithDevice(user('u2', '+12015550121'), device('d1', '', 'other')),
+    ).rejects.toBeInstanceOf(DeviceExistsError);
+    expect(await s.getUser('u2')).toBeNull();
+    expect(await s.getUserIdByPhone('+12015550121')).toBeNull();
+    expect(await s.listDevices('u2')).toEqual([]);
+    // The device that held the id is untouched, and the number can still register afterwards.
+    expect(await s.getDevice('d1')).toMatchObject({ userId: 'u1', refreshHash: 'h1' });
+    expect((await s.createUserWithDevice(user('u2', '+12015550121'), device('d2', '', 'h2'))).userId).toBe(
+      'u2',
+    );
+  });
+
+  it('keeps a bounded block list per user and answers who blocked a caller', async () => {
+    const s = await make();
+    expect(await s.addBlock('u1', 'u2', 1000, 3)).toBe('added');
+    expect(await s.addBlock('u1', 'u2', 1001, 3)).toBe('exists');
+    expect(await s.addBlock('u1', 'u3', 1002, 3)).toBe('added');
+    expect(await s.addBlock('u4', 'u2', 1003, 3)).toBe('added');
+    expect(await s.listBlocks('u1')).toEqual([
+      { userId: 'u2', createdAt: 1000 },
+      { userId: 'u3', createdAt: 1002 },
+    ]);
+    expect(await s.listBlocks('nobody')).toEqual([]);
+    expect([...(await s.blockersOf('u2', ['u1', 'u3', 'u4', 'u5']))].sort()).toEqual(['u1', 'u4']);
+    expect(await s.blockersOf('u2', [])).toEqual(new Set());
+    expect(await s.blockersOf('u3', ['u4'])).toEqual(new Set());
+    // The bound holds even when additions race.
+    const raced = await Promise.all(['a', 'b', 'c', 'd'].map((id, i) => s.addBlock('u1', id, 2000 + i, 3)));
+    expect(raced.filter((r) => r === 'added')).toHaveLength(1);
+    expect(raced.filter((r) => r === 'full')).toHaveLength(3);
+    expect(await s.listBlocks('u1')).toHaveLength(3);
+    expect(await s.removeBlock('u1', 'u2')).toBe(true);
+    expect(await s.removeBlock('u1', 'u2')).toBe(false);
+    expect(await s.blockersOf('u2', ['u1', 'u4'])).toEqual(new Set(['u4']));
+    expect((await s.listBlocks('u1')).map((b) => b.userId)).not.toContain('u2');
   });
 
   it('lets a device session expire with its refresh token', async () => {

@@ -17,6 +17,17 @@ function make(callees = ['b'], busy: string[] = []): CallRecord {
     ringTimeoutMs: 45_000,
   }).call;
 }
+/** A 1:1 call from a to b, for comparing a blocked callee with a busy one. */
+const baseBusy = () => ({
+  callId: 'c',
+  callerId: 'a',
+  callerDeviceId: 'd',
+  calleeIds: ['b'],
+  busyUserIds: new Set<string>(),
+  media: 'audio' as const,
+  now: T0,
+  ringTimeoutMs: 45_000,
+});
 const run = (call: CallRecord, ...events: CallEvent[]): CallRecord =>
   events.reduce((c, e, i) => applyCallEvent(c, e, T0 + 1000 * (i + 1)).call, call);
 const code = (fn: () => unknown): string | undefined => {
@@ -148,6 +159,46 @@ describe('call state machine', () => {
         ),
       ),
     ).toBe(ErrorCode.Forbidden);
+  });
+
+  it('a callee who blocked the caller is busy and silenced; ringing them later lifts the silence', () => {
+    const t = newCall({
+      callId: 'c',
+      callerId: 'a',
+      callerDeviceId: 'd',
+      calleeIds: ['b', 'c'],
+      busyUserIds: new Set(),
+      blockedUserIds: new Set(['b']),
+      media: 'audio',
+      now: T0,
+      ringTimeoutMs: 45_000,
+    });
+    expect(t.call.participants.b!.state).toBe('busy');
+    expect(t.call.silenced).toEqual(['b']);
+    expect(t.effects).toEqual([{ type: 'ring', userIds: ['c'] }]);
+    // 1:1 and blocked: the same end as a callee in another call.
+    const alone = newCall({ ...baseBusy(), blockedUserIds: new Set(['b']) });
+    const busy = newCall({ ...baseBusy(), busyUserIds: new Set(['b']) });
+    const { silenced, ...rest } = alone.call;
+    expect(silenced).toEqual(['b']);
+    expect(rest).toEqual(busy.call);
+    expect(alone.effects).toEqual(busy.effects);
+    // Carol (not blocked by b) answers and adds b: b rings and is no longer silenced.
+    const active = run(t.call, { type: 'accept', userId: 'c', deviceId: 'dc' });
+    const added = applyCallEvent(
+      active,
+      {
+        type: 'addParticipants',
+        byUserId: 'c',
+        userIds: ['b'],
+        busyUserIds: new Set(),
+        ringDeadline: T0 + 99,
+      },
+      T0 + 10,
+    );
+    expect(added.call.participants.b!.state).toBe('ringing');
+    expect(added.call.silenced).toBeUndefined();
+    expect(added.effects).toEqual([{ type: 'ring', userIds: ['b'] }]);
   });
 
   it('an event that changes nothing is marked unchanged and keeps the version', () => {

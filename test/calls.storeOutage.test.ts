@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../auth/accessTokens.js';
 import { CallService, type CallTimings } from '../calls/callService.js';
 import { NoWebhooks } from '../calls/webhooks.js';
+import { BlockList } from '../accounts/blockList.js';
+import { RateLimits } from '../accounts/rateLimits.js';
 import { createLogger } from '../lib/logger.js';
 import { MemoryAccountStore } from '../state/memoryAccountStore.js';
 import { RedisCallStore } from '../state/redisCallStore.js';
@@ -40,6 +42,19 @@ describe('call timers while the store is unreachable', () => {
       accounts,
       bus,
       webhooks: new NoWebhooks(),
+      blocks: new BlockList({ store: accounts }),
+      // A budget no test here reaches; the limit itself is tested over WebSocket (calls.blocking).
+      limits: new RateLimits({
+        keys: redisKeys('limits:'),
+        config: {
+          verifyMaxFailures: 5,
+          contactsPerUserDaily: 5000,
+          contactsPerIpDaily: 20_000,
+          contactsRequestersPerNumberDaily: 100,
+          callInvitesPerCallee: 1000,
+          callInvitesPerCalleeWindowSeconds: 600,
+        },
+      }),
       timings,
       log: createLogger('silent'),
       clock,

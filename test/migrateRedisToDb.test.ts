@@ -90,6 +90,7 @@ async function fillRedis(): Promise<void> {
       expect(await calls.saveCall(ended, c.version, [])).toBe(true);
     }
     await calls.addMissed('u1');
+    expect(await accounts.addBlock('u1', 'u0', 1_700_000_000_500, 1000)).toBe('added');
   } finally {
     await Promise.all([accounts.close(), calls.close()]);
     await connections.close();
@@ -112,6 +113,8 @@ async function expectCopied(db: SqlDatabase): Promise<void> {
   expect((await accounts.getPhoto('u0', 'full'))?.data.equals(full)).toBe(true);
   expect(await accounts.getPhoto('u0', 'thumb')).toEqual({ etag: 'etag0', data: thumb });
   expect((await accounts.listDevices('u3')).map((d) => d.deviceId)).toEqual(['d3']);
+  expect(await accounts.listBlocks('u1')).toEqual([{ userId: 'u0', createdAt: 1_700_000_000_500 }]);
+  expect(await accounts.blockersOf('u0', ['u1', 'u2'])).toEqual(new Set(['u1']));
   // The rotated device keeps its current hash and recognises the old one as reuse.
   expect(
     await accounts.rotateRefresh('d0', 'h0', {
@@ -158,7 +161,7 @@ describe('migrate:redis-to-db', () => {
       ],
       { cwd: ROOT, env: { ...process.env } },
     );
-  const expected = `users ${USERS}, photos 1, devices ${USERS}, calls 2, history entries 4, missed counters 1`;
+  const expected = `users ${USERS}, photos 1, devices ${USERS}, calls 2, history entries 4, missed counters 1, blocks 1`;
 
   it('counts in a dry run, copies into SQLite, and copies nothing twice', async () => {
     const dry = await command('--data-dir', data.dir, '--dry-run');
@@ -171,9 +174,9 @@ describe('migrate:redis-to-db', () => {
     expect(first.stderr).toContain(`… users ${USERS},`);
     expect(first.stdout).toContain('already in the database (left unchanged): 0 rows');
     const second = await command('--data-dir', data.dir);
-    // users + photo + devices + calls + history entries + missed counter: all present already.
+    // users + photo + devices + calls + history entries + missed counter + block: all present already.
     expect(second.stdout).toContain(
-      `already in the database (left unchanged): ${USERS + 1 + USERS + 2 + 4 + 1} rows`,
+      `already in the database (left unchanged): ${USERS + 1 + USERS + 2 + 4 + 1 + 1} rows`,
     );
 
     const db = await openDatabase({ kind: 'sqlite', file: path.join(data.dir, SQLITE_FILE_NAME) });
@@ -188,7 +191,7 @@ describe('migrate:redis-to-db', () => {
     const { db, close } = await freshDatabase('postgres');
     try {
       const counts = await copyRedisToDatabase({ redisUrl: inject('redisUrl'), keyPrefix: prefix, db });
-      expect(counts).toMatchObject({ users: USERS, photos: 1, devices: USERS, alreadyPresent: 0 });
+      expect(counts).toMatchObject({ users: USERS, photos: 1, devices: USERS, blocks: 1, alreadyPresent: 0 });
       await expectCopied(db);
     } finally {
       await close();

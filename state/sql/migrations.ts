@@ -70,6 +70,22 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'block lists',
+    statements: () => [
+      // No foreign keys to users: accounts are never deleted today, and a block outliving a
+      // deleted account must not fail that deletion.
+      `CREATE TABLE blocks (
+        user_id TEXT NOT NULL,
+        blocked_user_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (user_id, blocked_user_id)
+      )`,
+      // A call invitation asks "who among the callees blocked this caller": by blocked user.
+      `CREATE INDEX blocks_by_blocked ON blocks (blocked_user_id, user_id)`,
+    ],
+  },
 ];
 
 /** Applies the migrations not yet recorded; returns the versions it applied. */

@@ -1,7 +1,7 @@
 /**
  * Copies the durable records of a Redis deployment (the layout of ../redisAccountStore.ts and
  * ../redisCallStore.ts) into the database: users, photos, devices with their refresh-token hashes,
- * call history and missed-call counters. Ephemeral keys (codes, locks, tickets, rooms, live call
+ * call history, missed-call counters and block lists. Ephemeral keys (codes, locks, tickets, rooms, live call
  * pointers) are left behind: they expire within minutes anyway.
  *
  * Idempotent: every insert is "if absent", so a second run copies only what the first did not
@@ -12,7 +12,7 @@
 import { DEFAULT_KEY_PREFIX, redisKeys, type RedisKeys } from '../redisKeys.js';
 import { Redis } from 'ioredis';
 import type { CallRecord } from '../../calls/callRecord.js';
-import type { DeviceRecord, UserRecord } from '../accountStore.js';
+import type { BlockRecord, DeviceRecord, UserRecord } from '../accountStore.js';
 import type { SqlDatabase, SqlExecutor } from './sqlDatabase.js';
 
 export interface MigrationCounts {
@@ -22,6 +22,8 @@ export interface MigrationCounts {
   calls: number;
   historyEntries: number;
   missedCounters: number;
+  /** Block-list entries. */
+  blocks: number;
   /** Rows already in the database (left as they are). */
   alreadyPresent: number;
 }
@@ -35,6 +37,7 @@ interface UserBundle {
   /** Newest first, as the Redis list holds them. */
   calls: CallRecord[];
   missed: number;
+  blocks: BlockRecord[];
 }
 
 export async function copyRedisToDatabase(opts: {
@@ -56,6 +59,7 @@ export async function copyRedisToDatabase(opts: {
     calls: 0,
     historyEntries: 0,
     missedCounters: 0,
+    blocks: 0,
     alreadyPresent: 0,
   };
   const seenCalls = new Set<string>();
@@ -83,6 +87,7 @@ export async function copyRedisToDatabase(opts: {
           }
         }
         if (bundle.missed > 0) counts.missedCounters += 1;
+        counts.blocks += bundle.blocks.length;
         if (opts.db)
           counts.alreadyPresent += await opts.db.transaction((tx) => writeUser(tx, bundle, callsWritten));
         if (counts.users % 500 === 0) opts.onProgress?.({ ...counts });
@@ -118,12 +123,17 @@ async function readUser(redis: Redis, keys: RedisKeys, userId: string): Promise<
   const callRaws = callIds.length ? await redis.mget(...callIds.map((c) => keys.call(c))) : [];
   const calls = callRaws.filter((r): r is string => !!r).map((r) => JSON.parse(r) as CallRecord);
   const missed = Number((await redis.get(keys.userMissedCalls(userId))) ?? 0);
+  const flat = await redis.zrange(keys.userBlocks(userId), 0, -1, 'WITHSCORES');
+  const blocks: BlockRecord[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    blocks.push({ userId: flat[i]!, createdAt: Number(flat[i + 1]) });
   return {
     user,
     photo: user.photoEtag && full && thumb ? { full, thumb } : null,
     devices,
     calls,
     missed,
+    blocks,
   };
 }
 
@@ -185,6 +195,13 @@ async function writeUser(tx: SqlExecutor, b: UserBundle, callsWritten: Set<strin
   }
   if (b.missed > 0) {
     await insert('INSERT INTO missed_calls (user_id, unseen) VALUES ($1, $2)', [u.userId, b.missed]);
+  }
+  for (const blocked of b.blocks) {
+    await insert('INSERT INTO blocks (user_id, blocked_user_id, created_at) VALUES ($1, $2, $3)', [
+      u.userId,
+      blocked.userId,
+      blocked.createdAt,
+    ]);
   }
   return present;
 }

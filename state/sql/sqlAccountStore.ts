@@ -4,11 +4,30 @@
  * agree (a photo and the user's etag; a refresh rotation and its replay record) happen in one
  * transaction; the rotation reads its device row under a lock so two racing refreshes serialise.
  */
-import type { AccountStore, DeviceRecord, PhotoRecord, RotateResult, UserRecord } from '../accountStore.js';
-import { toBuffer, toNumber, type SqlDatabase, type SqlExecutor, type SqlRow } from './sqlDatabase.js';
+import {
+  DeviceExistsError,
+  type AccountStore,
+  type AddBlockResult,
+  type BlockRecord,
+  type DeviceRecord,
+  type PhotoRecord,
+  type RotateResult,
+  type UserRecord,
+} from '../accountStore.js';
+import {
+  toBuffer,
+  toNumber,
+  type SqlDatabase,
+  type SqlExecutor,
+  type SqlRow,
+  type SqlValue,
+} from './sqlDatabase.js';
 
 /** As many rotated-away hashes as the Redis store keeps: enough to recognise a stolen token. */
 const MAX_ROTATED_HASHES = 20;
+
+/** First key of PostgreSQL's two-key advisory locks taken per blocker (see addBlock). */
+const BLOCKS_LOCK_SPACE = 7_340_015;
 
 const USER_COLUMNS = 'user_id, phone, name, created_at, photo_etag';
 const DEVICE_COLUMNS =
@@ -46,6 +65,20 @@ function placeholders(n: number, from = 1): string {
   return Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
 }
 
+function deviceParams(device: DeviceRecord): SqlValue[] {
+  return [
+    device.deviceId,
+    device.userId,
+    device.label,
+    device.createdAt,
+    device.lastSeenAt,
+    device.refreshHash,
+    JSON.stringify(device.rotatedHashes),
+    device.refreshExpiresAt,
+    device.lastRotation ? JSON.stringify(device.lastRotation) : null,
+  ];
+}
+
 export class SqlAccountStore implements AccountStore {
   readonly #db: SqlDatabase;
 
@@ -61,6 +94,26 @@ export class SqlAccountStore implements AccountStore {
     );
     const rows = await this.#db.query(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [user.phone]);
     return userFrom(rows[0]!);
+  }
+
+  async createUserWithDevice(user: UserRecord, device: DeviceRecord): Promise<UserRecord> {
+    return this.#db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (phone) DO NOTHING`,
+        [user.userId, user.phone, user.name, user.createdAt, user.photoEtag],
+      );
+      const rows = await tx.query(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [user.phone]);
+      const owner = userFrom(rows[0]!);
+      // A plain INSERT (no upsert, unlike createDevice): a taken id must fail the whole registration.
+      const inserted = await tx.run(
+        `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (device_id) DO NOTHING`,
+        deviceParams({ ...device, userId: owner.userId }),
+      );
+      // Throwing rolls the transaction back, user row included.
+      if (inserted === 0) throw new DeviceExistsError(device.deviceId);
+      return owner;
+    });
   }
 
   async getUser(userId: string): Promise<UserRecord | null> {
@@ -135,17 +188,7 @@ export class SqlAccountStore implements AccountStore {
          created_at = excluded.created_at, last_seen_at = excluded.last_seen_at,
          refresh_hash = excluded.refresh_hash, rotated_hashes = excluded.rotated_hashes,
          refresh_expires_at = excluded.refresh_expires_at, last_rotation = excluded.last_rotation`,
-      [
-        device.deviceId,
-        device.userId,
-        device.label,
-        device.createdAt,
-        device.lastSeenAt,
-        device.refreshHash,
-        JSON.stringify(device.rotatedHashes),
-        device.refreshExpiresAt,
-        device.lastRotation ? JSON.stringify(device.lastRotation) : null,
-      ],
+      deviceParams(device),
     );
   }
 
@@ -214,6 +257,61 @@ export class SqlAccountStore implements AccountStore {
       }
       return d.rotatedHashes.includes(presentedHash) ? 'reused' : 'unknown';
     });
+  }
+
+  async addBlock(
+    userId: string,
+    blockedUserId: string,
+    createdAt: number,
+    maxBlocks: number,
+  ): Promise<AddBlockResult> {
+    return this.#db.transaction(async (tx) => {
+      // Racing additions for one blocker count one after the other: SQLite's transactions are
+      // exclusive already; PostgreSQL takes a lock named for the blocker until this transaction ends.
+      if (this.#db.dialect === 'postgres')
+        await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [BLOCKS_LOCK_SPACE, userId]);
+      const exists = await tx.query('SELECT 1 AS x FROM blocks WHERE user_id = $1 AND blocked_user_id = $2', [
+        userId,
+        blockedUserId,
+      ]);
+      if (exists.length > 0) return 'exists';
+      const counted = await tx.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM blocks WHERE user_id = $1', [
+        userId,
+      ]);
+      if (toNumber(counted[0]?.n ?? 0) >= maxBlocks) return 'full';
+      await tx.run('INSERT INTO blocks (user_id, blocked_user_id, created_at) VALUES ($1, $2, $3)', [
+        userId,
+        blockedUserId,
+        createdAt,
+      ]);
+      return 'added';
+    });
+  }
+
+  async removeBlock(userId: string, blockedUserId: string): Promise<boolean> {
+    return (
+      (await this.#db.run('DELETE FROM blocks WHERE user_id = $1 AND blocked_user_id = $2', [
+        userId,
+        blockedUserId,
+      ])) > 0
+    );
+  }
+
+  async listBlocks(userId: string): Promise<BlockRecord[]> {
+    const rows = await this.#db.query(
+      'SELECT blocked_user_id, created_at FROM blocks WHERE user_id = $1 ORDER BY created_at, blocked_user_id',
+      [userId],
+    );
+    return rows.map((r) => ({ userId: String(r.blocked_user_id), createdAt: toNumber(r.created_at) }));
+  }
+
+  async blockersOf(callerId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const rows = await this.#db.query(
+      `SELECT user_id FROM blocks WHERE blocked_user_id = $1 AND user_id IN (${placeholders(userIds.length, 2)})`,
+      [callerId, ...userIds],
+    );
+    return new Set(rows.map((r) => String(r.user_id)));
   }
 
   async ping(): Promise<void> {

@@ -17,7 +17,7 @@ const USAGE =
 
 const line = (c: MigrationCounts): string =>
   `users ${c.users}, photos ${c.photos}, devices ${c.devices}, calls ${c.calls}, ` +
-  `history entries ${c.historyEntries}, missed counters ${c.missedCounters}`;
+  `history entries ${c.historyEntries}, missed counters ${c.missedCounters}, blocks ${c.blocks}`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
