@@ -22,6 +22,7 @@ import { describeTarget } from '../state/sql/openDatabase.js';
 import { exposedDevelopmentFeatures, type Config } from './config.js';
 import { createHttpApp, createMetricsApp, type HealthReport } from './httpApp.js';
 import { createMetrics } from './metrics.js';
+import { clientAddressResolver } from './clientAddress.js';
 import { CallService, callRoomName } from '../calls/callService.js';
 import { HttpWebhookSink, NoWebhooks } from '../calls/webhooks.js';
 import type { Logger } from '../lib/logger.js';
@@ -145,6 +146,7 @@ export async function startCallingService(
       workers,
       log,
       heartbeatIntervalMs: Math.max(500, (config.stateTtlSeconds * 1000) / 3),
+      limits: config.limits,
     });
     cleanup.push(() => rooms.close());
 
@@ -212,6 +214,21 @@ export async function startCallingService(
       log,
       maxConnections: config.wsMaxConnections,
       observer: metrics.sessionObserver,
+      limits: config.limits,
+      clientAddress: clientAddressResolver(config.trustProxy),
+      onLimited: (limit) => metrics.limitsHit.inc({ limit }),
+      // The name others see is the account's current one (renames apply from the next join); a dev
+      // token has no account and keeps its token's name. One indexed read per join; if the database
+      // cannot answer, the name signed into the token (also the account's, as of sign-in) is used.
+      displayNameOf: async (identity) => {
+        if (identity.dev) return identity.displayName;
+        try {
+          return (await accounts.me(identity.userId)).name;
+        } catch (error) {
+          log.debug('account name unavailable; using the token name', { error });
+          return identity.displayName;
+        }
+      },
       // Tokens of signed-out or revoked devices are refused even before they expire.
       authorize: async (identity) => {
         if (identity.dev) {
