@@ -83,15 +83,12 @@ export class SignalingSession {
   async handleFrame(raw: RawData, isBinary: boolean): Promise<void> {
     // A client that does not read its answers gets no more work done for it (see #sendRaw).
     if (this.#slowReaderTimer) return;
-    const frame = parseFrame(raw, isBinary);
-    if (!frame.ok) {
-      if (frame.method) this.#observer?.request(frame.method, false, frame.error.code);
-      return this.#send({ id: frame.id, ok: false, error: frame.error.toBody() });
-    }
+    // Every frame is charged, malformed ones too: answering them is work the client makes us do.
     const waitMs = this.#requests.take();
+    const frame = parseFrame(raw, isBinary);
     if (waitMs > 0) {
       this.#onLimited('requests_per_socket');
-      this.#observer?.request(frame.method, false, ErrorCode.RateLimited);
+      if (frame.method) this.#observer?.request(frame.method, false, ErrorCode.RateLimited);
       const error = new ServiceError(
         ErrorCode.RateLimited,
         'too many requests on this connection',
@@ -100,6 +97,10 @@ export class SignalingSession {
         { limit: 'requests_per_socket', retryAfterMs: String(waitMs) },
       );
       return this.#send({ id: frame.id, ok: false, error: error.toBody() });
+    }
+    if (!frame.ok) {
+      if (frame.method) this.#observer?.request(frame.method, false, frame.error.code);
+      return this.#send({ id: frame.id, ok: false, error: frame.error.toBody() });
     }
     try {
       const handler = this.#handlers[frame.method] as (d: unknown) => Promise<unknown>;
