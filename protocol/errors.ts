@@ -22,6 +22,10 @@ export const ErrorCode = {
   MediaError: 'MEDIA_ERROR',
   Unavailable: 'UNAVAILABLE',
   RateLimited: 'RATE_LIMITED',
+  /** A per-user, per-address or per-peer quota is used up; `details.limit` names which. */
+  LimitExceeded: 'LIMIT_EXCEEDED',
+  /** The request does not fit the object's state (e.g. connecting a transport a second time). */
+  InvalidState: 'INVALID_STATE',
   InvalidPhoneNumber: 'INVALID_PHONE_NUMBER',
   CodeInvalid: 'CODE_INVALID',
   CodeExpired: 'CODE_EXPIRED',
@@ -98,4 +102,17 @@ export const CloseCode = {
   TokenExpired: 4001,
   TokenInvalid: 4003,
   ServerShutdown: 4010,
+  /** The client did not read what the server sent (its backlog stayed over WS_MAX_BUFFERED_BYTES). */
+  SlowReader: 4011,
 } as const;
+
+/** LIMIT_EXCEEDED (HTTP 429) naming the limit, so clients and metrics can tell which quota it was. */
+export function limitExceeded(limit: string, message: string, retryAfterMs?: number): ServiceError {
+  return new ServiceError(
+    ErrorCode.LimitExceeded,
+    message,
+    429,
+    retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    { limit, ...(retryAfterMs === undefined ? {} : { retryAfterMs: String(retryAfterMs) }) },
+  );
+}

@@ -16,7 +16,17 @@ import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from
 /** Largest text frame the server accepts; an SDP-derived rtpParameters object is a few KB. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
-const id = z.string().min(1).max(128);
+/**
+ * Every id a client sends (mediasoup objects, calls, users): UUIDs and `dev-<uuid>` in practice.
+ * Checked for format before anything reaches a store, so no id can smuggle a key separator (":")
+ * or anything else into a Redis key or a SQL parameter's meaning.
+ */
+export const idSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only');
+const id = idSchema;
 export const roomNameSchema = z
   .string()
   .trim()
@@ -32,7 +42,10 @@ const rtpParameters = rtpParametersSchema;
 const appData = z.record(z.string(), z.union([z.string().max(256), z.number(), z.boolean()])).optional();
 
 export const requestSchemas = {
-  /** Enter a room (created on first join). Answers with what the client needs to load its Device. */
+  /**
+   * Enter a room (created on first join). Answers with what the client needs to load its Device.
+   * `displayName` is accepted from older clients and ignored: peers see the account's name.
+   */
   join: z.object({ room: roomNameSchema, displayName: displayNameSchema.optional() }),
   /** Tells the server what this client can receive; required before `consume`. */
   setRtpCapabilities: z.object({ rtpCapabilities }),

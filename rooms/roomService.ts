@@ -9,8 +9,8 @@
  * a leave takes effect in memory at once and its store write is retried until it lands or the
  * node shuts down.
  */
-import { ErrorCode, ServiceError } from '../protocol/errors.js';
-import { MediaRoom } from '../sfu/mediaRoom.js';
+import { ErrorCode, ServiceError, limitExceeded } from '../protocol/errors.js';
+import { MediaRoom, type EndpointLimits } from '../sfu/mediaRoom.js';
 import type { WorkerPool } from '../sfu/workerPool.js';
 import type {
   HostedRoomRecord,
@@ -21,6 +21,7 @@ import type {
 import type { Logger } from '../lib/logger.js';
 import type { Notify, Peer } from './peer.js';
 import { Room, type RoomSnapshot } from './room.js';
+import { RoomCreationLimit } from './roomCreationLimit.js';
 import { retryUntil, withTimeout } from './storeWrites.js';
 
 export interface RoomServiceOptions {
@@ -31,7 +32,12 @@ export interface RoomServiceOptions {
   heartbeatIntervalMs: number;
   /** How long a join waits for its membership write before failing as UNAVAILABLE. */
   joinWriteTimeoutMs?: number;
+  /** Rooms one user may create per minute on this node, and each peer's media quotas. */
+  limits?: { roomsCreatedPerUserPerMinute: number } & EndpointLimits;
 }
+
+/** Without configuration (unit tests): the defaults of server/config.ts. */
+const DEFAULT_LIMITS = { roomsCreatedPerUserPerMinute: 10, transportsPerPeer: 8, producersPerPeer: 8 };
 
 /** What a client is told to wait before retrying a join refused during a store outage. */
 const RETRY_AFTER_MS = 1000;
@@ -51,8 +57,16 @@ export class RoomService {
   /** Heartbeats sent so far (a join compares it across its write). */
   #beats = 0;
   #closed = false;
+  readonly #creationLimit: RoomCreationLimit;
+  readonly #endpointLimits: EndpointLimits;
 
   private constructor(opts: RoomServiceOptions) {
+    const limits = opts.limits ?? DEFAULT_LIMITS;
+    this.#creationLimit = new RoomCreationLimit(limits.roomsCreatedPerUserPerMinute);
+    this.#endpointLimits = {
+      transportsPerPeer: limits.transportsPerPeer,
+      producersPerPeer: limits.producersPerPeer,
+    };
     this.#node = opts.node;
     this.#store = opts.store;
     this.#workers = opts.workers;
@@ -103,7 +117,7 @@ export class RoomService {
   ): Promise<{ room: Room; peer: Peer }> {
     // A room may close (last one out) between lookup and join; one retry gets a fresh room.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const room = await this.#getOrCreate(roomName);
+      const room = await this.#getOrCreate(roomName, user.userId);
       const peer = await room.join(user, notify, (p) => this.#storeJoin(room, p));
       if (peer) return { room, peer };
     }
@@ -136,12 +150,17 @@ export class RoomService {
     }
   }
 
-  async #getOrCreate(name: string): Promise<Room> {
+  async #getOrCreate(name: string, userId: string): Promise<Room> {
     if (this.#closed) throw new ServiceError(ErrorCode.Unavailable, 'server is shutting down', 503);
     const existing = this.#rooms.get(name)?.room;
     if (existing && !existing.closed) return existing;
     let pending = this.#creating.get(name);
     if (!pending) {
+      // Only the join that creates the room (and so a router) is charged.
+      const waitMs = this.#creationLimit.take(userId);
+      if (waitMs > 0) {
+        throw limitExceeded('rooms_created_per_user', 'too many rooms created; try again later', waitMs);
+      }
       pending = this.#createRoom(name).finally(() => this.#creating.delete(name));
       this.#creating.set(name, pending);
     }
@@ -149,7 +168,7 @@ export class RoomService {
   }
 
   async #createRoom(name: string): Promise<Room> {
-    const media = await MediaRoom.create(this.#workers.pick());
+    const media = await MediaRoom.create(this.#workers.pick(), this.#endpointLimits);
     const host: RoomHostRecord = {
       nodeId: this.#node.nodeId,
       workerPid: media.workerPid,

@@ -23,6 +23,7 @@ import { describeTarget } from '../state/sql/openDatabase.js';
 import { exposedDevelopmentFeatures, type Config } from './config.js';
 import { createHttpApp, createMetricsApp, type HealthReport } from './httpApp.js';
 import { createMetrics } from './metrics.js';
+import { clientAddressResolver } from './clientAddress.js';
 import { CallService, callRoomName } from '../calls/callService.js';
 import { HttpWebhookSink, NoWebhooks } from '../calls/webhooks.js';
 import type { Logger } from '../lib/logger.js';
@@ -149,6 +150,7 @@ export async function startCallingService(
       workers,
       log,
       heartbeatIntervalMs: Math.max(500, (config.stateTtlSeconds * 1000) / 3),
+      limits: config.limits,
     });
     cleanup.push(() => rooms.close());
 
@@ -225,6 +227,21 @@ export async function startCallingService(
           // the worker is replaced (and its rooms told to rejoin) before the next client trips on it.
           if (code === ErrorCode.MediaError || code === ErrorCode.Internal) workers.checkHealth();
         },
+      },
+      limits: config.limits,
+      clientAddress: clientAddressResolver(config.trustProxy),
+      onLimited: (limit) => metrics.limitsHit.inc({ limit }),
+      // The name others see is the account's current one (renames apply from the next join); a dev
+      // token has no account and keeps its token's name. One indexed read per join; if the database
+      // cannot answer, the name signed into the token (also the account's, as of sign-in) is used.
+      displayNameOf: async (identity) => {
+        if (identity.dev) return identity.displayName;
+        try {
+          return (await accounts.me(identity.userId)).name;
+        } catch (error) {
+          log.debug('account name unavailable; using the token name', { error });
+          return identity.displayName;
+        }
       },
       // Tokens of signed-out or revoked devices are refused even before they expire.
       authorize: async (identity) => {

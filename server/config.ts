@@ -84,6 +84,21 @@ const envSchema = z.object({
   CALL_INVITES_PER_CALLEE: z.coerce.number().int().min(1).max(1000).default(5),
   CALL_INVITES_PER_CALLEE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(20_000),
+  // Per-user / per-connection limits (README "Security"): far above what a real client uses.
+  WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(16),
+  WS_MAX_SOCKETS_PER_DEVICE: z.coerce.number().int().min(1).default(4),
+  WS_MAX_SOCKETS_PER_IP: z.coerce.number().int().min(1).default(256),
+  WS_REQUESTS_PER_SECOND: z.coerce.number().min(1).default(50),
+  WS_REQUEST_BURST: z.coerce.number().int().min(1).default(200),
+  WS_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(16 * 1024)
+    .default(4 * 1024 * 1024),
+  WS_SLOW_READER_GRACE_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ROOMS_CREATED_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  PEER_MAX_TRANSPORTS: z.coerce.number().int().min(2).default(8),
+  PEER_MAX_PRODUCERS: z.coerce.number().int().min(1).default(8),
 });
 
 export interface Config {
@@ -129,6 +144,7 @@ export interface Config {
   /** CSP frame-ancestors sources: `'none'` by default, else the embedding messenger's origins. */
   frameAncestors: string[];
   abuse: AbuseLimitsConfig;
+  limits: SignalingLimitsConfig;
   calls: { ringTimeoutMs: number; mediaTimeoutMs: number; reconnectGraceMs: number };
   webhook: { url: string; secret: string } | undefined;
 }
@@ -148,6 +164,23 @@ export interface AbuseLimitsConfig {
   /** Call invitations one caller may send to one callee per window (then RATE_LIMITED). */
   callInvitesPerCallee: number;
   callInvitesPerCalleeWindowSeconds: number;
+}
+
+/** Per-user and per-connection limits of signaling and media (see README "Security"). */
+export interface SignalingLimitsConfig {
+  socketsPerUser: number;
+  socketsPerDevice: number;
+  /** Sockets per client address (X-Forwarded-For as far as TRUST_PROXY allows). */
+  socketsPerIp: number;
+  /** Token bucket per socket: refill rate and burst. */
+  requestsPerSecond: number;
+  requestBurst: number;
+  /** Outbound backlog of one socket past which it gets nothing more and, after the grace, is closed. */
+  maxBufferedBytes: number;
+  slowReaderGraceMs: number;
+  roomsCreatedPerUserPerMinute: number;
+  transportsPerPeer: number;
+  producersPerPeer: number;
 }
 
 export class ConfigError extends Error {
@@ -365,6 +398,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       contactsRequestersPerNumberDaily: e.CONTACTS_DAILY_REQUESTERS_PER_NUMBER,
       callInvitesPerCallee: e.CALL_INVITES_PER_CALLEE,
       callInvitesPerCalleeWindowSeconds: e.CALL_INVITES_PER_CALLEE_WINDOW_SECONDS,
+    },
+    limits: {
+      socketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
+      socketsPerDevice: e.WS_MAX_SOCKETS_PER_DEVICE,
+      socketsPerIp: e.WS_MAX_SOCKETS_PER_IP,
+      requestsPerSecond: e.WS_REQUESTS_PER_SECOND,
+      requestBurst: e.WS_REQUEST_BURST,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      slowReaderGraceMs: e.WS_SLOW_READER_GRACE_MS,
+      roomsCreatedPerUserPerMinute: e.ROOMS_CREATED_PER_USER_PER_MINUTE,
+      transportsPerPeer: e.PEER_MAX_TRANSPORTS,
+      producersPerPeer: e.PEER_MAX_PRODUCERS,
     },
     calls: {
       ringTimeoutMs: e.CALL_RING_TIMEOUT_SECONDS * 1000,

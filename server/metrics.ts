@@ -13,6 +13,8 @@ export interface ServiceMetrics {
   callSetups: Counter<'outcome'>;
   /** Requests refused (or contact answers withheld) by an abuse limit, by the limit's name. */
   abuseLimited: Counter<'limit'>;
+  /** Signaling and media requests (or sockets) refused by a per-user or per-connection limit. */
+  limitsHit: Counter<'limit'>;
 }
 
 export function createMetrics(opts: {
@@ -39,6 +41,13 @@ export function createMetrics(opts: {
   const abuseLimited = new Counter({
     name: 'calling_abuse_limited_total',
     help: 'Sign-in and contact-lookup requests refused, or contact answers withheld, by limit name.',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  });
+
+  const limitsHit = new Counter({
+    name: 'calling_limits_hit_total',
+    help: 'Sockets, requests and output refused by a per-user/per-connection limit, by limit name.',
     labelNames: ['limit'] as const,
     registers: [registry],
   });
@@ -116,6 +125,7 @@ export function createMetrics(opts: {
     registry,
     callSetups,
     abuseLimited,
+    limitsHit,
     sessionObserver: {
       request: (method, ok, code) => requests.inc({ method, outcome: ok ? 'ok' : (code ?? 'error') }),
     },

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
-import { ErrorCode, ServiceError } from '../protocol/errors.js';
+import { ErrorCode, ServiceError, limitExceeded } from '../protocol/errors.js';
 
 export type TransportDirection = 'send' | 'recv';
 
@@ -20,6 +20,13 @@ export interface MediaEndpointOptions {
   getProducerById: (producerId: string) => types.Producer | undefined;
   /** Called once a producer of this endpoint exists and the endpoint is still open. */
   onNewProducer: (producer: types.Producer<ProducerAppData>) => void;
+  limits: EndpointLimits;
+}
+
+/** Per-peer media quotas. Consumers need none: one per remote producer is all a room can offer. */
+export interface EndpointLimits {
+  transportsPerPeer: number;
+  producersPerPeer: number;
 }
 
 interface MediaEndpointEvents {
@@ -38,12 +45,15 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
   readonly #opts: MediaEndpointOptions;
   readonly #transports = new Map<
     string,
-    { transport: types.WebRtcTransport; direction: TransportDirection }
+    { transport: types.WebRtcTransport; direction: TransportDirection; connected: boolean }
   >();
+  /** Transports and producers being created (counted against the quotas while mediasoup works). */
+  #pendingTransports = 0;
+  #pendingProducers = 0;
   readonly #producers = new Map<string, types.Producer>();
   readonly #consumers = new Map<string, types.Consumer>();
-  /** Transports connect() was called on (once is all a transport takes). */
-  readonly #connecting = new Set<string>();
+  /** Producers this endpoint consumes (or is starting to), so none is consumed twice. */
+  readonly #consuming = new Set<string>();
   #rtpCapabilities: types.RtpCapabilities | undefined;
   #closed = false;
 
@@ -75,46 +85,60 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
 
   async createTransport(direction: TransportDirection): Promise<types.WebRtcTransport> {
     this.#assertOpen();
-    const transport = await this.#opts.router.createWebRtcTransport({
-      webRtcServer: this.#opts.webRtcServer,
-      enableUdp: true,
-      enableTcp: true,
-      preferUdp: true,
-      initialAvailableOutgoingBitrate: 1_000_000,
-      appData: { endpointId: this.id, direction },
-    });
+    if (this.#transports.size + this.#pendingTransports >= this.#opts.limits.transportsPerPeer) {
+      throw limitExceeded(
+        'transports_per_peer',
+        `at most ${this.#opts.limits.transportsPerPeer} transports per peer; close one first`,
+      );
+    }
+    this.#pendingTransports++;
+    let transport: types.WebRtcTransport;
+    try {
+      transport = await this.#opts.router.createWebRtcTransport({
+        webRtcServer: this.#opts.webRtcServer,
+        enableUdp: true,
+        enableTcp: true,
+        preferUdp: true,
+        initialAvailableOutgoingBitrate: 1_000_000,
+        appData: { endpointId: this.id, direction },
+      });
+    } finally {
+      this.#pendingTransports--;
+    }
     this.#closeIfLeft(transport);
-    this.#transports.set(transport.id, { transport, direction });
-    transport.observer.once('close', () => {
-      this.#transports.delete(transport.id);
-      this.#connecting.delete(transport.id);
-    });
+    this.#transports.set(transport.id, { transport, direction, connected: false });
+    transport.observer.once('close', () => this.#transports.delete(transport.id));
     if (direction === 'send') await transport.setMaxIncomingBitrate(2_500_000).catch(() => undefined);
     this.#closeIfLeft(transport);
     return transport;
   }
 
   #transport(id: string, direction?: TransportDirection): types.WebRtcTransport {
+    return this.#entry(id, direction).transport;
+  }
+
+  #entry(
+    id: string,
+    direction?: TransportDirection,
+  ): { transport: types.WebRtcTransport; direction: TransportDirection; connected: boolean } {
     const entry = this.#transports.get(id);
     if (!entry) throw new ServiceError(ErrorCode.TransportNotFound, `no transport ${id} of yours`);
     if (direction && entry.direction !== direction) {
       throw new ServiceError(ErrorCode.BadRequest, `transport ${id} is a ${entry.direction} transport`);
     }
-    return entry.transport;
+    return entry;
   }
 
+  /** A transport is connected once: a second attempt is the client's mistake, answered INVALID_STATE. */
   async connectTransport(id: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    const transport = this.#transport(id);
-    // The worker refuses a second connect with a plain Error the server cannot tell from its own
-    // failures (INTERNAL); a second connect is the client's mistake, so it is answered here.
-    if (this.#connecting.has(id)) {
-      throw new ServiceError(ErrorCode.BadRequest, `transport ${id} is already connected`);
-    }
-    this.#connecting.add(id);
+    const entry = this.#entry(id);
+    if (entry.connected)
+      throw new ServiceError(ErrorCode.InvalidState, `transport ${id} is already connected`);
+    entry.connected = true;
     try {
-      await transport.connect({ dtlsParameters });
+      await entry.transport.connect({ dtlsParameters });
     } catch (err) {
-      this.#connecting.delete(id);
+      entry.connected = false;
       throw err;
     }
   }
@@ -138,11 +162,23 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     appData: Record<string, unknown> = {},
   ): Promise<types.Producer<ProducerAppData>> {
     const transport = this.#transport(transportId, 'send');
-    const producer = await transport.produce<ProducerAppData>({
-      kind,
-      rtpParameters,
-      appData: { ...appData, endpointId: this.id },
-    });
+    if (this.#producers.size + this.#pendingProducers >= this.#opts.limits.producersPerPeer) {
+      throw limitExceeded(
+        'producers_per_peer',
+        `at most ${this.#opts.limits.producersPerPeer} producers per peer; close one first`,
+      );
+    }
+    this.#pendingProducers++;
+    let producer: types.Producer<ProducerAppData>;
+    try {
+      producer = await transport.produce<ProducerAppData>({
+        kind,
+        rtpParameters,
+        appData: { ...appData, endpointId: this.id },
+      });
+    } finally {
+      this.#pendingProducers--;
+    }
     // The owner may have left while mediasoup worked: such a producer must never be announced.
     this.#closeIfLeft(producer);
     this.#producers.set(producer.id, producer);
@@ -169,18 +205,32 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     if (this.#producers.has(producerId)) {
       throw new ServiceError(ErrorCode.CannotConsume, 'cannot consume your own producer');
     }
+    // One consumer per remote producer: a second one would only duplicate the same stream.
+    if (this.#consuming.has(producerId)) {
+      throw new ServiceError(ErrorCode.CannotConsume, `already consuming producer ${producerId}`);
+    }
     if (!this.#opts.router.canConsume({ producerId, rtpCapabilities })) {
       throw new ServiceError(ErrorCode.CannotConsume, `your device cannot receive producer ${producerId}`);
     }
-    const consumer = await transport.consume({
-      producerId,
-      rtpCapabilities,
-      paused: true,
-      appData: { producerId },
-    });
+    this.#consuming.add(producerId);
+    let consumer: types.Consumer;
+    try {
+      consumer = await transport.consume({
+        producerId,
+        rtpCapabilities,
+        paused: true,
+        appData: { producerId },
+      });
+    } catch (err) {
+      this.#consuming.delete(producerId);
+      throw err;
+    }
     this.#closeIfLeft(consumer);
     this.#consumers.set(consumer.id, consumer);
-    consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
+    consumer.observer.once('close', () => {
+      this.#consumers.delete(consumer.id);
+      this.#consuming.delete(producerId);
+    });
     const serverSideClose = (): void => {
       consumer.close();
       if (!this.#closed) this.emit('consumerClosed', consumer.id);

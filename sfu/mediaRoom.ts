@@ -6,7 +6,9 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { mediaCodecs } from './mediaCodecs.js';
-import { MediaEndpoint, type ProducerAppData } from './mediaEndpoint.js';
+import { MediaEndpoint, type EndpointLimits, type ProducerAppData } from './mediaEndpoint.js';
+
+export type { EndpointLimits } from './mediaEndpoint.js';
 import type { MediaWorker } from './workerPool.js';
 
 interface MediaRoomEvents {
@@ -24,9 +26,16 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
   /** Every producer in the room, so any endpoint can consume any other's. */
   readonly #producers = new Map<string, types.Producer<ProducerAppData>>();
   #closed = false;
+  readonly #limits: EndpointLimits;
 
-  private constructor(mw: MediaWorker, router: types.Router, observer: types.ActiveSpeakerObserver) {
+  private constructor(
+    mw: MediaWorker,
+    router: types.Router,
+    observer: types.ActiveSpeakerObserver,
+    limits: EndpointLimits,
+  ) {
     super();
+    this.#limits = limits;
     this.#mediaWorker = mw;
     this.#router = router;
     this.#speakerObserver = observer;
@@ -35,11 +44,11 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     observer.on('dominantspeaker', ({ producer }) => this.emit('activeSpeaker', producer.id));
   }
 
-  static async create(mw: MediaWorker): Promise<MediaRoom> {
+  static async create(mw: MediaWorker, limits: EndpointLimits): Promise<MediaRoom> {
     const router = await mw.worker.createRouter({ mediaCodecs });
     try {
       const observer = await router.createActiveSpeakerObserver({ interval: 300 });
-      return new MediaRoom(mw, router, observer);
+      return new MediaRoom(mw, router, observer, limits);
     } catch (err) {
       router.close();
       throw err;
@@ -74,6 +83,7 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
       webRtcServer: this.#mediaWorker.webRtcServer,
       getProducerById: (producerId) => this.#producers.get(producerId),
       onNewProducer: (producer) => this.#addProducer(producer),
+      limits: this.#limits,
     });
     this.#endpoints.set(id, endpoint);
     endpoint.once('close', () => this.#endpoints.delete(id));

@@ -10,6 +10,9 @@ import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { RoomService } from '../rooms/roomService.js';
 import type { CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
+import type { SignalingLimitsConfig } from '../server/config.js';
+import type { ClientAddressOf } from '../server/clientAddress.js';
+import { ConnectionLimits } from './connectionLimits.js';
 import { SignalingSession, type SessionObserver } from './signalingSession.js';
 
 export const SIGNALING_PATH = '/ws';
@@ -27,6 +30,13 @@ export interface SignalingServerOptions {
   observer?: SessionObserver;
   /** Extra checks on a verified token (e.g. its device is still signed in); throws to refuse. */
   authorize?: (identity: Identity) => Promise<void>;
+  limits: SignalingLimitsConfig;
+  /** The client's address for the per-address limit (same TRUST_PROXY rule as the HTTP side). */
+  clientAddress: ClientAddressOf;
+  /** Counts a refusal by a limit (metrics), by the limit's name. */
+  onLimited?: (limit: string) => void;
+  /** The name peers are shown for this identity (the account's current name); never the client's word. */
+  displayNameOf?: (identity: Identity) => Promise<string>;
 }
 
 export class SignalingServer {
@@ -36,9 +46,15 @@ export class SignalingServer {
   readonly #alive = new WeakMap<WebSocket, boolean>();
   readonly #pinger: NodeJS.Timeout;
   readonly #onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly #connectionLimits: ConnectionLimits;
 
   constructor(opts: SignalingServerOptions) {
     this.#opts = opts;
+    this.#connectionLimits = new ConnectionLimits({
+      perUser: opts.limits.socketsPerUser,
+      perDevice: opts.limits.socketsPerDevice,
+      perIp: opts.limits.socketsPerIp,
+    });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD });
     this.#onUpgrade = (req, socket, head) => this.#upgrade(req, socket, head);
     opts.http.on('upgrade', this.#onUpgrade);
@@ -84,14 +100,32 @@ export class SignalingServer {
       const message = err instanceof TokenExpiredError ? 'access token expired' : e.message;
       return rejectUpgrade(socket, 401, e.code, message);
     }
+    // Refused at the upgrade (429 + JSON naming the limit), so a client over its quota never holds a socket.
+    const release = this.#connectionLimits.acquire({
+      userId: identity.userId,
+      deviceId: identity.deviceId,
+      address: this.#opts.clientAddress(req),
+    });
+    if (typeof release === 'string') {
+      this.#opts.onLimited?.(release);
+      return rejectUpgrade(socket, 429, ErrorCode.LimitExceeded, `too many connections (${release})`, {
+        limit: release,
+      });
+    }
+    // The raw socket closes on every path (refused, aborted handshake, or the WebSocket's end).
+    socket.once('close', release);
     const authorize = this.#opts.authorize ?? (async () => undefined);
     authorize(identity).then(
       () => {
         // The client may have gone while we waited: nothing to upgrade.
-        if (socket.destroyed || !socket.writable) return void socket.destroy();
+        if (socket.destroyed || !socket.writable) {
+          release();
+          return void socket.destroy();
+        }
         this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, identity));
       },
       (err: unknown) => {
+        release();
         const e =
           err instanceof ServiceError
             ? err
@@ -110,6 +144,9 @@ export class SignalingServer {
       calls: this.#opts.calls,
       log,
       observer: this.#opts.observer,
+      limits: this.#opts.limits,
+      onLimited: this.#opts.onLimited,
+      displayName: this.#opts.displayNameOf ?? (async (id) => id.displayName),
     });
     this.#sessions.add(session);
     session.start().catch((error: unknown) => log.warn('cannot deliver calls to this device', { error }));
@@ -145,10 +182,18 @@ function bearerToken(req: IncomingMessage): string | null {
   return header?.startsWith('Bearer ') ? header.slice(7).trim() : null;
 }
 
-function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+function rejectUpgrade(
+  socket: Duplex,
+  status: number,
+  code: string,
+  message: string,
+  details?: Record<string, string>,
+): void {
   if (socket.destroyed || !socket.writable) return void socket.destroy();
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const body = JSON.stringify({ error: { code, message, ...(details ? { details } : {}) } });
+  const reason =
+    { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ??
+    'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -20,7 +20,9 @@ import type { Peer } from '../rooms/peer.js';
 import type { RoomService } from '../rooms/roomService.js';
 import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
+import type { SignalingLimitsConfig } from '../server/config.js';
 import { parseFrame } from './frames.js';
+import { TokenBucket } from './tokenBucket.js';
 import { toServiceError } from './toServiceError.js';
 
 type Handlers = { [M in Method]: (data: RequestData<M>) => Promise<ResponseData[M]> };
@@ -40,6 +42,12 @@ export class SignalingSession {
   #joining = false;
   #closed = false;
   #detachCalls: (() => void) | undefined;
+  readonly #limits: SignalingLimitsConfig;
+  readonly #onLimited: (limit: string) => void;
+  readonly #displayName: (identity: Identity) => Promise<string>;
+  readonly #requests: TokenBucket;
+  /** Set while the outbound backlog is over the limit: the socket is closed if it has not drained by then. */
+  #slowReaderTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: {
     ws: WebSocket;
@@ -48,8 +56,19 @@ export class SignalingSession {
     calls: CallService;
     log: Logger;
     observer?: SessionObserver;
+    limits: SignalingLimitsConfig;
+    onLimited?: (limit: string) => void;
+    /** The name peers see: from the account (or the token), never from the client. */
+    displayName: (identity: Identity) => Promise<string>;
   }) {
     this.#ws = opts.ws;
+    this.#limits = opts.limits;
+    this.#onLimited = opts.onLimited ?? (() => undefined);
+    this.#displayName = opts.displayName;
+    this.#requests = new TokenBucket({
+      capacity: opts.limits.requestBurst,
+      ratePerSecond: opts.limits.requestsPerSecond,
+    });
     this.identity = opts.identity;
     this.#rooms = opts.rooms;
     this.#calls = opts.calls;
@@ -62,7 +81,23 @@ export class SignalingSession {
   }
 
   async handleFrame(raw: RawData, isBinary: boolean): Promise<void> {
+    // A client that does not read its answers gets no more work done for it (see #sendRaw).
+    if (this.#slowReaderTimer) return;
+    // Every frame is charged, malformed ones too: answering them is work the client makes us do.
+    const waitMs = this.#requests.take();
     const frame = parseFrame(raw, isBinary);
+    if (waitMs > 0) {
+      this.#onLimited('requests_per_socket');
+      if (frame.method) this.#observer?.request(frame.method, false, ErrorCode.RateLimited);
+      const error = new ServiceError(
+        ErrorCode.RateLimited,
+        'too many requests on this connection',
+        429,
+        Math.max(1, Math.ceil(waitMs / 1000)),
+        { limit: 'requests_per_socket', retryAfterMs: String(waitMs) },
+      );
+      return this.#send({ id: frame.id, ok: false, error: error.toBody() });
+    }
     if (!frame.ok) {
       if (frame.method) this.#observer?.request(frame.method, false, frame.error.code);
       return this.#send({ id: frame.id, ok: false, error: frame.error.toBody() });
@@ -74,8 +109,12 @@ export class SignalingSession {
       this.#send({ id: frame.id, ok: true, data: result });
     } catch (err) {
       const error = toServiceError(err);
+      // Only our own faults are errors; a client's mistake (a typed code) must not fill the log on demand.
       if (error.code === ErrorCode.Internal)
         this.#log.error('request failed', { method: frame.method, error: err });
+      else this.#log.debug('request refused', { method: frame.method, code: error.code });
+      if (error.code === ErrorCode.LimitExceeded && error.details?.limit)
+        this.#onLimited(error.details.limit);
       this.#observer?.request(frame.method, false, error.code);
       this.#send({ id: frame.id, ok: false, error: error.toBody() });
     }
@@ -112,6 +151,7 @@ export class SignalingSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#detachCalls?.();
+    clearTimeout(this.#slowReaderTimer);
     const roomName = this.#membership?.roomName;
     this.#leave();
     // Dropped out of a call's media: give the device a grace period to come back before hanging up.
@@ -119,7 +159,7 @@ export class SignalingSession {
       this.#calls.deviceGone(this.identity, roomName.slice(CALL_ROOM_PREFIX.length));
   }
 
-  async #joinRoom(roomName: string, displayName: string): Promise<ResponseData['join']> {
+  async #joinRoom(roomName: string): Promise<ResponseData['join']> {
     if (this.#membership || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
     this.#joining = true;
@@ -132,6 +172,7 @@ export class SignalingSession {
       for (const n of pending) this.notify(n.name, n.data as never);
     };
     try {
+      const displayName = await this.#displayName(this.identity);
       const { room, peer } = await this.#rooms.join(
         roomName,
         { userId: this.identity.userId, displayName },
@@ -178,11 +219,13 @@ export class SignalingSession {
   }
 
   readonly #handlers: Handlers = {
-    join: async ({ room: roomName, displayName }) => {
+    // `displayName` in the request is accepted for older clients and ignored: peers are shown the
+    // account's name, so nobody can appear under someone else's.
+    join: async ({ room: roomName }) => {
       if (roomName.startsWith(CALL_ROOM_PREFIX)) {
         throw new ServiceError(ErrorCode.Forbidden, 'call rooms are joined with callJoinMedia', 403);
       }
-      return this.#joinRoom(roomName, displayName ?? this.identity.displayName);
+      return this.#joinRoom(roomName);
     },
     setRtpCapabilities: (d) => this.#peer().setRtpCapabilities(d),
     createTransport: (d) => this.#peer().createTransport(d),
@@ -219,7 +262,7 @@ export class SignalingSession {
       // Only a participant who answered on this device gets into the call's room; media counts as
       // connected only once the join really happened (it may be refused, e.g. hosted elsewhere).
       await this.#calls.assertMayJoinMedia(this.identity, callId);
-      const joined = await this.#joinRoom(callRoomName(callId), this.identity.displayName);
+      const joined = await this.#joinRoom(callRoomName(callId));
       // Recorded after the answer goes out (the answer must not wait, see #joinRoom); it only feeds
       // the media timeout, so a failure here is logged, not returned.
       this.#calls.mediaJoined(this.identity, callId).catch((error: unknown) => {
@@ -236,8 +279,34 @@ export class SignalingSession {
     this.#sendRaw(JSON.stringify(msg));
   }
 
+  /**
+   * Backpressure: past WS_MAX_BUFFERED_BYTES of unsent output, answers and notifications are dropped
+   * (the backlog, and so memory, stays bounded) and requests are ignored; if the backlog has not
+   * drained below the limit after the grace, the socket is closed with SlowReader (and cut if even
+   * the close cannot get through).
+   */
   #sendRaw(text: string): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(text);
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    if (this.#ws.bufferedAmount <= this.#limits.maxBufferedBytes) {
+      this.#ws.send(text);
+      return;
+    }
+    if (this.#slowReaderTimer) return;
+    this.#onLimited('outbound_backlog');
+    this.#log.debug('client is not reading; dropping output', { buffered: this.#ws.bufferedAmount });
+    this.#slowReaderTimer = setTimeout(() => {
+      if (this.#ws.bufferedAmount <= this.#limits.maxBufferedBytes) {
+        this.#slowReaderTimer = undefined;
+        return;
+      }
+      this.#log.info('closing a connection whose client does not read', {
+        buffered: this.#ws.bufferedAmount,
+      });
+      this.#ws.close(CloseCode.SlowReader, 'not reading');
+      // The close frame waits behind the backlog the client is not reading: do not wait for it.
+      setTimeout(() => this.#ws.terminate(), 1000).unref();
+    }, this.#limits.slowReaderGraceMs);
+    this.#slowReaderTimer.unref();
   }
 }
 

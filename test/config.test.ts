@@ -116,6 +116,29 @@ describe('configuration from the environment', () => {
     ]);
   });
 
+  it('has per-user and per-connection limits a real client never reaches, and refuses nonsense', () => {
+    expect(loadConfig({}).limits).toEqual({
+      socketsPerUser: 16,
+      socketsPerDevice: 4,
+      socketsPerIp: 256,
+      requestsPerSecond: 50,
+      requestBurst: 200,
+      maxBufferedBytes: 4 * 1024 * 1024,
+      slowReaderGraceMs: 10_000,
+      roomsCreatedPerUserPerMinute: 10,
+      transportsPerPeer: 8,
+      producersPerPeer: 8,
+    });
+    expect(loadConfig({ WS_MAX_SOCKETS_PER_DEVICE: '2', PEER_MAX_TRANSPORTS: '3' }).limits).toMatchObject({
+      socketsPerDevice: 2,
+      transportsPerPeer: 3,
+    });
+    // A peer needs a send and a receive transport; a backlog limit below one answer would close everyone.
+    expect(() => loadConfig({ PEER_MAX_TRANSPORTS: '1' })).toThrow(/PEER_MAX_TRANSPORTS/);
+    expect(() => loadConfig({ WS_MAX_BUFFERED_BYTES: '1000' })).toThrow(/WS_MAX_BUFFERED_BYTES/);
+    expect(() => loadConfig({ WS_MAX_SOCKETS_PER_IP: '0' })).toThrow(/WS_MAX_SOCKETS_PER_IP/);
+  });
+
   it("forbids framing by default and accepts a messenger's origins", () => {
     expect(loadConfig({}).frameAncestors).toEqual(["'none'"]);
     expect(

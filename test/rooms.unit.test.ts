@@ -167,7 +167,7 @@ describe('rooms on a real mediasoup worker', () => {
   });
 
   it('sfu: an endpoint closed during produce closes the new producer (the room never indexes it)', async () => {
-    const media = await MediaRoom.create(workers.pick());
+    const media = await MediaRoom.create(workers.pick(), { transportsPerPeer: 8, producersPerPeer: 8 });
     try {
       const endpoint = media.createEndpoint('e1');
       const transport = await endpoint.createTransport('send');

@@ -251,6 +251,7 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       const alice = await openTracked('Alice');
       const bob = await openTracked('Bob');
 
+      // The name in `join` is ignored: peers are shown the token's (the account's) name.
       const aJoin = await alice.request('join', { room, displayName: 'Alice A.' });
       if (!aJoin.ok) throw new Error('join failed');
       const alicePeerId = (aJoin.data as { peerId: string }).peerId;
@@ -279,7 +280,7 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       expect(peers).toHaveLength(1);
       expect(peers[0]).toMatchObject({
         peerId: alicePeerId,
-        displayName: 'Alice A.',
+        displayName: 'Alice',
         producers: [{ producerId }],
       });
       const joined = await alice.waitForNotification('peerJoined');

@@ -17,6 +17,10 @@ const METRICS_TOKEN = randomBytes(24).toString('hex');
 export function fuzzServerEnv(): Record<string, string> {
   return {
     METRICS_TOKEN,
+    // The fuzz measures how the service answers bad input, not its per-socket request budget: a budget
+    // this high is never the answer (the limits have their own test, test/signaling.limits.test.ts).
+    WS_REQUESTS_PER_SECOND: '100000',
+    WS_REQUEST_BURST: '100000',
     NODE_OPTIONS: `--expose-gc --import=data:text/javascript,${encodeURIComponent(GC_ON_SIGUSR2)}`,
   };
 }

@@ -73,6 +73,14 @@ export class ServiceProcess {
       LOG_LEVEL: 'warn',
       JWT_SECRET: randomBytes(32).toString('base64url'),
       METRICS_TOKEN: metricsToken,
+      // All load comes from this one host and a handful of accounts: the per-address, per-account and
+      // per-socket limits that protect a real node would measure themselves instead of the service.
+      WS_MAX_SOCKETS_PER_IP: '1000000',
+      WS_MAX_SOCKETS_PER_USER: '1000000',
+      WS_MAX_SOCKETS_PER_DEVICE: '1000000',
+      WS_REQUESTS_PER_SECOND: '100000',
+      WS_REQUEST_BURST: '100000',
+      ROOMS_CREATED_PER_USER_PER_MINUTE: '1000000',
       ...opts.env,
     };
     // taskset and `ip netns exec` both exec their command, so the child's pid is node's.
