@@ -63,8 +63,10 @@ describe('signaling fuzz', () => {
     expect(summary.late, detail).toBe(0);
     expect(summary.unknownCodes, detail).toEqual([]);
     expect(summary.internal, detail).toEqual([]);
-    // The fuzz got past validation: real objects were created and real media errors happened.
-    expect(summary.ok, detail).toBeGreaterThan(MESSAGES / 20);
+    // The fuzz got past validation: real objects were created and real media errors happened. (About
+    // 1 in 22 frames succeeds with seed 20261201 now that ids have a strict format and a peer cannot
+    // consume one producer twice; 1 in 40 leaves room for generator changes without going blind.)
+    expect(summary.ok, detail).toBeGreaterThan(MESSAGES / 40);
     expect(summary.byCode.INVALID_PARAMS ?? 0, detail).toBeGreaterThan(0);
     // No worker was lost or replaced on the way, and the node reports healthy.
     expect(await serverWorkerPids(server.url)).toEqual(pidsBefore);

@@ -194,10 +194,10 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       expect(
         errorCode(await c.request('connectTransport', { transportId: recvId, dtlsParameters: badDtls })),
       ).toBe(ErrorCode.InvalidParams);
-      // A second connect is the client's mistake, not the server's (the worker's refusal used to be INTERNAL).
+      // A second connect is the client's mistake (INVALID_STATE), not the server's (it used to be INTERNAL).
       const connect = { transportId: recvId, dtlsParameters: fakeDtlsParameters };
       expect((await c.request('connectTransport', connect)).ok).toBe(true);
-      expect(errorCode(await c.request('connectTransport', connect))).toBe(ErrorCode.BadRequest);
+      expect(errorCode(await c.request('connectTransport', connect))).toBe(ErrorCode.InvalidState);
     });
 
     it("refuses to let a peer use another peer's transport or producer", async () => {
