@@ -24,6 +24,16 @@ export const roomNameSchema = z
   .max(64)
   .regex(/^[\p{L}\p{N}_.\- ]+$/u, 'letters, digits, spaces, "_", "." and "-" only');
 export const displayNameSchema = z.string().trim().min(1).max(64);
+/** Account ids (UUIDs, `dev-<uuid>`): checked before they become part of a store key. */
+export const userIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only');
+/** A signed invite link's token (auth/roomInvites.ts); its signature is checked by the server. */
+export const roomInviteSchema = z.string().min(1).max(512);
+/** How many users one `roomAddMembers` may add. */
+export const MAX_ADD_MEMBERS = 50;
 
 // Everything that reaches mediasoup is checked strictly (see mediaSchemas.ts for why).
 const rtpCapabilities = rtpCapabilitiesSchema;
@@ -32,8 +42,20 @@ const rtpParameters = rtpParametersSchema;
 const appData = z.record(z.string(), z.union([z.string().max(256), z.number(), z.boolean()])).optional();
 
 export const requestSchemas = {
-  /** Enter a room (created on first join). Answers with what the client needs to load its Device. */
-  join: z.object({ room: roomNameSchema, displayName: displayNameSchema.optional() }),
+  /**
+   * Enter a room. The first user of a room name creates it and becomes its member; anyone else must
+   * be a member already or bring an invite for this room (then they become a member), otherwise
+   * FORBIDDEN. Answers with what the client needs to load its Device.
+   */
+  join: z.object({
+    room: roomNameSchema,
+    displayName: displayNameSchema.optional(),
+    invite: roomInviteSchema.optional(),
+  }),
+  /** A member of the room you are in gets a signed, expiring invite to share (as a link). */
+  roomInvite: z.object({}).strict(),
+  /** A member of the room you are in makes these users members (they may then join by name). */
+  roomAddMembers: z.object({ userIds: z.array(userIdSchema).min(1).max(MAX_ADD_MEMBERS) }),
   /** Tells the server what this client can receive; required before `consume`. */
   setRtpCapabilities: z.object({ rtpCapabilities }),
   createTransport: z.object({ direction: z.enum(['send', 'recv']) }),
@@ -120,6 +142,9 @@ export interface ResponseData {
   resumeConsumer: Record<string, never>;
   setConsumerPreferredLayers: Record<string, never>;
   leave: Record<string, never>;
+  /** `expiresAt` in Unix seconds. */
+  roomInvite: { invite: string; expiresAt: number };
+  roomAddMembers: Record<string, never>;
   callInvite: { call: CallView };
   callRinging: Record<string, never>;
   callAccept: { call: CallView };

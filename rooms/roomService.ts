@@ -4,11 +4,16 @@
  * membership and producers from the rooms' events, and re-asserts every hosted room's full record
  * on each heartbeat, so keys lost from the store come back within one heartbeat.
  *
+ * Who may join a room is decided here too (rooms have members): the first user of a room name
+ * creates it and is its only member; others get in only as members (added by one) or with a signed
+ * invite (auth/roomInvites.ts) naming the room. Call rooms are not asked: CallService decides those.
+ *
  * Write order, so a store outage leaves no ghosts: a join is announced only after its membership
  * is stored (if the write fails the join fails with a retryable UNAVAILABLE and nothing is kept);
  * a leave takes effect in memory at once and its store write is retried until it lands or the
  * node shuts down.
  */
+import type { RoomInvites } from '../auth/roomInvites.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import { MediaRoom } from '../sfu/mediaRoom.js';
 import type { WorkerPool } from '../sfu/workerPool.js';
@@ -31,7 +36,22 @@ export interface RoomServiceOptions {
   heartbeatIntervalMs: number;
   /** How long a join waits for its membership write before failing as UNAVAILABLE. */
   joinWriteTimeoutMs?: number;
+  /** Signs and checks invite links. */
+  invites: RoomInvites;
+  /** How long an invite created by `createInvite` is valid. */
+  inviteTtlSeconds: number;
+  /** How long a room's members list is kept after its last join or addition. */
+  membershipTtlSeconds: number;
 }
+
+/**
+ * What lets a user into a room: membership (or an invite making them a member), or, for a call's
+ * room, the CallService having checked that they are a participant who answered.
+ */
+export type RoomAccess = { kind: 'member'; invite?: string | undefined } | { kind: 'call' };
+
+/** The one answer a stranger gets: it says nothing about who the members are. */
+const NOT_A_MEMBER = 'not a member of this room; ask a member for an invite link';
 
 /** What a client is told to wait before retrying a join refused during a store outage. */
 const RETRY_AFTER_MS = 1000;
@@ -42,6 +62,9 @@ export class RoomService {
   readonly #workers: WorkerPool;
   readonly #log: Logger;
   readonly #joinWriteTimeoutMs: number;
+  readonly #invites: RoomInvites;
+  readonly #inviteTtlSeconds: number;
+  readonly #membershipTtlSeconds: number;
   readonly #rooms = new Map<string, { room: Room; host: RoomHostRecord }>();
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #heartbeat: NodeJS.Timeout;
@@ -58,6 +81,9 @@ export class RoomService {
     this.#workers = opts.workers;
     this.#log = opts.log;
     this.#joinWriteTimeoutMs = opts.joinWriteTimeoutMs ?? 2000;
+    this.#invites = opts.invites;
+    this.#inviteTtlSeconds = opts.inviteTtlSeconds;
+    this.#membershipTtlSeconds = opts.membershipTtlSeconds;
     this.#heartbeat = setInterval(() => void this.#beat(), opts.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
@@ -100,7 +126,9 @@ export class RoomService {
     roomName: string,
     user: { userId: string; displayName: string },
     notify: Notify,
+    access: RoomAccess,
   ): Promise<{ room: Room; peer: Peer }> {
+    if (access.kind === 'member') await this.#enter(roomName, user.userId, access.invite);
     // A room may close (last one out) between lookup and join; one retry gets a fresh room.
     for (let attempt = 0; attempt < 2; attempt++) {
       const room = await this.#getOrCreate(roomName);
@@ -110,6 +138,60 @@ export class RoomService {
     throw new ServiceError(ErrorCode.Unavailable, 'room closed while joining', 503, 1, {
       retryAfterMs: String(RETRY_AFTER_MS),
     });
+  }
+
+  /** Admits the user as a member of the room, or refuses them (see the header). */
+  async #enter(roomName: string, userId: string, invite: string | undefined): Promise<void> {
+    let admit = false;
+    if (invite !== undefined) {
+      // A forged or expired invite is refused even if the caller happens to be a member: it is a
+      // client bug or an attack, and saying so is clearer than ignoring it.
+      const claims = this.#invites.verify(invite);
+      if (claims.room !== roomName)
+        throw new ServiceError(ErrorCode.Forbidden, 'this invite is for another room', 403);
+      admit = true;
+    }
+    let entry;
+    try {
+      entry = await withTimeout(
+        this.#store.enterRoom(roomName, userId, { admit, ttlSeconds: this.#membershipTtlSeconds }),
+        this.#joinWriteTimeoutMs,
+      );
+    } catch (error) {
+      throw unavailable('cannot check room membership', error, this.#log);
+    }
+    if (entry === 'refused') throw new ServiceError(ErrorCode.Forbidden, NOT_A_MEMBER, 403);
+    if (entry !== 'member') this.#log.info(`room member ${entry}`, { room: roomName, userId });
+  }
+
+  async #assertMember(roomName: string, userId: string): Promise<void> {
+    let member: boolean;
+    try {
+      member = await withTimeout(this.#store.isRoomMember(roomName, userId), this.#joinWriteTimeoutMs);
+    } catch (error) {
+      throw unavailable('cannot check room membership', error, this.#log);
+    }
+    if (!member) throw new ServiceError(ErrorCode.Forbidden, NOT_A_MEMBER, 403);
+  }
+
+  /** A signed invite to the room, for one of its members to share. */
+  async createInvite(roomName: string, userId: string): Promise<{ invite: string; expiresAt: number }> {
+    await this.#assertMember(roomName, userId);
+    const { token, expiresAt } = this.#invites.create(roomName, this.#inviteTtlSeconds);
+    return { invite: token, expiresAt };
+  }
+
+  /** A member makes other users members (they can then join by the room's name). */
+  async addMembers(roomName: string, userId: string, userIds: readonly string[]): Promise<void> {
+    await this.#assertMember(roomName, userId);
+    try {
+      await withTimeout(
+        this.#store.addRoomMembers(roomName, userIds, this.#membershipTtlSeconds),
+        this.#joinWriteTimeoutMs,
+      );
+    } catch (error) {
+      throw unavailable('cannot add room members', error, this.#log);
+    }
   }
 
   async #storeJoin(room: Room, peer: Peer): Promise<void> {

@@ -28,6 +28,12 @@ export interface JoinOptions {
    */
   getToken?: (rejectedToken?: string) => Promise<string>;
   room: string;
+  /**
+   * An invite to the room (from a member's `createInvite`, e.g. out of an invite link). Needed to
+   * join someone else's room the first time; the first entry makes you a member, so re-entries
+   * (after a reconnect) go without it. The first user of a room name needs none: they create it.
+   */
+  invite?: string;
   displayName?: string;
   deviceOptions?: types.DeviceOptions;
   webSocketFactory?: WebSocketFactory;
@@ -55,6 +61,8 @@ export interface RoomEntry {
  */
 export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: string }) => Promise<RoomEntry> {
   const { token, getToken } = opts;
+  // Only until the first join succeeds: an invite may have expired by the time of a re-entry.
+  let invite = opts.invite;
   return async ({ rejectedToken }) => {
     const signaling = await SignalingConnection.open({
       url: opts.url,
@@ -69,7 +77,9 @@ export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: stri
       const joined = await signaling.request('join', {
         room: opts.room,
         ...(opts.displayName ? { displayName: opts.displayName } : {}),
+        ...(invite ? { invite } : {}),
       });
+      invite = undefined;
       return { signaling, joined, ownsSignaling: true, token: signaling.token };
     } catch (err) {
       signaling.close();
