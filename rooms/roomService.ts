@@ -71,6 +71,8 @@ export class RoomService {
   /** Aborted at shutdown: stops the retries of leave writes. */
   readonly #shutdown = new AbortController();
   readonly #retries = new Set<Promise<void>>();
+  /** Hosted rooms entered by membership (not calls): their members are re-asserted on each heartbeat. */
+  readonly #memberRooms = new Set<string>();
   /** Heartbeats sent so far (a join compares it across its write). */
   #beats = 0;
   #closed = false;
@@ -133,7 +135,10 @@ export class RoomService {
     for (let attempt = 0; attempt < 2; attempt++) {
       const room = await this.#getOrCreate(roomName);
       const peer = await room.join(user, notify, (p) => this.#storeJoin(room, p));
-      if (peer) return { room, peer };
+      if (peer) {
+        if (access.kind === 'member') this.#memberRooms.add(roomName);
+        return { room, peer };
+      }
     }
     throw new ServiceError(ErrorCode.Unavailable, 'room closed while joining', 503, 1, {
       retryAfterMs: String(RETRY_AFTER_MS),
@@ -336,6 +341,28 @@ export class RoomService {
     } catch (error) {
       this.#log.warn('state store heartbeat failed', { error });
     }
+    await this.#reassertMembers();
+  }
+
+  /**
+   * Everyone in a hosted room is one of its members: write them again, so a members list the store
+   * lost (a flush, a failover) comes back within one heartbeat instead of letting the next stranger
+   * "create" a room others are in. This also keeps a busy room's list from expiring.
+   */
+  async #reassertMembers(): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const name of this.#memberRooms) {
+      const room = this.#rooms.get(name)?.room;
+      if (!room) {
+        this.#memberRooms.delete(name);
+        continue;
+      }
+      const userIds = [...new Set([...room.participants].map((p) => p.userId))];
+      if (userIds.length > 0)
+        writes.push(this.#store.addRoomMembers(name, userIds, this.#membershipTtlSeconds));
+    }
+    const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+    if (failed) this.#log.warn('state store: re-asserting room members failed', { error: failed.reason });
   }
 
   async close(): Promise<void> {

@@ -143,6 +143,17 @@ describe('a room through a 3 s Redis outage', () => {
     });
     expect(Date.now() - deletedAt).toBeLessThanOrEqual(HEARTBEAT_MS + 300);
     expect(await inRedis(room)).toEqual([a, b, d].sort());
+
+    // A lost members list is back within one heartbeat too: a stranger cannot take the room over.
+    const membersKey = `${service.keyPrefix}room:${room}:members`;
+    await admin.del(membersKey);
+    await until(async () => (await admin.scard(membersKey)) === 3, {
+      timeoutMs: 3 * HEARTBEAT_MS,
+      what: 'the deleted members list to come back',
+    });
+    expect((await admin.smembers(membersKey)).sort()).toEqual(['u-Alice', 'u-Bob', 'u-Dave']);
+    const eve = await open('Eve');
+    expect(errorCode(await eve.request('join', { room }))).toBe(ErrorCode.Forbidden);
     expect((await service.store.getRoomHost(room))?.nodeId).toBe(service.rooms.nodeId);
     expect((await service.store.listProducers(room)).map((p) => p.producerId)).toEqual([producerId]);
   }, 60_000);
