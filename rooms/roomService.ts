@@ -149,12 +149,15 @@ export class RoomService {
   async #enter(roomName: string, userId: string, invite: string | undefined): Promise<void> {
     let admit = false;
     if (invite !== undefined) {
-      // A forged or expired invite is refused even if the caller happens to be a member: it is a
-      // client bug or an attack, and saying so is clearer than ignoring it.
-      const claims = this.#invites.verify(invite);
-      if (claims.room !== roomName)
-        throw new ServiceError(ErrorCode.Forbidden, 'this invite is for another room', 403);
-      admit = true;
+      try {
+        if (this.#invites.verify(invite).room !== roomName)
+          throw new ServiceError(ErrorCode.Forbidden, 'this invite is for another room', 403);
+        admit = true;
+      } catch (refusal) {
+        // A member rejoining with the link they came in by, expired since, is still a member;
+        // anyone else is refused with the invite's problem (and creates nothing).
+        await this.#assertMember(roomName, userId, refusal);
+      }
     }
     let entry;
     try {
@@ -169,14 +172,14 @@ export class RoomService {
     if (entry !== 'member') this.#log.info(`room member ${entry}`, { room: roomName, userId });
   }
 
-  async #assertMember(roomName: string, userId: string): Promise<void> {
+  async #assertMember(roomName: string, userId: string, refusal?: unknown): Promise<void> {
     let member: boolean;
     try {
       member = await withTimeout(this.#store.isRoomMember(roomName, userId), this.#joinWriteTimeoutMs);
     } catch (error) {
       throw unavailable('cannot check room membership', error, this.#log);
     }
-    if (!member) throw new ServiceError(ErrorCode.Forbidden, NOT_A_MEMBER, 403);
+    if (!member) throw refusal ?? new ServiceError(ErrorCode.Forbidden, NOT_A_MEMBER, 403);
   }
 
   /** A signed invite to the room, for one of its members to share. */

@@ -463,6 +463,10 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       // The same signing, made valid, is accepted: the refusals above are about expiry and forgery.
       const valid = invitesAt(Date.now()).create(room, 60).token;
       expect((await eve.request('join', { room, invite: valid })).ok).toBe(true);
+      // Eve is a member now: coming back with the link she had, expired since, still works.
+      eve.ws.terminate();
+      const eveAgain = await openTracked('Eve');
+      expect((await eveAgain.request('join', { room, invite: expired })).ok).toBe(true);
     });
 
     it('lets a member add users, who then join by name; ids are validated and bounded', async () => {

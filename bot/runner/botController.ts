@@ -156,8 +156,9 @@ export class BotController {
     const o = this.#opts;
     const token = await (o.getToken ?? getBotToken)(o.baseUrl.toString(), o.displayName);
     this.#throwIfStopped();
+    // A creator's rejoin uses its own invite too: a fresh bot token may be a new user.
     const invite =
-      o.invites?.role === 'guest'
+      o.invites && (o.invites.role === 'guest' || o.invites.relay.settled(o.room))
         ? await withTimeout(o.invites.relay.wait(o.room), INVITE_TIMEOUT_MS, 'invite')
         : undefined;
     this.#throwIfStopped();

@@ -30,8 +30,9 @@ export interface JoinOptions {
   room: string;
   /**
    * An invite to the room (from a member's `createInvite`, e.g. out of an invite link). Needed to
-   * join someone else's room the first time; the first entry makes you a member, so re-entries
-   * (after a reconnect) go without it. The first user of a room name needs none: they create it.
+   * join someone else's room the first time, which makes you a member. It is sent again on
+   * re-entries (a fresh development token is a new user), and the server still admits a member
+   * whose invite has expired since. The first user of a room name needs none: they create it.
    */
   invite?: string;
   displayName?: string;
@@ -61,8 +62,7 @@ export interface RoomEntry {
  */
 export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: string }) => Promise<RoomEntry> {
   const { token, getToken } = opts;
-  // Only until the first join succeeds: an invite may have expired by the time of a re-entry.
-  let invite = opts.invite;
+  const invite = opts.invite;
   return async ({ rejectedToken }) => {
     const signaling = await SignalingConnection.open({
       url: opts.url,
@@ -79,7 +79,6 @@ export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: stri
         ...(opts.displayName ? { displayName: opts.displayName } : {}),
         ...(invite ? { invite } : {}),
       });
-      invite = undefined;
       return { signaling, joined, ownsSignaling: true, token: signaling.token };
     } catch (err) {
       signaling.close();
