@@ -200,12 +200,17 @@ async function joinLeave(url: string, accounts: TestAccount[], signal: AbortSign
       rooms.map((_, i) => accounts[i % accounts.length]!),
     );
     await Promise.all(residents.map((c, i) => c.request('join', { room: rooms[i]! })));
+    // Each resident created its room; the others join with its invite (and are members from then on).
+    const invites = await Promise.all(residents.map((c) => c.request('roomInvite', {})));
     const existing = await loop(
       'join+leave, a room that already exists',
       clients.length,
       async (w) => {
         const t0 = performance.now();
-        await clients[w]!.request('join', { room: rooms[w % rooms.length]! });
+        await clients[w]!.request('join', {
+          room: rooms[w % rooms.length]!,
+          invite: invites[w % rooms.length]!.invite,
+        });
         await clients[w]!.request('leave', {});
         return performance.now() - t0;
       },

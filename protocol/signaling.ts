@@ -34,6 +34,10 @@ export const roomNameSchema = z
   .max(64)
   .regex(/^[\p{L}\p{N}_.\- ]+$/u, 'letters, digits, spaces, "_", "." and "-" only');
 export const displayNameSchema = z.string().trim().min(1).max(64);
+/** A signed invite link's token (auth/roomInvites.ts); its signature is checked by the server. */
+export const roomInviteSchema = z.string().min(1).max(512);
+/** How many users one `roomAddMembers` may add. */
+export const MAX_ADD_MEMBERS = 50;
 
 // Everything that reaches mediasoup is checked strictly (see mediaSchemas.ts for why).
 const rtpCapabilities = rtpCapabilitiesSchema;
@@ -43,10 +47,20 @@ const appData = z.record(z.string(), z.union([z.string().max(256), z.number(), z
 
 export const requestSchemas = {
   /**
-   * Enter a room (created on first join). Answers with what the client needs to load its Device.
-   * `displayName` is accepted from older clients and ignored: peers see the account's name.
+   * Enter a room. The first user of a room name creates it and becomes its member; anyone else must
+   * be a member already or bring an invite for this room (then they become a member), otherwise
+   * FORBIDDEN. Answers with what the client needs to load its Device. `displayName` is accepted from
+   * older clients and ignored: peers see the account's name.
    */
-  join: z.object({ room: roomNameSchema, displayName: displayNameSchema.optional() }),
+  join: z.object({
+    room: roomNameSchema,
+    displayName: displayNameSchema.optional(),
+    invite: roomInviteSchema.optional(),
+  }),
+  /** A member of the room you are in gets a signed, expiring invite to share (as a link). */
+  roomInvite: z.object({}).strict(),
+  /** A member of the room you are in makes these users members (they may then join by name). */
+  roomAddMembers: z.object({ userIds: z.array(id).min(1).max(MAX_ADD_MEMBERS) }),
   /** Tells the server what this client can receive; required before `consume`. */
   setRtpCapabilities: z.object({ rtpCapabilities }),
   createTransport: z.object({ direction: z.enum(['send', 'recv']) }),
@@ -133,6 +147,9 @@ export interface ResponseData {
   resumeConsumer: Record<string, never>;
   setConsumerPreferredLayers: Record<string, never>;
   leave: Record<string, never>;
+  /** `expiresAt` in Unix seconds. */
+  roomInvite: { invite: string; expiresAt: number };
+  roomAddMembers: Record<string, never>;
   callInvite: { call: CallView };
   callRinging: Record<string, never>;
   callAccept: { call: CallView };

@@ -4,11 +4,16 @@
  * membership and producers from the rooms' events, and re-asserts every hosted room's full record
  * on each heartbeat, so keys lost from the store come back within one heartbeat.
  *
+ * Who may join a room is decided here too (rooms have members): the first user of a room name
+ * creates it and is its only member; others get in only as members (added by one) or with a signed
+ * invite (auth/roomInvites.ts) naming the room. Call rooms are not asked: CallService decides those.
+ *
  * Write order, so a store outage leaves no ghosts: a join is announced only after its membership
  * is stored (if the write fails the join fails with a retryable UNAVAILABLE and nothing is kept);
  * a leave takes effect in memory at once and its store write is retried until it lands or the
  * node shuts down.
  */
+import type { RoomInvites } from '../auth/roomInvites.js';
 import { ErrorCode, ServiceError, limitExceeded } from '../protocol/errors.js';
 import { MediaRoom, type EndpointLimits } from '../sfu/mediaRoom.js';
 import type { WorkerPool } from '../sfu/workerPool.js';
@@ -34,10 +39,25 @@ export interface RoomServiceOptions {
   joinWriteTimeoutMs?: number;
   /** Rooms one user may create per minute on this node, and each peer's media quotas. */
   limits?: { roomsCreatedPerUserPerMinute: number } & EndpointLimits;
+  /** Signs and checks invite links. */
+  invites: RoomInvites;
+  /** How long an invite created by `createInvite` is valid. */
+  inviteTtlSeconds: number;
+  /** How long a room's members list is kept after its last join or addition. */
+  membershipTtlSeconds: number;
 }
 
 /** Without configuration (unit tests): the defaults of server/config.ts. */
 const DEFAULT_LIMITS = { roomsCreatedPerUserPerMinute: 10, transportsPerPeer: 8, producersPerPeer: 8 };
+
+/**
+ * What lets a user into a room: membership (or an invite making them a member), or, for a call's
+ * room, the CallService having checked that they are a participant who answered.
+ */
+export type RoomAccess = { kind: 'member'; invite?: string | undefined } | { kind: 'call' };
+
+/** The one answer a stranger gets: it says nothing about who the members are. */
+const NOT_A_MEMBER = 'not a member of this room; ask a member for an invite link';
 
 /** What a client is told to wait before retrying a join refused during a store outage. */
 const RETRY_AFTER_MS = 1000;
@@ -48,12 +68,17 @@ export class RoomService {
   readonly #workers: WorkerPool;
   readonly #log: Logger;
   readonly #joinWriteTimeoutMs: number;
+  readonly #invites: RoomInvites;
+  readonly #inviteTtlSeconds: number;
+  readonly #membershipTtlSeconds: number;
   readonly #rooms = new Map<string, { room: Room; host: RoomHostRecord }>();
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #heartbeat: NodeJS.Timeout;
   /** Aborted at shutdown: stops the retries of leave writes. */
   readonly #shutdown = new AbortController();
   readonly #retries = new Set<Promise<void>>();
+  /** Hosted rooms entered by membership (not calls): their members are re-asserted on each heartbeat. */
+  readonly #memberRooms = new Set<string>();
   /** Heartbeats sent so far (a join compares it across its write). */
   #beats = 0;
   #closed = false;
@@ -72,6 +97,9 @@ export class RoomService {
     this.#workers = opts.workers;
     this.#log = opts.log;
     this.#joinWriteTimeoutMs = opts.joinWriteTimeoutMs ?? 2000;
+    this.#invites = opts.invites;
+    this.#inviteTtlSeconds = opts.inviteTtlSeconds;
+    this.#membershipTtlSeconds = opts.membershipTtlSeconds;
     this.#heartbeat = setInterval(() => void this.#beat(), opts.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
@@ -114,16 +142,78 @@ export class RoomService {
     roomName: string,
     user: { userId: string; displayName: string },
     notify: Notify,
+    access: RoomAccess,
   ): Promise<{ room: Room; peer: Peer }> {
+    if (access.kind === 'member') await this.#enter(roomName, user.userId, access.invite);
     // A room may close (last one out) between lookup and join; one retry gets a fresh room.
     for (let attempt = 0; attempt < 2; attempt++) {
       const room = await this.#getOrCreate(roomName, user.userId);
       const peer = await room.join(user, notify, (p) => this.#storeJoin(room, p));
-      if (peer) return { room, peer };
+      if (peer) {
+        if (access.kind === 'member') this.#memberRooms.add(roomName);
+        return { room, peer };
+      }
     }
     throw new ServiceError(ErrorCode.Unavailable, 'room closed while joining', 503, 1, {
       retryAfterMs: String(RETRY_AFTER_MS),
     });
+  }
+
+  /** Admits the user as a member of the room, or refuses them (see the header). */
+  async #enter(roomName: string, userId: string, invite: string | undefined): Promise<void> {
+    let admit = false;
+    if (invite !== undefined) {
+      try {
+        if (this.#invites.verify(invite).room !== roomName)
+          throw new ServiceError(ErrorCode.Forbidden, 'this invite is for another room', 403);
+        admit = true;
+      } catch (refusal) {
+        // A member rejoining with the link they came in by, expired since, is still a member;
+        // anyone else is refused with the invite's problem (and creates nothing).
+        await this.#assertMember(roomName, userId, refusal);
+      }
+    }
+    let entry;
+    try {
+      entry = await withTimeout(
+        this.#store.enterRoom(roomName, userId, { admit, ttlSeconds: this.#membershipTtlSeconds }),
+        this.#joinWriteTimeoutMs,
+      );
+    } catch (error) {
+      throw unavailable('cannot check room membership', error, this.#log);
+    }
+    if (entry === 'refused') throw new ServiceError(ErrorCode.Forbidden, NOT_A_MEMBER, 403);
+    if (entry !== 'member') this.#log.info(`room member ${entry}`, { room: roomName, userId });
+  }
+
+  async #assertMember(roomName: string, userId: string, refusal?: unknown): Promise<void> {
+    let member: boolean;
+    try {
+      member = await withTimeout(this.#store.isRoomMember(roomName, userId), this.#joinWriteTimeoutMs);
+    } catch (error) {
+      throw unavailable('cannot check room membership', error, this.#log);
+    }
+    if (!member) throw refusal ?? new ServiceError(ErrorCode.Forbidden, NOT_A_MEMBER, 403);
+  }
+
+  /** A signed invite to the room, for one of its members to share. */
+  async createInvite(roomName: string, userId: string): Promise<{ invite: string; expiresAt: number }> {
+    await this.#assertMember(roomName, userId);
+    const { token, expiresAt } = this.#invites.create(roomName, this.#inviteTtlSeconds);
+    return { invite: token, expiresAt };
+  }
+
+  /** A member makes other users members (they can then join by the room's name). */
+  async addMembers(roomName: string, userId: string, userIds: readonly string[]): Promise<void> {
+    await this.#assertMember(roomName, userId);
+    try {
+      await withTimeout(
+        this.#store.addRoomMembers(roomName, userIds, this.#membershipTtlSeconds),
+        this.#joinWriteTimeoutMs,
+      );
+    } catch (error) {
+      throw unavailable('cannot add room members', error, this.#log);
+    }
   }
 
   async #storeJoin(room: Room, peer: Peer): Promise<void> {
@@ -273,6 +363,28 @@ export class RoomService {
     } catch (error) {
       this.#log.warn('state store heartbeat failed', { error });
     }
+    await this.#reassertMembers();
+  }
+
+  /**
+   * Everyone in a hosted room is one of its members: write them again, so a members list the store
+   * lost (a flush, a failover) comes back within one heartbeat instead of letting the next stranger
+   * "create" a room others are in. This also keeps a busy room's list from expiring.
+   */
+  async #reassertMembers(): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const name of this.#memberRooms) {
+      const room = this.#rooms.get(name)?.room;
+      if (!room) {
+        this.#memberRooms.delete(name);
+        continue;
+      }
+      const userIds = [...new Set([...room.participants].map((p) => p.userId))];
+      if (userIds.length > 0)
+        writes.push(this.#store.addRoomMembers(name, userIds, this.#membershipTtlSeconds));
+    }
+    const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+    if (failed) this.#log.warn('state store: re-asserting room members failed', { error: failed.reason });
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,7 @@ import { RoomService } from '../rooms/roomService.js';
 import { SignalingServer } from '../signaling/signalingServer.js';
 import { WorkerPool } from '../sfu/workerPool.js';
 import { hkdfSync } from 'node:crypto';
+import { RoomInvites } from '../auth/roomInvites.js';
 import { AccountService } from '../accounts/accountService.js';
 import { DeviceSessions } from '../accounts/deviceSessions.js';
 import { OneTimeCodes } from '../accounts/oneTimeCodes.js';
@@ -151,6 +152,12 @@ export async function startCallingService(
       log,
       heartbeatIntervalMs: Math.max(500, (config.stateTtlSeconds * 1000) / 3),
       limits: config.limits,
+      // A key of its own, so an invite says nothing about access tokens and cannot be replayed as one.
+      invites: new RoomInvites({
+        key: Buffer.from(hkdfSync('sha256', config.jwt.secret, 'calling-service', 'room-invites', 32)),
+      }),
+      inviteTtlSeconds: config.rooms.inviteTtlSeconds,
+      membershipTtlSeconds: config.rooms.membershipTtlSeconds,
     });
     cleanup.push(() => rooms.close());
 

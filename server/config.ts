@@ -35,6 +35,18 @@ const envSchema = z.object({
   // The embedded SQLite database lives here (when DATABASE_URL is not set).
   DATA_DIR: z.string().min(1).optional(),
   STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
+  ROOM_INVITE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
+  ROOM_MEMBERSHIP_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 24 * 3600)
+    .default(7 * 24 * 3600),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_ISSUER: z.string().min(1).default('calling-service'),
   JWT_AUDIENCE: z.string().min(1).default('calling-service'),
@@ -111,6 +123,12 @@ export interface Config {
   /** Accounts, devices, photos and call history. */
   database: DatabaseTarget;
   stateTtlSeconds: number;
+  rooms: {
+    /** How long an invite link is valid. */
+    inviteTtlSeconds: number;
+    /** A room's members list is forgotten this long after its last join or addition. */
+    membershipTtlSeconds: number;
+  };
   jwt: {
     secret: string;
     /** True when no JWT_SECRET was given and a random one was made for this process. */
@@ -365,6 +383,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     database: databaseTarget(e.DATABASE_URL, e.DATA_DIR ?? defaultDataDir(env)),
     stateTtlSeconds: e.STATE_TTL_SECONDS,
+    rooms: {
+      inviteTtlSeconds: e.ROOM_INVITE_TTL_SECONDS,
+      membershipTtlSeconds: e.ROOM_MEMBERSHIP_TTL_SECONDS,
+    },
     jwt: {
       secret: e.JWT_SECRET ?? randomBytes(32).toString('base64url'),
       secretIsEphemeral: !e.JWT_SECRET,

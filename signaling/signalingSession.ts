@@ -17,7 +17,7 @@ import type {
   CallView,
 } from '../protocol/signaling.js';
 import type { Peer } from '../rooms/peer.js';
-import type { RoomService } from '../rooms/roomService.js';
+import type { RoomAccess, RoomService } from '../rooms/roomService.js';
 import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
 import type { SignalingLimitsConfig } from '../server/config.js';
@@ -159,7 +159,7 @@ export class SignalingSession {
       this.#calls.deviceGone(this.identity, roomName.slice(CALL_ROOM_PREFIX.length));
   }
 
-  async #joinRoom(roomName: string): Promise<ResponseData['join']> {
+  async #joinRoom(roomName: string, access: RoomAccess): Promise<ResponseData['join']> {
     if (this.#membership || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
     this.#joining = true;
@@ -180,6 +180,7 @@ export class SignalingSession {
           if (held) held.push({ name, data });
           else this.notify(name, data);
         },
+        access,
       );
       if (this.#closed) {
         peer.close();
@@ -206,6 +207,19 @@ export class SignalingSession {
     }
   }
 
+  /** The name of the (non-call) room this session is in; invites and additions are for it. */
+  #memberRoom(): string {
+    const roomName = this.#membership?.roomName;
+    if (!roomName) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
+    if (roomName.startsWith(CALL_ROOM_PREFIX))
+      throw new ServiceError(
+        ErrorCode.Forbidden,
+        "a call's room has no invites; add people to the call",
+        403,
+      );
+    return roomName;
+  }
+
   #peer(): Peer {
     if (!this.#membership) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
     return this.#membership.peer;
@@ -221,12 +235,15 @@ export class SignalingSession {
   readonly #handlers: Handlers = {
     // `displayName` in the request is accepted for older clients and ignored: peers are shown the
     // account's name, so nobody can appear under someone else's.
-    join: async ({ room: roomName }) => {
+    join: async ({ room: roomName, invite }) => {
       if (roomName.startsWith(CALL_ROOM_PREFIX)) {
         throw new ServiceError(ErrorCode.Forbidden, 'call rooms are joined with callJoinMedia', 403);
       }
-      return this.#joinRoom(roomName);
+      return this.#joinRoom(roomName, { kind: 'member', invite });
     },
+    roomInvite: () => this.#rooms.createInvite(this.#memberRoom(), this.identity.userId),
+    roomAddMembers: ({ userIds }) =>
+      done(this.#rooms.addMembers(this.#memberRoom(), this.identity.userId, userIds)),
     setRtpCapabilities: (d) => this.#peer().setRtpCapabilities(d),
     createTransport: (d) => this.#peer().createTransport(d),
     connectTransport: (d) => this.#peer().connectTransport(d),
@@ -262,7 +279,7 @@ export class SignalingSession {
       // Only a participant who answered on this device gets into the call's room; media counts as
       // connected only once the join really happened (it may be refused, e.g. hosted elsewhere).
       await this.#calls.assertMayJoinMedia(this.identity, callId);
-      const joined = await this.#joinRoom(callRoomName(callId));
+      const joined = await this.#joinRoom(callRoomName(callId), { kind: 'call' });
       // Recorded after the answer goes out (the answer must not wait, see #joinRoom); it only feeds
       // the media timeout, so a failure here is logged, not returned.
       this.#calls.mediaJoined(this.identity, callId).catch((error: unknown) => {

@@ -7,6 +7,7 @@ import type {
   NodeRecord,
   ParticipantRecord,
   ProducerRecord,
+  RoomEntry as MembershipDecision,
   RoomHostRecord,
   RoomStateStore,
 } from './roomStateStore.js';
@@ -23,6 +24,7 @@ export class MemoryRoomStateStore implements RoomStateStore {
   readonly #ttlMs: number;
   readonly #rooms = new Map<string, RoomEntry>();
   readonly #nodes = new Map<string, { node: NodeRecord; expiresAt: number }>();
+  readonly #members = new Map<string, { userIds: Set<string>; expiresAt: number }>();
 
   constructor(opts: { ttlSeconds: number }) {
     this.#ttlMs = opts.ttlSeconds * 1000;
@@ -91,6 +93,43 @@ export class MemoryRoomStateStore implements RoomStateStore {
     return [...(this.#room(room)?.producers.values() ?? [])].map((p) => ({ ...p }));
   }
 
+  #membersOf(room: string): Set<string> | undefined {
+    const entry = this.#members.get(room);
+    if (entry && entry.expiresAt <= Date.now()) {
+      this.#members.delete(room);
+      return undefined;
+    }
+    return entry?.userIds;
+  }
+
+  async enterRoom(
+    room: string,
+    userId: string,
+    opts: { admit: boolean; ttlSeconds: number },
+  ): Promise<MembershipDecision> {
+    const members = this.#membersOf(room);
+    const expiresAt = Date.now() + opts.ttlSeconds * 1000;
+    if (!members) {
+      this.#members.set(room, { userIds: new Set([userId]), expiresAt });
+      return 'created';
+    }
+    const wasMember = members.has(userId);
+    if (!wasMember && !opts.admit) return 'refused';
+    members.add(userId);
+    this.#members.set(room, { userIds: members, expiresAt });
+    return wasMember ? 'member' : 'admitted';
+  }
+
+  async addRoomMembers(room: string, userIds: readonly string[], ttlSeconds: number): Promise<void> {
+    const members = this.#membersOf(room) ?? new Set<string>();
+    for (const id of userIds) members.add(id);
+    this.#members.set(room, { userIds: members, expiresAt: Date.now() + ttlSeconds * 1000 });
+  }
+
+  async isRoomMember(room: string, userId: string): Promise<boolean> {
+    return this.#membersOf(room)?.has(userId) ?? false;
+  }
+
   async heartbeat(node: NodeRecord, hostedRooms: readonly HostedRoomRecord[]): Promise<void> {
     const expiresAt = Date.now() + this.#ttlMs;
     this.#nodes.set(node.nodeId, { node: { ...node }, expiresAt });
@@ -125,5 +164,6 @@ export class MemoryRoomStateStore implements RoomStateStore {
   async close(): Promise<void> {
     this.#rooms.clear();
     this.#nodes.clear();
+    this.#members.clear();
   }
 }

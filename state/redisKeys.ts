@@ -11,6 +11,8 @@
  *   {p}room:{room}:host              string JSON RoomHostRecord, TTL
  *   {p}room:{room}:participants      hash peerId → JSON ParticipantRecord, TTL
  *   {p}room:{room}:producers         hash producerId → JSON ProducerRecord, TTL
+ *   {p}room:{room}:members           set of userIds who may join the room (creator, added, invited);
+ *                                    TTL = ROOM_MEMBERSHIP_TTL_SECONDS, refreshed on every join
  * Accounts (RedisAccountStore) — no TTL unless said; production Redis must persist (appendonly yes):
  *   {p}user:{userId}                 string JSON UserRecord
  *   {p}phone:{e164}                  string userId (the phone index; SET NX makes it unique)
@@ -39,6 +41,7 @@ export interface RedisKeys {
   roomHost(room: string): string;
   roomParticipants(room: string): string;
   roomProducers(room: string): string;
+  roomMembers(room: string): string;
   // accounts
   user(userId: string): string;
   /** What user keys start with (Lua appends a userId). */
@@ -76,6 +79,7 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     roomHost: (room) => `${p}room:${room}:host`,
     roomParticipants: (room) => `${p}room:${room}:participants`,
     roomProducers: (room) => `${p}room:${room}:producers`,
+    roomMembers: (room) => `${p}room:${room}:members`,
 
     user: (userId) => `${p}user:${userId}`,
     userPrefix: `${p}user:`,

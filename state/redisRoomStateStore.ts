@@ -13,6 +13,7 @@ import type {
   NodeRecord,
   ParticipantRecord,
   ProducerRecord,
+  RoomEntry,
   RoomHostRecord,
   RoomStateStore,
 } from './roomStateStore.js';
@@ -106,6 +107,23 @@ for i = 1, #all, 2 do
   if cjson.decode(all[i + 1]).peerId == ARGV[1] then redis.call('HDEL', KEYS[2], all[i]) end
 end
 return 0`;
+
+// A join against the members set: create it, keep a member, admit an invitee, or refuse (see
+// RoomStateStore.enterRoom). ARGV: userId, admit ("1"/"0"), ttl seconds.
+const ENTER_ROOM_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return 'created'
+end
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return 'member'
+end
+if ARGV[2] ~= '1' then return 'refused' end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 'admitted'`;
 
 export interface RedisRoomStateStoreOptions {
   /** Belongs to the caller (a RedisConnections registry), which closes it. */
@@ -213,6 +231,35 @@ export class RedisRoomStateStore implements RoomStateStore {
   async listProducers(room: string): Promise<ProducerRecord[]> {
     const all = await this.#redis.hvals(this.#producersKey(room));
     return all.map((v) => JSON.parse(v) as ProducerRecord);
+  }
+
+  async enterRoom(
+    room: string,
+    userId: string,
+    opts: { admit: boolean; ttlSeconds: number },
+  ): Promise<RoomEntry> {
+    return (await this.#redis.eval(
+      ENTER_ROOM_SCRIPT,
+      1,
+      this.#keys.roomMembers(room),
+      userId,
+      opts.admit ? '1' : '0',
+      opts.ttlSeconds,
+    )) as RoomEntry;
+  }
+
+  async addRoomMembers(room: string, userIds: readonly string[], ttlSeconds: number): Promise<void> {
+    if (userIds.length === 0) return;
+    const key = this.#keys.roomMembers(room);
+    await this.#redis
+      .multi()
+      .sadd(key, ...userIds)
+      .expire(key, ttlSeconds)
+      .exec();
+  }
+
+  async isRoomMember(room: string, userId: string): Promise<boolean> {
+    return (await this.#redis.sismember(this.#keys.roomMembers(room), userId)) === 1;
   }
 
   async heartbeat(node: NodeRecord, hostedRooms: readonly HostedRoomRecord[]): Promise<void> {

@@ -39,6 +39,9 @@ export interface HostedRoomRecord {
   producers: ProducerRecord[];
 }
 
+/** How a join stands against a room's members list (see RoomStateStore.enterRoom). */
+export type RoomEntry = 'created' | 'member' | 'admitted' | 'refused';
+
 export interface RoomStateStore {
   readonly kind: 'memory' | 'redis';
 
@@ -59,6 +62,18 @@ export interface RoomStateStore {
   addProducer(room: string, producer: ProducerRecord): Promise<void>;
   removeProducer(room: string, producerId: string): Promise<void>;
   listProducers(room: string): Promise<ProducerRecord[]>;
+
+  /**
+   * Decides, atomically, whether `userId` may enter `room`, and records it: a room nobody is a member
+   * of is created with the caller as its only member ('created'); a member stays one ('member'); with
+   * `admit` (a valid invite) the caller becomes a member ('admitted'); anyone else is 'refused'.
+   * Members are kept apart from who is in the room now and expire `ttlSeconds` after the last use,
+   * so rooms nobody returns to do not accumulate.
+   */
+  enterRoom(room: string, userId: string, opts: { admit: boolean; ttlSeconds: number }): Promise<RoomEntry>;
+  /** Adds members to a room (refreshing its expiry). */
+  addRoomMembers(room: string, userIds: readonly string[], ttlSeconds: number): Promise<void>;
+  isRoomMember(room: string, userId: string): Promise<boolean>;
 
   /**
    * Marks the node alive and re-asserts the full record of every room it hosts (host,

@@ -1,6 +1,7 @@
 /**
  * The real thing: two Chromium pages join one room through the web page, through our server,
- * our mediasoup worker (DTLS/SRTP) and Redis, and see and hear each other.
+ * our mediasoup worker (DTLS/SRTP) and Redis, and see and hear each other. The first creates the
+ * room and copies its invite link; the second opens that link; a third, with the bare name, is refused.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -12,12 +13,19 @@ import { poll, videoBrightness } from './support/pageMedia.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
-async function joinThroughUi(page: Page, url: string, name: string, room: string): Promise<void> {
+async function joinThroughUi(page: Page, url: string, name: string, room?: string): Promise<void> {
   await page.goto(url);
   await page.fill('#displayName', name);
-  await page.fill('#roomName', room);
+  if (room !== undefined) await page.fill('#roomName', room);
   await page.click('#join');
   await page.waitForSelector('#call:not([hidden])');
+}
+
+/** Clicks "Copy invite link" and reads the link the page shows (the clipboard may be refused). */
+async function copyInviteLink(page: Page): Promise<string> {
+  await page.click('#copyInvite');
+  await page.waitForSelector('#inviteInfo:not([hidden])');
+  return page.inputValue('#inviteLink');
 }
 
 /** Inbound RTP totals as the page's own WebRTC stack reports them. */
@@ -66,7 +74,13 @@ describe('two browsers in one room', () => {
     for (const p of [alice, bob]) p.on('pageerror', (e) => pageErrors.push(e.message));
 
     await joinThroughUi(alice, service.url, 'Alice', room);
-    await joinThroughUi(bob, service.url, 'Bob', room);
+    const link = await copyInviteLink(alice);
+    expect(link).toMatch(new RegExp(`^${service.url}/#room=${room}&invite=v1\\.`));
+    // Bob opens the link: the room is filled in, and joining takes the invite along.
+    await bob.goto(link);
+    expect(await bob.inputValue('#roomName')).toBe(room);
+    expect(await bob.textContent('#invitedHint')).toContain(room);
+    await joinThroughUi(bob, link, 'Bob');
 
     // Each side decodes the other's video and receives audio.
     for (const page of [alice, bob]) {
@@ -120,5 +134,21 @@ describe('two browsers in one room', () => {
     expect(remaining.map((p) => p.peerId)).not.toContain(bobPeerId);
     expect(remaining[0]!.displayName).toBe('Alice');
     expect(pageErrors).toEqual([]);
+  });
+
+  it("refuses joining someone else's room by its bare name, with a clear message", async () => {
+    const room = 'e2e-private';
+    const alice = await (await browser.newContext()).newPage();
+    const mallory = await (await browser.newContext()).newPage();
+    await joinThroughUi(alice, service.url, 'Alice', room);
+    await mallory.goto(service.url);
+    await mallory.fill('#displayName', 'Mallory');
+    await mallory.fill('#roomName', room);
+    await mallory.click('#join');
+    await mallory.waitForSelector('#joinError:text-matches("not a member")');
+    expect(await mallory.textContent('#joinError')).toMatch(/ask a member for an invite link/);
+    expect(await mallory.isHidden('#call')).toBe(true);
+    expect((await service.store.listParticipants(room)).map((p) => p.displayName)).toEqual(['Alice']);
+    expect(await alice.locator('.tile.remote').count()).toBe(0);
   });
 });

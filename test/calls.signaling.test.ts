@@ -108,6 +108,12 @@ describe.each(backends)('calls (%s state)', (backend) => {
       callId: call.callId,
     });
     expect(joinedB.peers.map((p) => p.userId)).toEqual([alice.userId]);
+    // A call's room has no invites or members to add: only the call decides who gets in.
+    expect(errorCode(await a.request('roomInvite', {}))).toBe(ErrorCode.Forbidden);
+    expect(errorCode(await a.request('roomAddMembers', { userIds: [carol.userId] }))).toBe(
+      ErrorCode.Forbidden,
+    );
+    expect(errorCode(await c.request('join', { room: `call-${call.callId}` }))).toBe(ErrorCode.Forbidden);
     expect(errorCode(await a.request('callAccept', { callId: call.callId }))).toBe(ErrorCode.CallNotRinging);
 
     // Exact durations are checked with a manual clock in test/calls.service.test.ts; here it is

@@ -198,4 +198,43 @@ describe.each(Object.keys(makers))('RoomStateStore contract: %s', (kind) => {
     expect(await s.isNodeAlive('n1')).toBe(false);
     expect(await s.isNodeAlive('n2')).toBe(true);
   });
+  it('creates a room for its first user, keeps members, admits invitees and refuses strangers', async () => {
+    const s = make();
+    const ttl = { ttlSeconds: 60 };
+    expect(await s.enterRoom('club', 'alice', { admit: false, ...ttl })).toBe('created');
+    expect(await s.enterRoom('club', 'alice', { admit: false, ...ttl })).toBe('member');
+    expect(await s.enterRoom('club', 'mallory', { admit: false, ...ttl })).toBe('refused');
+    expect(await s.isRoomMember('club', 'mallory')).toBe(false);
+    expect(await s.enterRoom('club', 'bob', { admit: true, ...ttl })).toBe('admitted');
+    expect(await s.enterRoom('club', 'bob', { admit: false, ...ttl })).toBe('member');
+    await s.addRoomMembers('club', ['carol', 'dave'], 60);
+    expect(await s.isRoomMember('club', 'carol')).toBe(true);
+    expect(await s.enterRoom('club', 'dave', { admit: false, ...ttl })).toBe('member');
+    // Membership is not presence: it survives the room's host being released.
+    await s.heartbeat(node('n1'), []);
+    await s.claimRoomHost('club', host('n1'));
+    await s.releaseRoomHost('club', 'n1');
+    expect(await s.isRoomMember('club', 'alice')).toBe(true);
+    // Another room's members are its own.
+    expect(await s.enterRoom('other', 'bob', { admit: false, ...ttl })).toBe('created');
+    expect(await s.isRoomMember('other', 'alice')).toBe(false);
+  });
+
+  it('forgets a members list once it is not used for its TTL, and refreshes it on use', async () => {
+    const s = make();
+    expect(await s.enterRoom('brief', 'alice', { admit: false, ttlSeconds: 1 })).toBe('created');
+    expect(await s.enterRoom('kept', 'alice', { admit: false, ttlSeconds: 2 })).toBe('created');
+    const started = Date.now();
+    await until(
+      async () => {
+        // 'kept' is used all along with a fresh 2 s TTL; 'brief' is left alone.
+        expect(await s.enterRoom('kept', 'alice', { admit: false, ttlSeconds: 2 })).toBe('member');
+        return !(await s.isRoomMember('brief', 'alice'));
+      },
+      { timeoutMs: 6000, what: 'the unused members list to expire', intervalMs: 200 },
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    expect(await s.enterRoom('brief', 'mallory', { admit: false, ttlSeconds: 60 })).toBe('created');
+    expect(await s.enterRoom('kept', 'mallory', { admit: false, ttlSeconds: 60 })).toBe('refused');
+  });
 });

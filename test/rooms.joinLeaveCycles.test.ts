@@ -51,6 +51,8 @@ describe('join/leave cycles in one room', () => {
     const room = 'cycles';
     const host = await open('Host');
     const hostPeer = (await ok(host, 'join', { room })).peerId as string;
+    // The host created the room; each guest comes in with its invite.
+    const { invite } = (await ok(host, 'roomInvite')) as { invite: string };
     const hostSend = (await ok(host, 'createTransport', { direction: 'send' })).id as string;
     const hostProducer = (
       await ok(host, 'produce', {
@@ -62,7 +64,7 @@ describe('join/leave cycles in one room', () => {
 
     for (let i = 0; i < CYCLES; i++) {
       const guest = await open(`Guest${i}`);
-      await ok(guest, 'join', { room });
+      await ok(guest, 'join', { room, invite });
       // Use the media paths that attach listeners: publish, and consume the host's producer.
       const send = (await ok(guest, 'createTransport', { direction: 'send' })).id as string;
       await ok(guest, 'produce', { transportId: send, kind: 'audio', rtpParameters: fakeAudioRtpParameters });
@@ -93,8 +95,15 @@ describe('join/leave cycles in one room', () => {
     expect(service.rooms.snapshot(room)).toBeUndefined();
     expect([...service.rooms.rooms]).toEqual([]);
     expect((await worker.dump()).routerIds).not.toContain(routerId);
-    const roomKeys = async (): Promise<string[]> => admin.keys(`${service.keyPrefix}room:*`);
+    // Who is in the room goes with it; who may join it (its members) stays, with an expiry.
+    const membersKey = `${service.keyPrefix}room:${room}:members`;
+    const roomKeys = async (): Promise<string[]> =>
+      (await admin.keys(`${service.keyPrefix}room:*`)).filter((k) => k !== membersKey);
     await until(async () => (await roomKeys()).length === 0, { what: "the room's Redis keys to go" });
+    expect(await admin.scard(membersKey)).toBe(CYCLES + 1);
+    const ttl = await admin.ttl(membersKey);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(7 * 24 * 3600);
     expect(service.rooms.pendingWrites).toBe(0);
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   }, 120_000);

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { ErrorCode } from '../protocol/errors.js';
-import { RawSignaling, errorCode } from './support/rawSignaling.js';
+import { RawSignaling, errorCode, inviteOf } from './support/rawSignaling.js';
 import { RedisProcess } from './support/redisProcess.js';
 import { until } from './support/poll.js';
 import { fakeAudioRtpParameters } from './support/fixtures.js';
@@ -49,8 +49,8 @@ describe('a room through a 3 s Redis outage', () => {
     clients.push(c);
     return c;
   };
-  const join = async (c: RawSignaling, room: string): Promise<string> => {
-    const r = await c.request('join', { room });
+  const join = async (c: RawSignaling, room: string, invite?: string): Promise<string> => {
+    const r = await c.request('join', { room, ...(invite ? { invite } : {}) });
     if (!r.ok) throw new Error(`join failed: ${JSON.stringify(r)}`);
     return (r.data as { peerId: string }).peerId;
   };
@@ -66,8 +66,10 @@ describe('a room through a 3 s Redis outage', () => {
     const carol = await open('Carol');
     const dave = await open('Dave');
     const a = await join(alice, room);
-    const b = await join(bob, room);
-    const c = await join(carol, room);
+    // Alice created the room; the others come in with her invite (Dave keeps his for later).
+    const invite = await inviteOf(alice);
+    const b = await join(bob, room, invite);
+    const c = await join(carol, room, invite);
     const send = await alice.request('createTransport', { direction: 'send' });
     if (!send.ok) throw new Error('createTransport failed');
     const produced = await alice.request('produce', {
@@ -90,7 +92,7 @@ describe('a room through a 3 s Redis outage', () => {
     carol.ws.terminate();
     expect(await carolLeft).toMatchObject({ data: { peerId: c } });
     // Dave tries to join: refused with a retryable UNAVAILABLE, nobody hears of him.
-    const refused = await dave.request('join', { room });
+    const refused = await dave.request('join', { room, invite });
     expect(errorCode(refused)).toBe(ErrorCode.Unavailable);
     expect(!refused.ok && refused.error.details?.retryAfterMs).toBeTruthy();
     expect(inMemory(room)).toEqual([a, b].sort());
@@ -127,7 +129,7 @@ describe('a room through a 3 s Redis outage', () => {
     ).toBe(true);
 
     // Dave's retry works now.
-    const d = await join(dave, room);
+    const d = await join(dave, room, invite);
     await until(async () => (await inRedis(room)).includes(d), { what: "Dave's membership in Redis" });
 
     // Room keys lost from Redis are back within one heartbeat.
@@ -141,6 +143,17 @@ describe('a room through a 3 s Redis outage', () => {
     });
     expect(Date.now() - deletedAt).toBeLessThanOrEqual(HEARTBEAT_MS + 300);
     expect(await inRedis(room)).toEqual([a, b, d].sort());
+
+    // A lost members list is back within one heartbeat too: a stranger cannot take the room over.
+    const membersKey = `${service.keyPrefix}room:${room}:members`;
+    await admin.del(membersKey);
+    await until(async () => (await admin.scard(membersKey)) === 3, {
+      timeoutMs: 3 * HEARTBEAT_MS,
+      what: 'the deleted members list to come back',
+    });
+    expect((await admin.smembers(membersKey)).sort()).toEqual(['u-Alice', 'u-Bob', 'u-Dave']);
+    const eve = await open('Eve');
+    expect(errorCode(await eve.request('join', { room }))).toBe(ErrorCode.Forbidden);
     expect((await service.store.getRoomHost(room))?.nodeId).toBe(service.rooms.nodeId);
     expect((await service.store.listProducers(room)).map((p) => p.producerId)).toEqual([producerId]);
   }, 60_000);

@@ -5,6 +5,7 @@
  * The store's outages are injected into the real memory store, never mocked away.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RoomInvites } from '../auth/roomInvites.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { NotificationName, RequestData } from '../protocol/signaling.js';
 import type { Notify, Peer } from '../rooms/peer.js';
@@ -32,6 +33,8 @@ class FlakyStore extends MemoryRoomStateStore {
 }
 
 const log = createLogger('silent');
+/** Every test user joins with an invite, as the room mechanics here are not about who may join. */
+const invites = new RoomInvites({ key: Buffer.alloc(32, 5) });
 const audio = fakeAudioRtpParameters as unknown as RequestData<'produce'>['rtpParameters'];
 
 describe('rooms on a real mediasoup worker', () => {
@@ -57,6 +60,9 @@ describe('rooms on a real mediasoup worker', () => {
       workers,
       log,
       heartbeatIntervalMs,
+      invites,
+      inviteTtlSeconds: 3600,
+      membershipTtlSeconds: 3600,
     });
     services.push(rooms);
     return { rooms, store };
@@ -75,7 +81,12 @@ describe('rooms on a real mediasoup worker', () => {
     };
   };
   const join = async (rooms: RoomService, name: string, who: string, box = inbox()): Promise<Peer> =>
-    (await rooms.join(name, { userId: `u-${who}`, displayName: who }, box.notify)).peer;
+    (
+      await rooms.join(name, { userId: `u-${who}`, displayName: who }, box.notify, {
+        kind: 'member',
+        invite: invites.create(name, 60).token,
+      })
+    ).peer;
   const routerIds = async (): Promise<string[]> => (await workers.workers[0]!.worker.dump()).routerIds;
 
   it('announces a peer only after its membership is stored; a refused write keeps nothing', async () => {

@@ -3,12 +3,14 @@
  * the room flow, and every kind of bad input answered with a typed error on a socket that stays usable.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hkdfSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { RoomInvites } from '../auth/roomInvites.js';
 import WebSocket from 'ws';
 import { ErrorCode } from '../protocol/errors.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/signaling.js';
-import { backends, startTestService } from './support/testService.js';
-import { RawSignaling, errorCode } from './support/rawSignaling.js';
+import { backends, startTestService, TEST_JWT_SECRET } from './support/testService.js';
+import { RawSignaling, errorCode, inviteOf } from './support/rawSignaling.js';
 import { until } from './support/poll.js';
 import {
   fakeAudioRtpParameters,
@@ -205,7 +207,8 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       const alice = await openTracked('Alice');
       const mallory = await openTracked('Mallory');
       expect((await alice.request('join', { room })).ok).toBe(true);
-      expect((await mallory.request('join', { room })).ok).toBe(true);
+      // Mallory is a member (invited): being in the room still gives no hold on others' media.
+      expect((await mallory.request('join', { room, invite: await inviteOf(alice) })).ok).toBe(true);
       const send = await alice.request('createTransport', { direction: 'send' });
       if (!send.ok) throw new Error('createTransport failed');
       const aliceTransport = (send.data as { id: string }).id;
@@ -270,7 +273,7 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       if (!produced.ok) throw new Error('produce failed');
       const producerId = (produced.data as { producerId: string }).producerId;
 
-      const bJoin = await bob.request('join', { room });
+      const bJoin = await bob.request('join', { room, invite: await inviteOf(alice) });
       if (!bJoin.ok) throw new Error('bob join failed');
       const peers = (
         bJoin.data as {
@@ -363,6 +366,126 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
       expect(
         (restarted.data as { iceParameters: { usernameFragment: string } }).iceParameters.usernameFragment,
       ).not.toBe(iceParameters.usernameFragment);
+    });
+  });
+  describe('room membership', () => {
+    /** Invites signed as the service signs them (same key derivation), at a chosen time. */
+    const invitesAt = (nowMs: number): RoomInvites =>
+      new RoomInvites({
+        key: Buffer.from(hkdfSync('sha256', TEST_JWT_SECRET, 'calling-service', 'room-invites', 32)),
+        now: () => nowMs,
+      });
+    /** Joins a room alone, answering the peer id. */
+    const create = async (c: RawSignaling, room: string): Promise<string> => {
+      const r = await c.request('join', { room });
+      if (!r.ok) throw new Error(`join failed: ${JSON.stringify(r)}`);
+      return (r.data as { peerId: string }).peerId;
+    };
+
+    it('refuses a stranger joining by name and tells them nothing about the members', async () => {
+      const room = `private-${backend}`;
+      const alice = await openTracked('Alice');
+      const alicePeerId = await create(alice, room);
+      const stranger = await openTracked('Stranger');
+      const refused = await stranger.request('join', { room });
+      expect(errorCode(refused)).toBe(ErrorCode.Forbidden);
+      expect(!refused.ok && refused.error.message).toMatch(/not a member.*invite/);
+      const text = JSON.stringify(refused);
+      for (const secret of ['u-Alice', 'Alice', alicePeerId]) expect(text).not.toContain(secret);
+      // Alice never hears of the stranger, and the stranger can do nothing in the room.
+      expect(service.rooms.snapshot(room)?.peers.map((p) => p.userId)).toEqual(['u-Alice']);
+      expect(errorCode(await stranger.request('createTransport', { direction: 'recv' }))).toBe(
+        ErrorCode.NotInRoom,
+      );
+      expect(errorCode(await stranger.request('roomInvite', {}))).toBe(ErrorCode.NotInRoom);
+      expect(errorCode(await stranger.request('roomAddMembers', { userIds: ['u-Stranger'] }))).toBe(
+        ErrorCode.NotInRoom,
+      );
+      expect(alice.frames.some((f) => 'notification' in f && f.notification === 'peerJoined')).toBe(false);
+      // Still refused after Alice leaves: the members list outlives the room's presence.
+      expect((await alice.request('leave', {})).ok).toBe(true);
+      await until(async () => (await service.store.getRoomHost(room)) === null, {
+        what: 'the room to close',
+      });
+      expect(errorCode(await stranger.request('join', { room }))).toBe(ErrorCode.Forbidden);
+      expect(service.rooms.snapshot(room)).toBeUndefined();
+    });
+
+    it('lets an invitee in, who stays a member and rejoins without the invite', async () => {
+      const room = `invited-${backend}`;
+      const alice = await openTracked('Alice');
+      await create(alice, room);
+      const answer = await alice.request('roomInvite', {});
+      if (!answer.ok) throw new Error('roomInvite failed');
+      const { invite, expiresAt } = answer.data as { invite: string; expiresAt: number };
+      // The default validity is 24 h.
+      expect(expiresAt - Date.now() / 1000).toBeGreaterThan(24 * 3600 - 60);
+      expect(expiresAt - Date.now() / 1000).toBeLessThanOrEqual(24 * 3600);
+
+      const bob = await openTracked('Bob');
+      const joined = await bob.request('join', { room, invite });
+      if (!joined.ok) throw new Error(`invited join failed: ${JSON.stringify(joined)}`);
+      expect((await alice.waitForNotification('peerJoined')).data).toMatchObject({ displayName: 'Bob' });
+      expect(await service.store.isRoomMember(room, 'u-Bob')).toBe(true);
+      // A member may invite too.
+      expect(typeof (await inviteOf(bob))).toBe('string');
+
+      // Bob reconnects (new socket) and comes back by name alone.
+      bob.ws.terminate();
+      const bobAgain = await openTracked('Bob');
+      expect((await bobAgain.request('join', { room })).ok).toBe(true);
+      // The invite is for this room only.
+      const carol = await openTracked('Carol');
+      expect(errorCode(await carol.request('join', { room: `elsewhere-${backend}`, invite }))).toBe(
+        ErrorCode.Forbidden,
+      );
+      expect(service.rooms.snapshot(`elsewhere-${backend}`)).toBeUndefined();
+    });
+
+    it('refuses expired, forged and altered invites', async () => {
+      const room = `guarded-${backend}`;
+      const alice = await openTracked('Alice');
+      await create(alice, room);
+      const eve = await openTracked('Eve');
+      const expired = invitesAt(Date.now() - 3_600_000).create(room, 60).token;
+      const refusedExpired = await eve.request('join', { room, invite: expired });
+      expect(errorCode(refusedExpired)).toBe(ErrorCode.Forbidden);
+      expect(!refusedExpired.ok && refusedExpired.error.message).toMatch(/expired/);
+      const forged = new RoomInvites({ key: Buffer.alloc(32, 1) }).create(room, 3600).token;
+      expect(errorCode(await eve.request('join', { room, invite: forged }))).toBe(ErrorCode.Forbidden);
+      const real = await inviteOf(alice);
+      const altered = `${real.slice(0, -2)}${real.endsWith('AA') ? 'BB' : 'AA'}`;
+      expect(errorCode(await eve.request('join', { room, invite: altered }))).toBe(ErrorCode.Forbidden);
+      expect(errorCode(await eve.request('join', { room, invite: 'x'.repeat(600) }))).toBe(
+        ErrorCode.InvalidParams,
+      );
+      expect(await service.store.isRoomMember(room, 'u-Eve')).toBe(false);
+      expect(service.rooms.snapshot(room)?.peers).toHaveLength(1);
+      // The same signing, made valid, is accepted: the refusals above are about expiry and forgery.
+      const valid = invitesAt(Date.now()).create(room, 60).token;
+      expect((await eve.request('join', { room, invite: valid })).ok).toBe(true);
+      // Eve is a member now: coming back with the link she had, expired since, still works.
+      eve.ws.terminate();
+      const eveAgain = await openTracked('Eve');
+      expect((await eveAgain.request('join', { room, invite: expired })).ok).toBe(true);
+    });
+
+    it('lets a member add users, who then join by name; ids are validated and bounded', async () => {
+      const room = `added-${backend}`;
+      const alice = await openTracked('Alice');
+      await create(alice, room);
+      expect((await alice.request('roomAddMembers', { userIds: ['u-Dan'] })).ok).toBe(true);
+      const dan = await openTracked('Dan');
+      expect((await dan.request('join', { room })).ok).toBe(true);
+      for (const userIds of [
+        [],
+        ['u-x:missed'],
+        ['a'.repeat(129)],
+        Array.from({ length: 51 }, (_, i) => `u${i}`),
+      ])
+        expect(errorCode(await alice.request('roomAddMembers', { userIds }))).toBe(ErrorCode.InvalidParams);
+      const frank = await openTracked('Frank');
+      expect(errorCode(await frank.request('join', { room }))).toBe(ErrorCode.Forbidden);
     });
   });
 });

@@ -7,6 +7,7 @@
 import type { EngineFactory } from '../../bot/engine/botEngine.js';
 import { DEFAULT_BACKOFF, sleep } from '../../bot/runner/backoff.js';
 import { BotController, type BotSnapshot } from '../../bot/runner/botController.js';
+import { RoomInviteRelay } from '../../bot/runner/roomInviteRelay.js';
 
 export interface BotFleetOptions {
   baseUrl: URL;
@@ -33,6 +34,8 @@ export interface FleetTotals {
 export class BotFleet {
   readonly #opts: BotFleetOptions;
   readonly #bots: BotController[] = [];
+  /** Each room's first bot creates it and hands its invite to the others. */
+  readonly #invites = new RoomInviteRelay();
   readonly #started: Promise<void>[] = [];
   readonly #runStart = performance.now();
   #rooms = 0;
@@ -72,6 +75,7 @@ export class BotFleet {
         createEngine: this.#opts.createEngine,
         backoff: DEFAULT_BACKOFF,
         runStartMs: this.#runStart,
+        invites: { relay: this.#invites, role: member === 1 ? 'creator' : 'guest' },
         ...(this.#opts.getToken ? { getToken: this.#opts.getToken } : {}),
       });
       this.#bots.push(bot);

@@ -284,7 +284,11 @@ class Gen {
         return { consumerId: this.id(ids.consumers), spatialLayer: this.int(4), temporalLayer: this.int(4) };
       case 'leave':
       case 'callHistorySeen':
+      case 'roomInvite':
         return {};
+      case 'roomAddMembers':
+        // Members add the fuzzing users, so more of their joins get in (rooms admit members only).
+        return { userIds: [this.pick(this.#users)] };
       case 'callInvite':
         return { userIds: [this.pick(this.#users)], media: kind };
       case 'callAddParticipants':

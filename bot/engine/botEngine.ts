@@ -11,6 +11,8 @@ export interface EngineContext {
   signalingUrl: string;
   token: string;
   room: string;
+  /** An invite to the room, shared by the bot that created it (absent for that bot itself). */
+  invite?: string | undefined;
   displayName: string;
   /** Local address for media sockets (loopback when the target is loopback). */
   bindAddress: string | undefined;
@@ -56,6 +58,11 @@ export interface BotEngine {
   readonly kind: EngineKind;
   /** Connects, joins the room and sets up transports; consumes everyone already publishing. */
   join(): Promise<void>;
+  /**
+   * A signed invite to the room just joined, for the other bots of the room (the server admits
+   * only members). Absent on engines for servers whose rooms are open (Janus).
+   */
+  createInvite?(): Promise<string>;
   /** Starts sending audio and video. */
   publish(): Promise<void>;
   /** Leaves the room and closes every transport; idempotent, never throws. */

@@ -8,6 +8,7 @@ import type { BotEngine, EngineFactory, EngineKind, EngineStats, StreamStats } f
 import { BotError, errorCode, errorMessage, withTimeout } from '../errors.js';
 import { RetryAbortedError, retryWithPolicy } from '../../client/sdk/reconnectPolicy.js';
 import { reconnectPolicyFor, sleep, type BackoffPolicy } from './backoff.js';
+import type { RoomInviteRelay } from './roomInviteRelay.js';
 
 export type BotState = 'pending' | 'joining' | 'joined' | 'reconnecting' | 'failed' | 'stopped';
 
@@ -53,11 +54,18 @@ export interface BotControllerOptions {
   /** performance.now() at the start of the run. */
   runStartMs: number;
   getToken?: (baseUrl: string, displayName: string) => Promise<string>;
+  /**
+   * How this bot gets into its room: the creator joins first and shares an invite through the
+   * relay, guests wait for it. Without a relay the bot joins by name alone.
+   */
+  invites?: { relay: RoomInviteRelay; role: 'creator' | 'guest' };
 }
 
 const JOIN_TIMEOUT_MS = 20_000;
 const PUBLISH_TIMEOUT_MS = 20_000;
 const CLOSE_TIMEOUT_MS = 5_000;
+/** A guest waits this long for its room's creator (who may itself wait for a token and a join). */
+const INVITE_TIMEOUT_MS = 60_000;
 const MAX_KEPT_ERRORS = 20;
 
 export class BotController {
@@ -93,6 +101,8 @@ export class BotController {
       await this.#session();
       this.#state = 'joined';
     } catch (err) {
+      // The room's other bots would wait for an invite that will not come.
+      if (this.#opts.invites?.role === 'creator') this.#opts.invites.relay.fail(this.#opts.room, err);
       if (this.#stop.signal.aborted) {
         this.#state = 'stopped';
         return;
@@ -146,10 +156,17 @@ export class BotController {
     const o = this.#opts;
     const token = await (o.getToken ?? getBotToken)(o.baseUrl.toString(), o.displayName);
     this.#throwIfStopped();
+    // A creator's rejoin uses its own invite too: a fresh bot token may be a new user.
+    const invite =
+      o.invites && (o.invites.role === 'guest' || o.invites.relay.settled(o.room))
+        ? await withTimeout(o.invites.relay.wait(o.room), INVITE_TIMEOUT_MS, 'invite')
+        : undefined;
+    this.#throwIfStopped();
     const engine = o.createEngine({
       signalingUrl: o.signalingUrl,
       token,
       room: o.room,
+      invite,
       displayName: o.displayName,
       bindAddress: o.bindAddress,
     });
@@ -163,6 +180,12 @@ export class BotController {
       await withTimeout(engine.join(), JOIN_TIMEOUT_MS, 'join');
       this.#joinedAt ??= performance.now();
       this.#throwIfStopped();
+      if (o.invites?.role === 'creator' && !o.invites.relay.settled(o.room)) {
+        const shared = engine.createInvite
+          ? await withTimeout(engine.createInvite(), JOIN_TIMEOUT_MS, 'invite')
+          : undefined;
+        o.invites.relay.share(o.room, shared);
+      }
       await withTimeout(engine.publish(), PUBLISH_TIMEOUT_MS, 'publish');
       this.#throwIfStopped();
     } catch (err) {

@@ -9,6 +9,7 @@ import type { EngineFactory, EngineKind } from '../engine/botEngine.js';
 import { defaultBindAddress, parseTargetUrl, signalingUrl } from '../targetUrl.js';
 import { DEFAULT_BACKOFF, sleep, type BackoffPolicy } from './backoff.js';
 import { BotController, type BotSnapshot, type BotState } from './botController.js';
+import { RoomInviteRelay } from './roomInviteRelay.js';
 
 export interface LoadTestOptions {
   url: string;
@@ -75,6 +76,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
   const signal = hooks.signal;
 
   const bots: BotController[] = [];
+  // Each room's first bot creates it and hands its invite to the others (the server admits members only).
+  const invites = new RoomInviteRelay();
   const timeline: TimelineSample[] = [];
   const sampler = new TimelineSampler(runStart);
   const takeSample = (): void => {
@@ -111,6 +114,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
         createEngine: hooks.createEngine,
         backoff: opts.backoff,
         runStartMs: runStart,
+        invites: { relay: invites, role: member === 1 ? 'creator' : 'guest' },
         ...(hooks.getToken ? { getToken: hooks.getToken } : {}),
       });
       bots.push(bot);

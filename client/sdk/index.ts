@@ -7,6 +7,7 @@ export {
   type RemoteTrack,
   type RoomEntry,
 } from './roomSession.js';
+export { parseRoomInviteLink, roomInviteLink } from './roomInviteLink.js';
 export {
   Call,
   type AnyCall,

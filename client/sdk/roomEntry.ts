@@ -28,6 +28,13 @@ export interface JoinOptions {
    */
   getToken?: (rejectedToken?: string) => Promise<string>;
   room: string;
+  /**
+   * An invite to the room (from a member's `createInvite`, e.g. out of an invite link). Needed to
+   * join someone else's room the first time, which makes you a member. It is sent again on
+   * re-entries (a fresh development token is a new user), and the server still admits a member
+   * whose invite has expired since. The first user of a room name needs none: they create it.
+   */
+  invite?: string;
   displayName?: string;
   deviceOptions?: types.DeviceOptions;
   webSocketFactory?: WebSocketFactory;
@@ -55,6 +62,7 @@ export interface RoomEntry {
  */
 export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: string }) => Promise<RoomEntry> {
   const { token, getToken } = opts;
+  const invite = opts.invite;
   return async ({ rejectedToken }) => {
     const signaling = await SignalingConnection.open({
       url: opts.url,
@@ -69,6 +77,7 @@ export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: stri
       const joined = await signaling.request('join', {
         room: opts.room,
         ...(opts.displayName ? { displayName: opts.displayName } : {}),
+        ...(invite ? { invite } : {}),
       });
       return { signaling, joined, ownsSignaling: true, token: signaling.token };
     } catch (err) {

@@ -141,6 +141,19 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   }
 
   /**
+   * A signed, expiring invite to this room for others to join with (`join({ invite })`); only a
+   * member may ask. `expiresAt` is in Unix seconds. See `roomInviteLink` for a shareable link.
+   */
+  async createInvite(): Promise<{ invite: string; expiresAt: number }> {
+    return this.signaling.request('roomInvite', {});
+  }
+
+  /** Makes these users (account ids) members of this room, so they can join it by name. */
+  async addMembers(userIds: string[]): Promise<void> {
+    await this.signaling.request('roomAddMembers', { userIds });
+  }
+
+  /**
    * A session in a room that `enter` joins, e.g. a call's media room joined with `callJoinMedia` on a
    * CallClient's connection. Creates the Device, transports and consumers like `join`.
    */

@@ -8,6 +8,7 @@ import {
   AccountClient,
   LocalStorageTokenStore,
   fetchDevToken,
+  parseRoomInviteLink,
   type AnyCall,
   type CallClient,
   type RoomSession,
@@ -186,9 +187,19 @@ $('signOut').addEventListener('click', () => {
   });
 });
 
+/** An invite link opened this page (`#room=…&invite=…`): the join form joins that room with it. */
+const invited = parseRoomInviteLink(location.hash);
+if (invited) {
+  $<HTMLInputElement>('roomName').value = invited.room;
+  $('invitedHint').textContent = `You were invited to the room "${invited.room}".`;
+  $('invitedHint').hidden = false;
+}
+
 joinForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
   const room = $<HTMLInputElement>('roomName').value.trim();
+  // The invite is for its own room only; joining another name goes without it.
+  const invite = invited?.room === room ? invited.invite : undefined;
   const user = state.phase === 'signedIn' ? account.user : null;
   showError(joinError, '');
   void busy($<HTMLButtonElement>('join'), async () => {
@@ -196,13 +207,21 @@ joinForm.addEventListener('submit', (ev) => {
       if (user) {
         state.callUsesAccount = true;
         // The account refreshes the token; the session reconnects by itself when the old one expires.
-        await call.join(room, user.name, { getToken: (rejected) => account.getAccessToken(rejected) });
+        await call.join(
+          room,
+          user.name,
+          { getToken: (rejected) => account.getAccessToken(rejected) },
+          invite,
+        );
       } else {
         state.callUsesAccount = false;
         const name = displayNameInput.value.trim();
-        await call.join(room, name, {
-          getToken: async () => (await fetchDevToken(location.origin, name)).token,
-        });
+        await call.join(
+          room,
+          name,
+          { getToken: async () => (await fetchDevToken(location.origin, name)).token },
+          invite,
+        );
       }
     } catch (err) {
       showError(joinError, describeError(err, 'call'));

@@ -1,5 +1,5 @@
-/** The room call: camera and microphone, a tile per remote peer, mute toggles, leave. */
-import { RoomSession, type JoinOptions, type RemoteTrack } from '../sdk/index.js';
+/** The room call: camera and microphone, a tile per remote peer, mute toggles, invite link, leave. */
+import { RoomSession, roomInviteLink, type JoinOptions, type RemoteTrack } from '../sdk/index.js';
 import { $ } from './dom.js';
 
 /** Either a fixed token (development sign-in) or an account's token source (reconnects on expiry). */
@@ -20,6 +20,7 @@ export class CallView {
     this.#setStatus = opts.setStatus;
     this.#onChange = opts.onChange;
     $('leave').addEventListener('click', () => void this.leave());
+    $('copyInvite').addEventListener('click', () => void this.#copyInvite());
     this.#toggleAudio.addEventListener('click', () => void this.#toggle('audio'));
     this.#toggleVideo.addEventListener('click', () => void this.#toggle('video'));
   }
@@ -33,7 +34,8 @@ export class CallView {
     return this.#session !== undefined || this.#joining;
   }
 
-  async join(room: string, displayName: string, auth: TokenSource): Promise<void> {
+  /** `invite` (from an invite link) lets this user into someone else's room. */
+  async join(room: string, displayName: string, auth: TokenSource, invite?: string): Promise<void> {
     this.#joining = true;
     try {
       this.#setStatus('Getting camera and microphone…');
@@ -44,7 +46,7 @@ export class CallView {
       this.#localVideo.srcObject = this.#localStream;
       this.#setStatus('Connecting…');
       const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-      const s = await RoomSession.join({ url: wsUrl, ...auth, room, displayName });
+      const s = await RoomSession.join({ url: wsUrl, ...auth, room, displayName, invite });
       this.#session = s;
       this.#wire(s, room);
       for (const peer of s.peers.values()) this.#tileFor(peer.peerId, peer.displayName);
@@ -71,6 +73,32 @@ export class CallView {
     await this.#session?.leave();
   }
 
+  /**
+   * Shows an invite link to this room and copies it to the clipboard. The link stays on screen, as
+   * the browser may refuse the clipboard (no permission, or the page not focused).
+   */
+  async #copyInvite(): Promise<void> {
+    const s = this.#session;
+    if (!s) return;
+    const button = $<HTMLButtonElement>('copyInvite');
+    button.disabled = true;
+    try {
+      const { invite } = await s.createInvite();
+      const link = roomInviteLink(location.href.split('#')[0]!, s.room, invite);
+      $<HTMLInputElement>('inviteLink').value = link;
+      $('inviteInfo').hidden = false;
+      const copied = await navigator.clipboard?.writeText(link).then(
+        () => true,
+        () => false,
+      );
+      this.#setStatus(copied ? 'Invite link copied' : 'Invite link ready to copy');
+    } catch (err) {
+      this.#setStatus(`No invite link: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   #wire(s: RoomSession, room: string): void {
     s.on('peerJoined', (p) => this.#tileFor(p.peerId, p.displayName));
     s.on('peerLeft', (peerId) => this.#tileElement(peerId)?.remove());
@@ -87,6 +115,7 @@ export class CallView {
     );
     s.on('reconnected', () => this.#setStatus(`In ${room}`));
     s.on('closed', (reason) => {
+      $('inviteInfo').hidden = true;
       if (this.#session === s) this.#cleanUp(reason === 'left' ? 'Left the room' : `Disconnected: ${reason}`);
     });
     s.on('error', (err) => console.warn('call error', err));

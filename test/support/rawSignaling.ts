@@ -92,3 +92,10 @@ export class RawSignaling {
 export function errorCode(r: ResponseEnvelope): string | undefined {
   return r.ok ? undefined : r.error.code;
 }
+
+/** A member's invite to the room it is in (`roomInvite`), for another client to join with. */
+export async function inviteOf(member: RawSignaling): Promise<string> {
+  const r = await member.request('roomInvite', {});
+  if (!r.ok) throw new Error(`roomInvite failed: ${JSON.stringify(r)}`);
+  return (r.data as { invite: string }).invite;
+}

@@ -14,6 +14,9 @@ export const backends: Backend[] = ['memory', 'redis'];
  * one: Redis under a key prefix of its own and a PostgreSQL database named after that prefix, so
  * services started with the same keyPrefix share both. `env` may name a database of its own.
  */
+/** The JWT secret of every test service (tests that sign what the service would sign use it). */
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
 export async function startTestService(
   backend: Backend,
   env: Record<string, string> = {},
@@ -44,7 +47,7 @@ export async function startTestService(
     RTC_PORT_BASE: '0',
     MEDIASOUP_NUM_WORKERS: '1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    JWT_SECRET: TEST_JWT_SECRET,
     STATE_TTL_SECONDS: '30',
     ...(backend === 'redis' ? { REDIS_URL: inject('redisUrl') } : {}),
     ...(process.env.MEDIASOUP_WORKER_BIN ? { MEDIASOUP_WORKER_BIN: process.env.MEDIASOUP_WORKER_BIN } : {}),

@@ -6,7 +6,7 @@
  */
 import { RoomSession, type RemoteTrack } from '../../../client/sdk/roomSession.js';
 import { TypedEmitter } from '../../../client/sdk/typedEmitter.js';
-import { withTimeout } from '../../errors.js';
+import { BotError, withTimeout } from '../../errors.js';
 import { FreezeDetector } from '../../stats/freezeDetector.js';
 import type { BotEngine, EngineContext, EngineEvents, EngineStats, StreamStats } from '../botEngine.js';
 import { sharedTicker, type TickerLike } from '../mediaTicker.js';
@@ -70,6 +70,7 @@ export class RealEngine extends TypedEmitter<EngineEvents> implements BotEngine 
       url: this.#ctx.signalingUrl,
       token: this.#ctx.token,
       room: this.#ctx.room,
+      invite: this.#ctx.invite,
       displayName: this.#ctx.displayName,
       deviceOptions: { handlerName: 'Chrome111' },
       webSocketFactory: nodeWebSocketFactory,
@@ -88,6 +89,11 @@ export class RealEngine extends TypedEmitter<EngineEvents> implements BotEngine 
     });
     // Tracks of peers already in the room were emitted during join(), before we could listen.
     for (const t of session.remoteTracks.values()) this.#onTrack(t);
+  }
+
+  async createInvite(): Promise<string> {
+    if (!this.#session) throw new BotError('MEDIA_SETUP_FAILED', 'invite before join');
+    return (await this.#session.createInvite()).invite;
   }
 
   async publish(): Promise<void> {

@@ -83,7 +83,11 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
     this.#listen(signaling);
     let joined: ResponseData['join'];
     try {
-      joined = await signaling.request('join', { room: this.#ctx.room, displayName: this.#ctx.displayName });
+      joined = await signaling.request('join', {
+        room: this.#ctx.room,
+        displayName: this.#ctx.displayName,
+        ...(this.#ctx.invite ? { invite: this.#ctx.invite } : {}),
+      });
     } catch (err) {
       signaling.close();
       throw err;
@@ -115,6 +119,11 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
     this.#enqueuePeers(joined.peers);
     this.#ready = true;
     this.#kick();
+  }
+
+  async createInvite(): Promise<string> {
+    if (!this.#signaling) throw new BotError('MEDIA_SETUP_FAILED', 'invite before join');
+    return (await this.#signaling.request('roomInvite', {})).invite;
   }
 
   async publish(): Promise<void> {
