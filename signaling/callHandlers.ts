@@ -1,0 +1,84 @@
+/**
+ * The `call…` requests of one session: each hands the caller's identity to the CallService (which
+ * owns every call decision) and answers. Joining and leaving the call's media room go back through
+ * the session, which owns the one room a socket may be in.
+ */
+import type { Identity } from '../auth/accessTokens.js';
+import type { CallView, Method, RequestData, ResponseData } from '../protocol/signaling.js';
+import type { CallService } from '../calls/callService.js';
+import type { Logger } from '../lib/logger.js';
+
+type CallMethod = Extract<Method, `call${string}`>;
+export type CallHandlers = { [M in CallMethod]: (data: RequestData<M>) => Promise<ResponseData[M]> };
+
+export interface CallSessionContext {
+  identity: Identity;
+  calls: CallService;
+  log: Logger;
+  /** Enters the call's media room (the session's one room). */
+  joinMedia: (callId: string) => Promise<ResponseData['callJoinMedia']>;
+  /** Leaves the call's media room if the session is in it. */
+  leaveMedia: (callId: string) => void;
+}
+
+export function callHandlers(ctx: CallSessionContext): CallHandlers {
+  const { identity, calls } = ctx;
+  return {
+    callInvite: async ({ userIds, media }) => ({ call: await calls.invite(identity, userIds, media) }),
+    callRinging: ({ callId }) => done(calls.ringing(identity, callId)),
+    callAccept: async ({ callId }) => ({ call: await calls.accept(identity, callId) }),
+    callDecline: ({ callId }) => done(calls.decline(identity, callId)),
+    callCancel: ({ callId }) => done(calls.cancel(identity, callId)),
+    callHangup: async ({ callId }) => {
+      await calls.hangup(identity, callId);
+      ctx.leaveMedia(callId);
+      return {};
+    },
+    callAddParticipants: async ({ callId, userIds }) => ({
+      call: await calls.addParticipants(identity, callId, userIds),
+    }),
+    callJoinMedia: async ({ callId }) => {
+      // Only a participant who answered on this device gets into the call's room; media counts as
+      // connected only once the join really happened.
+      await calls.assertMayJoinMedia(identity, callId);
+      const joined = await ctx.joinMedia(callId);
+      // Recorded after the answer goes out (the answer must not wait); it only feeds the media
+      // timeout, so a failure here is logged, not returned.
+      calls.mediaJoined(identity, callId).catch((error: unknown) => {
+        ctx.log.warn('cannot record media joined', { error, callId });
+      });
+      return joined;
+    },
+    callGet: async ({ callId }) => ({ call: await calls.get(identity, callId) }),
+    callHistory: async ({ limit }) => calls.history(identity, limit ?? 50),
+    callHistorySeen: () => done(calls.historySeen(identity)),
+  };
+}
+
+/** Starts delivering this device's call messages to its socket; returns the detach function. */
+export function deliverCalls(opts: {
+  identity: Identity;
+  calls: CallService;
+  send: (text: string) => void;
+  /** The device was signed out or revoked: it must not keep a live connection (or a call). */
+  revoked: () => void;
+  /** A call ended: its media room goes with it, on whichever node this session holds it. */
+  callEnded: (callId: string) => void;
+}): Promise<() => void> {
+  return opts.calls.attach({
+    userId: opts.identity.userId,
+    deviceId: opts.identity.deviceId,
+    deliver: (m) => {
+      if (m.notification === 'deviceRevoked') return opts.revoked();
+      opts.send(JSON.stringify({ notification: m.notification, data: m.data }));
+      const call = m.notification === 'callUpdated' ? (m.data as { call: CallView }).call : undefined;
+      if (call?.state === 'ended') opts.callEnded(call.callId);
+    },
+  });
+}
+
+/** Answers an empty success once `p` settled (for requests whose result is only "done"). */
+export async function done(p: Promise<unknown>): Promise<Record<string, never>> {
+  await p;
+  return {};
+}
