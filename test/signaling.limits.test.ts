@@ -66,6 +66,11 @@ function dataOf<T>(r: Awaited<ReturnType<RawSignaling['request']>>): T {
   return r.data as T;
 }
 
+/** Rooms have members: `member` (in the room) invites, and the answer says what it may join with. */
+async function inviteFrom(member: RawSignaling): Promise<string> {
+  return dataOf<{ invite: string }>(await member.request('roomInvite', {})).invite;
+}
+
 describe('per-user and per-connection limits', () => {
   let service: Service;
   const sockets: WebSocket[] = [];
@@ -143,7 +148,8 @@ describe('per-user and per-connection limits', () => {
     });
     const host = await open('room-host');
     expect((await host.request('join', { room: 'hosted' })).ok).toBe(true);
-    expect((await creator.request('join', { room: 'hosted' })).ok).toBe(true);
+    const invite = await inviteFrom(host);
+    expect((await creator.request('join', { room: 'hosted', invite })).ok).toBe(true);
     expect(await limitCount(service, 'rooms_created_per_user')).toBeGreaterThanOrEqual(1);
   });
 
@@ -152,7 +158,7 @@ describe('per-user and per-connection limits', () => {
     const alice = await open('quota-alice');
     const bob = await open('quota-bob');
     dataOf(await alice.request('join', { room }));
-    dataOf(await bob.request('join', { room }));
+    dataOf(await bob.request('join', { room, invite: await inviteFrom(alice) }));
     const send = dataOf<{ id: string }>(await alice.request('createTransport', { direction: 'send' }));
     dataOf(await alice.request('createTransport', { direction: 'recv' }));
     const third = await alice.request('createTransport', { direction: 'recv' });
@@ -195,11 +201,11 @@ describe('per-user and per-connection limits', () => {
     const mallory = await open('name-mallory', 'Mallory');
     dataOf(await alice.request('join', { room }));
     const joined = alice.waitForNotification('peerJoined');
-    dataOf(await mallory.request('join', { room, displayName: 'Alice' }));
+    dataOf(await mallory.request('join', { room, displayName: 'Alice', invite: await inviteFrom(alice) }));
     expect((await joined).data).toMatchObject({ userId: 'name-mallory', displayName: 'Mallory' });
     const carol = await open('name-carol', 'Carol');
     const peers = dataOf<{ peers: { userId: string; displayName: string }[] }>(
-      await carol.request('join', { room }),
+      await carol.request('join', { room, invite: await inviteFrom(alice) }),
     ).peers;
     expect(peers.find((p) => p.userId === 'name-mallory')?.displayName).toBe('Mallory');
   });
@@ -217,7 +223,8 @@ describe('per-user and per-connection limits', () => {
     const joined = watcher.waitForNotification('peerJoined');
     const client = await RawSignaling.open(service.url, ana.accessToken);
     clients.push(client);
-    dataOf(await client.request('join', { room: 'renamed', displayName: 'Somebody Else' }));
+    const invite = await inviteFrom(watcher);
+    dataOf(await client.request('join', { room: 'renamed', displayName: 'Somebody Else', invite }));
     expect((await joined).data).toMatchObject({ userId: ana.user.userId, displayName: 'Ana Renamed' });
   });
 
@@ -226,7 +233,7 @@ describe('per-user and per-connection limits', () => {
     const alice = await open('oops-alice');
     const bob = await open('oops-bob');
     dataOf(await alice.request('join', { room }));
-    dataOf(await bob.request('join', { room }));
+    dataOf(await bob.request('join', { room, invite: await inviteFrom(alice) }));
     const send = dataOf<{ id: string }>(await alice.request('createTransport', { direction: 'send' }));
     dataOf(
       await alice.request('connectTransport', { transportId: send.id, dtlsParameters: fakeDtlsParameters }),
