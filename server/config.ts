@@ -82,6 +82,8 @@ const envSchema = z.object({
   CONTACTS_DAILY_NEW_NUMBERS_PER_IP: z.coerce.number().int().min(1).default(20_000),
   CONTACTS_DAILY_REQUESTERS_PER_NUMBER: z.coerce.number().int().min(1).default(100),
   WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(20_000),
+  // Deprecated `/ws?token=…` (tokens leak into logs through URLs): on outside production by default.
+  WS_QUERY_TOKEN: boolean.optional(),
 });
 
 export interface Config {
@@ -119,6 +121,8 @@ export interface Config {
     socketBufferBytes: number;
   };
   wsMaxConnections: number;
+  /** Accept the deprecated `?token=` on the WebSocket URL (logged as a warning when used). */
+  wsQueryToken: boolean;
   metricsToken: string | undefined;
   /** A separate, non-public listener for /metrics and detailed /healthz; unset = the main port. */
   metricsListen: { host: string; port: number } | undefined;
@@ -349,6 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       socketBufferBytes: e.RTC_SOCKET_BUFFER_BYTES,
     },
     wsMaxConnections: e.WS_MAX_CONNECTIONS,
+    wsQueryToken: e.WS_QUERY_TOKEN ?? !production,
     metricsToken: e.METRICS_TOKEN,
     metricsListen: e.METRICS_PORT === undefined ? undefined : { host: e.METRICS_HOST, port: e.METRICS_PORT },
     trustProxy,
