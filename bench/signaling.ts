@@ -13,6 +13,7 @@ import { nodeWebSocketFactory } from '../bot/engine/webSocketFactory.js';
 import { sleep } from '../bot/runner/backoff.js';
 import { distribution, type Distribution } from '../bot/stats/percentiles.js';
 import { signalingUrl } from '../bot/targetUrl.js';
+import { signalingProtocols } from '../protocol/wsAuth.js';
 import { parseFlags, runBench, table } from './lib/cli.js';
 import { startBenchRun } from './lib/benchRun.js';
 import { scrapeMetrics } from './lib/metricsScrape.js';
@@ -77,7 +78,7 @@ async function holdConnections(
   const openOne = (i: number): Promise<void> =>
     new Promise((resolve) => {
       const token = accounts[i % accounts.length]!.accessToken;
-      const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
+      const ws = new WebSocket(url, signalingProtocols(token));
       ws.once('open', () => {
         sockets.push(ws);
         resolve();

@@ -227,6 +227,7 @@ export async function startCallingService(
       calls,
       log,
       maxConnections: config.wsMaxConnections,
+      acceptQueryToken: config.wsQueryToken,
       observer: {
         request: (method, ok, code) => {
           metrics.sessionObserver.request(method, ok, code);

@@ -111,6 +111,8 @@ const envSchema = z.object({
   ROOMS_CREATED_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   PEER_MAX_TRANSPORTS: z.coerce.number().int().min(2).default(8),
   PEER_MAX_PRODUCERS: z.coerce.number().int().min(1).default(8),
+  // Deprecated `/ws?token=…` (tokens leak into logs through URLs): on outside production by default.
+  WS_QUERY_TOKEN: boolean.optional(),
 });
 
 export interface Config {
@@ -154,6 +156,8 @@ export interface Config {
     socketBufferBytes: number;
   };
   wsMaxConnections: number;
+  /** Accept the deprecated `?token=` on the WebSocket URL (logged as a warning when used). */
+  wsQueryToken: boolean;
   metricsToken: string | undefined;
   /** A separate, non-public listener for /metrics and detailed /healthz; unset = the main port. */
   metricsListen: { host: string; port: number } | undefined;
@@ -409,6 +413,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       socketBufferBytes: e.RTC_SOCKET_BUFFER_BYTES,
     },
     wsMaxConnections: e.WS_MAX_CONNECTIONS,
+    wsQueryToken: e.WS_QUERY_TOKEN ?? !production,
     metricsToken: e.METRICS_TOKEN,
     metricsListen: e.METRICS_PORT === undefined ? undefined : { host: e.METRICS_HOST, port: e.METRICS_PORT },
     trustProxy,

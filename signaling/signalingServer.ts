@@ -1,6 +1,8 @@
 /**
  * The WebSocket endpoint. Authenticates in the HTTP upgrade (before any frame is read), so an
  * unauthenticated client never holds a socket, then hands each connection to a SignalingSession.
+ * The token comes from `Authorization: Bearer` (non-browser clients) or a `calling.token.<jwt>`
+ * subprotocol (browsers; see protocol/wsAuth.ts); `?token=` only while WS_QUERY_TOKEN allows it.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -13,6 +15,7 @@ import type { Logger } from '../lib/logger.js';
 import type { SignalingLimitsConfig } from '../server/config.js';
 import type { ClientAddressOf } from '../server/clientAddress.js';
 import { ConnectionLimits } from './connectionLimits.js';
+import { SIGNALING_SUBPROTOCOL, tokenFromProtocols } from '../protocol/wsAuth.js';
 import { SignalingSession, type SessionObserver } from './signalingSession.js';
 
 export const SIGNALING_PATH = '/ws';
@@ -27,6 +30,8 @@ export interface SignalingServerOptions {
   calls: CallService;
   log: Logger;
   maxConnections: number;
+  /** Deprecated: accept the token in the URL's query (it leaks into logs); default false. */
+  acceptQueryToken?: boolean;
   observer?: SessionObserver;
   /** Extra checks on a verified token (e.g. its device is still signed in); throws to refuse. */
   authorize?: (identity: Identity) => Promise<void>;
@@ -55,7 +60,12 @@ export class SignalingServer {
       perDevice: opts.limits.socketsPerDevice,
       perIp: opts.limits.socketsPerIp,
     });
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: HARD_MAX_PAYLOAD,
+      // Select the protocol version only: the offered token protocol is never echoed back.
+      handleProtocols: (offered) => (offered.has(SIGNALING_SUBPROTOCOL) ? SIGNALING_SUBPROTOCOL : false),
+    });
     this.#onUpgrade = (req, socket, head) => this.#upgrade(req, socket, head);
     opts.http.on('upgrade', this.#onUpgrade);
     // Ping so that connections whose peer vanished without a FIN are found and cleaned up.
@@ -87,8 +97,9 @@ export class SignalingServer {
     if (this.#wss.clients.size >= this.#opts.maxConnections) {
       return rejectUpgrade(socket, 503, ErrorCode.Unavailable, 'too many connections');
     }
-    const token = bearerToken(req) ?? url.searchParams.get('token');
-    if (!token) return rejectUpgrade(socket, 401, ErrorCode.Unauthorized, 'access token required');
+    const found = this.#token(req, url);
+    if ('refused' in found) return rejectUpgrade(socket, found.status, found.code, found.refused);
+    const token = found.token;
     let identity: Identity;
     try {
       identity = this.#opts.tokens.verify(token);
@@ -133,6 +144,48 @@ export class SignalingServer {
         rejectUpgrade(socket, e.status === 401 ? 401 : 503, e.code, e.message);
       },
     );
+  }
+
+  /** Where the upgrade carries its token, or why it is refused before the token is even checked. */
+  #token(
+    req: IncomingMessage,
+    url: URL,
+  ): { token: string } | { refused: string; status: 400 | 401; code: string } {
+    const bearer = bearerToken(req);
+    if (bearer) return { token: bearer };
+    const protocolHeader = req.headers['sec-websocket-protocol'];
+    const fromProtocol = tokenFromProtocols(protocolHeader);
+    if (fromProtocol) {
+      // Without the version protocol the server could select nothing, and a browser fails such a handshake.
+      const offered = (protocolHeader ?? '').split(',').map((p) => p.trim());
+      if (!offered.includes(SIGNALING_SUBPROTOCOL)) {
+        return {
+          refused: `offer the "${SIGNALING_SUBPROTOCOL}" subprotocol next to the token`,
+          status: 400,
+          code: ErrorCode.BadRequest,
+        };
+      }
+      return { token: fromProtocol };
+    }
+    const fromQuery = url.searchParams.get('token');
+    if (fromQuery) {
+      if (!this.#opts.acceptQueryToken) {
+        return {
+          refused: `the token in the URL is no longer accepted: send it as a "calling.token.<jwt>" subprotocol or a Bearer header`,
+          status: 401,
+          code: ErrorCode.Unauthorized,
+        };
+      }
+      // Never log the URL itself: it holds the token.
+      this.#opts.log.warn(
+        'deprecated: access token in the WebSocket URL (WS_QUERY_TOKEN); use the subprotocol',
+        {
+          userAgent: req.headers['user-agent'],
+        },
+      );
+      return { token: fromQuery };
+    }
+    return { refused: 'access token required', status: 401, code: ErrorCode.Unauthorized };
   }
 
   #accept(ws: WebSocket, identity: Identity): void {
@@ -192,8 +245,13 @@ function rejectUpgrade(
   if (socket.destroyed || !socket.writable) return void socket.destroy();
   const body = JSON.stringify({ error: { code, message, ...(details ? { details } : {}) } });
   const reason =
-    { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ??
-    'Error';
+    {
+      400: 'Bad Request',
+      401: 'Unauthorized',
+      404: 'Not Found',
+      429: 'Too Many Requests',
+      503: 'Service Unavailable',
+    }[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../protocol/errors.js';
+import { signalingProtocols } from '../protocol/wsAuth.js';
 import { apiClient } from './support/httpApi.js';
 import { backends, startTestService } from './support/testService.js';
 
@@ -42,7 +43,7 @@ async function startSmsGateway(): Promise<{
 
 function wsStatus(url: string, token: string): Promise<number> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws?token=${encodeURIComponent(token)}`);
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`, signalingProtocols(token));
     ws.once('open', () => {
       ws.close();
       resolve(101);
@@ -155,9 +156,7 @@ describe.each(backends)('phone accounts over HTTP (%s state)', (backend) => {
     expect(await wsStatus(service.url, s2.accessToken)).toBe(101);
     expect((await api('GET', '/api/v1/devices', { token: s2.accessToken })).body.devices).toHaveLength(1);
     // Signing out also closes the device's open signaling connection (4003), not only future ones.
-    const live = new WebSocket(
-      `${service.url.replace('http', 'ws')}/ws?token=${encodeURIComponent(s2.accessToken)}`,
-    );
+    const live = new WebSocket(`${service.url.replace('http', 'ws')}/ws`, signalingProtocols(s2.accessToken));
     await new Promise((resolve, reject) => {
       live.once('open', resolve);
       live.once('error', reject);
@@ -387,7 +386,7 @@ describe.each(backends)('phone accounts over HTTP (%s state)', (backend) => {
       SECRET,
       { algorithm: 'HS256', issuer: 'calling-service', audience: 'calling-service' },
     );
-    const ws = new WebSocket(`${service.url.replace('http', 'ws')}/ws?token=${token}`);
+    const ws = new WebSocket(`${service.url.replace('http', 'ws')}/ws`, signalingProtocols(token));
     const code = await new Promise<number>((resolve, reject) => {
       ws.once('close', (c) => resolve(c));
       ws.once('error', reject);

@@ -54,8 +54,7 @@ describe('calls across two nodes sharing Redis', () => {
     expect(elsewhere.error.details?.url).toBe(nodeA.url);
 
     // Bob's device follows the redirect with a second socket on node A (same device token).
-    const token = new URL(b.ws.url).searchParams.get('token')!;
-    const bOnA = await RawSignaling.open(elsewhere.error.details!.url!, token);
+    const bOnA = await RawSignaling.open(elsewhere.error.details!.url!, b.token);
     sockets.push(bOnA);
     const joined = await bOnA.request('callJoinMedia', { callId });
     if (!joined.ok) throw new Error(JSON.stringify(joined.error));

@@ -77,6 +77,20 @@ describe('configuration from the environment', () => {
     expect(c.testPhoneNumbers.size).toBe(0);
   });
 
+  it('accepts the deprecated ?token= on the WebSocket URL outside production only, unless told', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(32),
+      SMS_GATEWAY_URL: 'http://sms',
+      METRICS_TOKEN: 'm'.repeat(16),
+    };
+    expect(loadConfig({}).wsQueryToken).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).wsQueryToken).toBe(true);
+    expect(loadConfig({ WS_QUERY_TOKEN: 'false' }).wsQueryToken).toBe(false);
+    expect(loadConfig(prod).wsQueryToken).toBe(false);
+    expect(loadConfig({ ...prod, WS_QUERY_TOKEN: 'true' }).wsQueryToken).toBe(true);
+  });
+
   it('expands test phone number ranges', () => {
     const c = loadConfig({ TEST_PHONE_NUMBERS: '+12015550100..+12015550102=111111, +447700900123=222222' });
     expect([...c.testPhoneNumbers]).toEqual([

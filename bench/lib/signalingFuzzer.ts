@@ -11,6 +11,7 @@
 import WebSocket from 'ws';
 import { ErrorCode } from '../../protocol/errors.js';
 import { MAX_MESSAGE_BYTES, requestSchemas } from '../../protocol/signaling.js';
+import { signalingProtocols } from '../../protocol/wsAuth.js';
 
 export interface FuzzOptions {
   /** http(s) base URL of the service. */
@@ -349,7 +350,7 @@ class FuzzSocket {
   }
 
   async open(url: string): Promise<void> {
-    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(this.token)}`);
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, signalingProtocols(this.token));
     ws.on('message', (data) => {
       let frame: Record<string, unknown>;
       try {

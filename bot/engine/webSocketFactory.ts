@@ -4,5 +4,5 @@ import type { WebSocketFactory, WebSocketLike } from '../../client/sdk/signaling
 
 // `ws` implements the browser-style onopen/onmessage/onclose properties the SDK uses; its event
 // objects are richer than WebSocketLike's, so the structural types differ only in detail.
-export const nodeWebSocketFactory: WebSocketFactory = (url) =>
-  new WebSocket(url, { handshakeTimeout: 10_000 }) as unknown as WebSocketLike;
+export const nodeWebSocketFactory: WebSocketFactory = (url, protocols) =>
+  new WebSocket(url, protocols, { handshakeTimeout: 10_000 }) as unknown as WebSocketLike;

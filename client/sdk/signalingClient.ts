@@ -12,6 +12,7 @@ import type {
   ResponseData,
   ResponseEnvelope,
 } from '../../protocol/signaling.js';
+import { signalingProtocols } from '../../protocol/wsAuth.js';
 import { TypedEmitter } from './typedEmitter.js';
 
 /** The error a request rejects with: the server's typed error, or a local one. */
@@ -44,7 +45,8 @@ export interface WebSocketLike {
   onerror: ((ev: unknown) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
 }
-export type WebSocketFactory = (url: string) => WebSocketLike;
+/** Opens a socket offering `protocols` (the token travels in them, never in `url`). */
+export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
 type SignalingEvents = {
   [N in NotificationName]: [NotificationData[N]];
@@ -89,8 +91,11 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
     token: string,
     opts: { factory?: WebSocketFactory; timeoutMs?: number } = {},
   ): Promise<SignalingClient> {
-    const full = `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
-    const ws = opts.factory ? opts.factory(full) : (new WebSocket(full) as unknown as WebSocketLike);
+    // The token rides in a subprotocol: URLs end up in access logs, history and Referer headers.
+    const protocols = signalingProtocols(token);
+    const ws = opts.factory
+      ? opts.factory(url, protocols)
+      : (new WebSocket(url, protocols) as unknown as WebSocketLike);
     return new Promise((resolve, reject) => {
       ws.onopen = () => resolve(new SignalingClient(url, ws, opts.timeoutMs ?? 15_000));
       ws.onerror = () => reject(new SignalingError('DISCONNECTED', 'cannot open signaling connection'));

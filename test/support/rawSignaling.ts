@@ -3,18 +3,22 @@
  * broken ones, and waits for responses by id or for notifications by name.
  */
 import WebSocket from 'ws';
+import { signalingProtocols } from '../../protocol/wsAuth.js';
 import type { NotificationEnvelope, ResponseEnvelope } from '../../protocol/signaling.js';
 
 type Frame = ResponseEnvelope | NotificationEnvelope;
 
 export class RawSignaling {
   readonly ws: WebSocket;
+  /** The access token this socket authenticated with (a redirect reuses it on another node). */
+  readonly token: string;
   readonly frames: Frame[] = [];
   readonly #waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   #nextId = 1;
 
-  private constructor(ws: WebSocket) {
+  private constructor(ws: WebSocket, token: string) {
     this.ws = ws;
+    this.token = token;
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as Frame;
       this.frames.push(frame);
@@ -28,9 +32,9 @@ export class RawSignaling {
   }
 
   static open(baseUrl: string, token: string): Promise<RawSignaling> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`);
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, signalingProtocols(token));
     return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new RawSignaling(ws)));
+      ws.once('open', () => resolve(new RawSignaling(ws, token)));
       ws.once('error', reject);
     });
   }
