@@ -3,8 +3,6 @@
  * the whole sign-in flow, devices and refresh-token rotation, profile photos, contacts, bad input
  * and attacks.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import sharp from 'sharp';
 import WebSocket from 'ws';
@@ -13,33 +11,11 @@ import { ErrorCode } from '../protocol/errors.js';
 import { signalingProtocols } from '../protocol/wsAuth.js';
 import { apiClient } from './support/httpApi.js';
 import { backends, startTestService } from './support/testService.js';
+import { startSmsGateway } from './support/smsGateway.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 const SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 const TEST_CODE = '123456';
-
-/** A stand-in SMS gateway on loopback that records what it is asked to send. */
-async function startSmsGateway(): Promise<{
-  url: string;
-  messages: { to: string; text: string }[];
-  close(): Promise<void>;
-}> {
-  const messages: { to: string; text: string }[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      messages.push(JSON.parse(body) as { to: string; text: string });
-      res.writeHead(200).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sms`,
-    messages,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
 
 function wsStatus(url: string, token: string): Promise<number> {
   return new Promise((resolve) => {
