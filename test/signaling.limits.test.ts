@@ -339,7 +339,7 @@ describe('request rate, per-address sockets and slow readers', () => {
   });
 
   it('stops answering a client that does not read, closes it after the grace, and stays bounded', async () => {
-    // Big answers: a join in a room that exists answers with the router's capabilities and its peers.
+    // Answers pile up on a socket whose client does not read: a flood of requests (mostly refused).
     const host = await RawSignaling.open(service.url, token('bp-host'));
     try {
       dataOf(await host.request('join', { room: 'backlog' }));
