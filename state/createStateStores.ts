@@ -28,7 +28,7 @@ export interface StateStores {
   kind: 'memory' | 'redis';
   rooms: RoomStateStore;
   accounts: AccountStore;
-  /** Codes, number locks, registration tickets: short-lived, next to the other ephemeral state. */
+  /** Codes and registration tickets: short-lived, next to the other ephemeral state. */
   verification: VerificationStore;
   calls: CallStore;
   /** The database behind accounts and history; undefined when they are kept in memory. */

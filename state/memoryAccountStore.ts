@@ -27,7 +27,6 @@ export class MemoryAccountStore implements AccountStore, VerificationStore {
   readonly #phones = new Map<string, string>();
   readonly #photos = new Map<string, PhotoRecord>();
   readonly #codes = new Map<string, Expiring<CodeRecord>>();
-  readonly #locks = new Map<string, number>();
   readonly #tickets = new Map<string, Expiring<string>>();
   readonly #devices = new Map<string, DeviceRecord>();
   /** userId → (blocked userId → when); a Map keeps insertion order, so lists come oldest first. */
@@ -129,18 +128,6 @@ export class MemoryAccountStore implements AccountStore, VerificationStore {
 
   async deleteCode(phone: string): Promise<void> {
     this.#codes.delete(phone);
-  }
-
-  async lockPhone(phone: string, ttlSeconds: number): Promise<void> {
-    this.#locks.set(phone, Date.now() + ttlSeconds * 1000);
-  }
-
-  async phoneLockSeconds(phone: string): Promise<number> {
-    const until = this.#locks.get(phone);
-    if (!until) return 0;
-    const left = Math.ceil((until - Date.now()) / 1000);
-    if (left <= 0) this.#locks.delete(phone);
-    return Math.max(0, left);
   }
 
   async putRegistrationTicket(ticketId: string, phone: string, ttlSeconds: number): Promise<void> {

@@ -254,15 +254,6 @@ export class RedisAccountStore implements AccountStore, VerificationStore {
     await this.#redis.del(this.#keys.code(phone));
   }
 
-  async lockPhone(phone: string, ttlSeconds: number): Promise<void> {
-    await this.#redis.set(this.#keys.phoneLock(phone), '1', 'EX', ttlSeconds);
-  }
-
-  async phoneLockSeconds(phone: string): Promise<number> {
-    const ttl = await this.#redis.ttl(this.#keys.phoneLock(phone));
-    return ttl > 0 ? ttl : 0;
-  }
-
   async putRegistrationTicket(ticketId: string, phone: string, ttlSeconds: number): Promise<void> {
     await this.#redis.set(this.#keys.registrationTicket(ticketId), phone, 'EX', ttlSeconds);
   }

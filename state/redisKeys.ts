@@ -21,7 +21,6 @@
  *   {p}device:{deviceId}             string JSON DeviceRecord, expires with its refresh token
  *   {p}user:{userId}:blocks          sorted set of blocked userIds, score = when blocked (ms)
  *   {p}code:{e164}                   hash {hash, expiresAt, attempts}, TTL = code validity
- *   {p}lock:{e164}                   "1", TTL = lock time
  *   {p}regticket:{ticketId}          string e164, TTL = registration window
  * Calls (RedisCallStore):
  *   {p}call:{callId}                 string JSON CallRecord, TTL = CALL_RETENTION_SECONDS
@@ -54,7 +53,6 @@ export interface RedisKeys {
   device(deviceId: string): string;
   userBlocks(userId: string): string;
   code(e164: string): string;
-  phoneLock(e164: string): string;
   registrationTicket(ticketId: string): string;
   // calls
   call(callId: string): string;
@@ -90,7 +88,6 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     device: (deviceId) => `${p}device:${deviceId}`,
     userBlocks: (userId) => `${p}user:${userId}:blocks`,
     code: (e164) => `${p}code:${e164}`,
-    phoneLock: (e164) => `${p}lock:${e164}`,
     registrationTicket: (ticketId) => `${p}regticket:${ticketId}`,
 
     call: (callId) => `${p}call:${callId}`,

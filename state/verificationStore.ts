@@ -1,8 +1,8 @@
 /**
- * The short-lived records of signing in: one-time code records (with their wrong-attempt count),
- * number locks and single-use registration tickets. All of them expire within minutes and losing
- * them only means asking for a new code, so they stay in Redis (or memory when embedded) rather
- * than in the database with the accounts.
+ * The short-lived records of signing in: one-time code records (with their wrong-attempt count) and
+ * single-use registration tickets; lockouts are per-client counters (accounts/rateLimits.ts). All of
+ * them expire within minutes and losing them only means asking for a new code, so they stay in Redis
+ * (or memory when embedded) rather than in the database with the accounts.
  */
 export interface CodeRecord {
   /** HMAC of the code; the code itself is never stored. */
@@ -18,9 +18,6 @@ export interface VerificationStore {
   /** Counts a wrong attempt; returns the new count (0 when no code is live). */
   addCodeAttempt(phone: string): Promise<number>;
   deleteCode(phone: string): Promise<void>;
-  lockPhone(phone: string, ttlSeconds: number): Promise<void>;
-  /** Seconds left on the number's lock, 0 if unlocked. */
-  phoneLockSeconds(phone: string): Promise<number>;
 
   /** Stores a single-use registration ticket (id → phone). */
   putRegistrationTicket(ticketId: string, phone: string, ttlSeconds: number): Promise<void>;

@@ -92,9 +92,6 @@ describe.each(Object.keys(verificationMakers))('VerificationStore contract: %s',
     await s.deleteCode('+1');
     expect(await s.getCode('+1')).toBeNull();
     expect(await s.addCodeAttempt('+1')).toBe(0);
-    expect(await s.phoneLockSeconds('+1')).toBe(0);
-    await s.lockPhone('+1', 900);
-    expect(await s.phoneLockSeconds('+1')).toBeGreaterThan(890);
   });
 
   it('hands out a registration ticket exactly once', async () => {
