@@ -3,17 +3,16 @@
  * the moment the test moves time, and events that change nothing are shown to write nothing (the
  * stored version stays put and no device hears about it).
  */
+import { unreachedCallLimits } from './support/rateLimits.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Identity } from '../auth/accessTokens.js';
 import { CallService, type CallTimings } from '../calls/callService.js';
 import { NoWebhooks } from '../calls/webhooks.js';
 import { BlockList } from '../accounts/blockList.js';
-import { RateLimits } from '../accounts/rateLimits.js';
 import type { CallView } from '../protocol/signaling.js';
 import { createLogger } from '../lib/logger.js';
 import { MemoryAccountStore } from '../state/memoryAccountStore.js';
 import { MemoryCallStore } from '../state/memoryCallStore.js';
-import { redisKeys } from '../state/redisKeys.js';
 import { MemoryUserMessageBus, type UserMessage } from '../state/userMessageBus.js';
 import { ManualClock } from './support/manualClock.js';
 import { PhoneNumbers } from './support/phoneNumbers.js';
@@ -51,18 +50,7 @@ describe('CallService (memory stores, manual clock)', () => {
       bus,
       webhooks: new NoWebhooks(),
       blocks: new BlockList({ store: accounts }),
-      // A budget no test here reaches; the limit itself is tested over WebSocket (calls.blocking).
-      limits: new RateLimits({
-        keys: redisKeys('limits:'),
-        config: {
-          verifyMaxFailures: 5,
-          contactsPerUserDaily: 5000,
-          contactsPerIpDaily: 20_000,
-          contactsRequestersPerNumberDaily: 100,
-          callInvitesPerCallee: 1000,
-          callInvitesPerCalleeWindowSeconds: 600,
-        },
-      }),
+      limits: unreachedCallLimits(),
       timings,
       log: createLogger('silent'),
       clock,

@@ -3,12 +3,12 @@
  * of the test's own, driven by a manual clock. A timeout that falls due during a stall must not be
  * lost (the call would otherwise stay "active" forever): it is retried until the store answers.
  */
+import { unreachedCallLimits } from './support/rateLimits.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../auth/accessTokens.js';
 import { CallService, type CallTimings } from '../calls/callService.js';
 import { NoWebhooks } from '../calls/webhooks.js';
 import { BlockList } from '../accounts/blockList.js';
-import { RateLimits } from '../accounts/rateLimits.js';
 import { createLogger } from '../lib/logger.js';
 import { MemoryAccountStore } from '../state/memoryAccountStore.js';
 import { RedisCallStore } from '../state/redisCallStore.js';
@@ -43,18 +43,7 @@ describe('call timers while the store is unreachable', () => {
       bus,
       webhooks: new NoWebhooks(),
       blocks: new BlockList({ store: accounts }),
-      // A budget no test here reaches; the limit itself is tested over WebSocket (calls.blocking).
-      limits: new RateLimits({
-        keys: redisKeys('limits:'),
-        config: {
-          verifyMaxFailures: 5,
-          contactsPerUserDaily: 5000,
-          contactsPerIpDaily: 20_000,
-          contactsRequestersPerNumberDaily: 100,
-          callInvitesPerCallee: 1000,
-          callInvitesPerCalleeWindowSeconds: 600,
-        },
-      }),
+      limits: unreachedCallLimits(),
       timings,
       log: createLogger('silent'),
       clock,
