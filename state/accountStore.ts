@@ -42,6 +42,23 @@ export type { CodeRecord } from './verificationStore.js';
 
 export type RotateResult = 'rotated' | 'reused' | 'unknown' | { replay: string };
 
+/**
+ * What a presented refresh token that is not the device's current one means: the last rotation
+ * replayed within its grace (two tabs racing, a lost answer), an old token reused (theft: the caller
+ * revokes the device), or nothing known. Shared by the stores that decide in TypeScript; the Redis store
+ * decides the same inside its Lua script.
+ */
+export function staleTokenVerdict(
+  device: Pick<DeviceRecord, 'lastRotation' | 'rotatedHashes'>,
+  presentedHash: string,
+  now: number,
+  graceMs: number,
+): Exclude<RotateResult, 'rotated'> {
+  const last = device.lastRotation;
+  if (last && last.fromHash === presentedHash && now - last.at < graceMs) return { replay: last.sealed };
+  return device.rotatedHashes.includes(presentedHash) ? 'reused' : 'unknown';
+}
+
 /** One entry of a user's block list: whom they blocked, and when. */
 export interface BlockRecord {
   userId: string;

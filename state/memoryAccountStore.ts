@@ -4,6 +4,7 @@
  */
 import {
   DeviceExistsError,
+  staleTokenVerdict,
   type AccountStore,
   type AddBlockResult,
   type BlockRecord,
@@ -190,10 +191,7 @@ export class MemoryAccountStore implements AccountStore, VerificationStore {
       d.lastRotation = { fromHash: presentedHash, sealed: rotation.sealed, at: now };
       return 'rotated';
     }
-    const last = d.lastRotation;
-    if (last && last.fromHash === presentedHash && now - last.at < rotation.graceMs)
-      return { replay: last.sealed };
-    return d.rotatedHashes.includes(presentedHash) ? 'reused' : 'unknown';
+    return staleTokenVerdict(d, presentedHash, now, rotation.graceMs);
   }
 
   async addBlock(

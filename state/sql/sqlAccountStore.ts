@@ -6,6 +6,7 @@
  */
 import {
   DeviceExistsError,
+  staleTokenVerdict,
   type AccountStore,
   type AddBlockResult,
   type BlockRecord,
@@ -251,11 +252,7 @@ export class SqlAccountStore implements AccountStore {
         );
         return 'rotated';
       }
-      const last = d.lastRotation;
-      if (last && last.fromHash === presentedHash && now - last.at < rotation.graceMs) {
-        return { replay: last.sealed };
-      }
-      return d.rotatedHashes.includes(presentedHash) ? 'reused' : 'unknown';
+      return staleTokenVerdict(d, presentedHash, now, rotation.graceMs);
     });
   }
 
