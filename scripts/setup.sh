@@ -33,6 +33,9 @@ packages=()
 $with_test && packages+=(redis-server chromium ffmpeg)
 # The tests start their own PostgreSQL (initdb + postgres on a free port) for the database suites.
 $with_test && packages+=(postgresql)
+# The network suite starts its own coturn (TURN relay); the failover suite its own Sentinels; the
+# impairment helpers need nftables and iproute2 (namespaces, veth, tbf).
+$with_test && packages+=(coturn redis-sentinel nftables iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
