@@ -215,6 +215,7 @@ export async function startCallingService(
       accounts,
       blocks,
       devTokens: config.devTokens,
+      refreshCookie: { secure: config.refreshCookieSecure, maxAgeSeconds: config.refreshTokenTtlSeconds },
       health,
       clientDir: opts.clientDir ?? DEFAULT_CLIENT_DIR,
       log,

@@ -113,6 +113,8 @@ const envSchema = z.object({
   PEER_MAX_PRODUCERS: z.coerce.number().int().min(1).default(8),
   // Deprecated `/ws?token=…` (tokens leak into logs through URLs): on outside production by default.
   WS_QUERY_TOKEN: boolean.optional(),
+  // The web app's refresh-token cookie is Secure (HTTPS only): on in production by default.
+  REFRESH_COOKIE_SECURE: boolean.optional(),
 });
 
 export interface Config {
@@ -140,6 +142,8 @@ export interface Config {
     ttlSeconds: number;
   };
   refreshTokenTtlSeconds: number;
+  /** Mark the web app's HttpOnly refresh-token cookie Secure. */
+  refreshCookieSecure: boolean;
   /** Fictional numbers that accept a fixed code and send nothing (tests, demos, load bots). */
   testPhoneNumbers: Map<string, string>;
   sms: { gatewayUrl: string | undefined; gatewayToken: string | undefined };
@@ -399,6 +403,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ttlSeconds: e.JWT_TTL_SECONDS,
     },
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_DAYS * 86_400,
+    refreshCookieSecure: e.REFRESH_COOKIE_SECURE ?? production,
     testPhoneNumbers,
     sms: { gatewayUrl: e.SMS_GATEWAY_URL, gatewayToken: e.SMS_GATEWAY_TOKEN },
     devTokens: production ? false : (e.DEV_TOKENS ?? true),

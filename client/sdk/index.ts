@@ -68,6 +68,7 @@ export {
   type VerifyResult,
 } from './accountClient.js';
 export {
+  CookieSessionTokenStore,
   LocalStorageTokenStore,
   MemoryTokenStore,
   type StoredSession,
