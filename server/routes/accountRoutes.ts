@@ -86,12 +86,10 @@ export function accountRoutes(opts: {
       body.name,
       labelFor(req, body.deviceLabel),
     );
-    res
-      .status(201)
-      .json({
-        status: 'signed-in',
-        session: deliver(req, res, session),
-      } satisfies AccountResponse['register']);
+    res.status(201).json({
+      status: 'signed-in',
+      session: deliver(req, res, session),
+    } satisfies AccountResponse['register']);
   });
 
   router.post('/auth/refresh', async (req, res) => {
