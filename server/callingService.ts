@@ -8,6 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccessTokens } from '../auth/accessTokens.js';
 import { RoomService } from '../rooms/roomService.js';
+import { LocalRoomGateway } from '../rooms/roomGateway.js';
+import { AnyNodeRoomGateway } from '../rooms/relay/anyNodeRoomGateway.js';
+import { RoomRelay } from '../rooms/relay/roomRelay.js';
 import { SignalingServer } from '../signaling/signalingServer.js';
 import { WorkerPool } from '../sfu/workerPool.js';
 import { hkdfSync } from 'node:crypto';
@@ -55,6 +58,8 @@ export interface CallingService {
   readonly calls: CallService;
   readonly workers: WorkerPool;
   readonly rooms: RoomService;
+  /** Sessions relayed to and from other nodes. */
+  readonly relay: RoomRelay;
   readonly tokens: AccessTokens;
   readonly signaling: SignalingServer;
   health(): Promise<HealthReport>;
@@ -161,6 +166,18 @@ export async function startCallingService(
     });
     cleanup.push(() => rooms.close());
 
+    // Any node serves any room: a session whose room another node hosts is relayed there.
+    const local = new LocalRoomGateway(rooms);
+    const relay = await RoomRelay.start({
+      nodeId: config.nodeId,
+      bus: stores.relay,
+      local,
+      log,
+      requestTimeoutMs: config.relay.requestTimeoutMs,
+      checkIntervalMs: config.relay.checkIntervalMs,
+    });
+    cleanup.push(() => relay.close());
+
     const health = async (): Promise<HealthReport> => {
       const stateOk = await stores.ping().then(
         () => true,
@@ -224,6 +241,7 @@ export async function startCallingService(
       http: server,
       tokens,
       rooms,
+      gateway: new AnyNodeRoomGateway({ local, relay }),
       calls,
       log,
       maxConnections: config.wsMaxConnections,
@@ -308,6 +326,7 @@ export async function startCallingService(
       calls,
       workers,
       rooms,
+      relay,
       tokens,
       signaling,
       health,
