@@ -219,7 +219,12 @@ export async function startCallingService(
     cleanup.push(() => calls.close());
 
     // `signaling` is created below; the gauge reads it only at scrape time, after start-up.
-    const metrics = createMetrics({ rooms, workers, connections: () => signaling.connectionCount });
+    const metrics = createMetrics({
+      rooms,
+      workers,
+      connections: () => signaling.connectionCount,
+      relayed: () => relay.counts,
+    });
 
     const app = createHttpApp({
       metrics: metrics.registry,
