@@ -39,8 +39,11 @@ describe('three nodes behind one address', () => {
     sockets.push(ws);
     return { ws, port: cluster.proxy.routed.at(-1)! };
   };
-  const devToken = async (name: string): Promise<string> =>
-    (await fetchDevToken(cluster.nodes[0]!.url, name)).token;
+  /** A token from a node still running (tests kill some); any node accepts it. */
+  const devToken = async (name: string): Promise<string> => {
+    const live = cluster.nodes.find((n) => n.child.exitCode === null && n.child.signalCode === null)!;
+    return (await fetchDevToken(live.url, name)).token;
+  };
   const ok = async (
     c: RawSignaling,
     method: string,
@@ -235,6 +238,35 @@ describe('three nodes behind one address', () => {
     expect(await relayedSessions(edge)).toEqual({ edge: 0, hosted: 0 });
     const after = await guest.request('restartIce', { transportId });
     expect(after.ok ? undefined : after.error.code).toBe('NOT_IN_ROOM');
+    noRedirects();
+  }, 60_000);
+
+  it('an edge node killed: the host frees the peers it relayed within a check interval', async () => {
+    // Node 1 was killed above; node 2 hosts, node 3 is the edge that dies.
+    const [host, edge] = [cluster.nodes[1]!, cluster.nodes[2]!];
+    const owner = await RawSignaling.open(host.url, await devToken('Keeper'));
+    const guest = await RawSignaling.open(edge.url, await devToken('Leaver'));
+    sockets.push(owner, guest);
+    const room = 'dying-edge';
+    await ok(owner, 'join', { room });
+    const guestPeer = (await ok(guest, 'join', { room, invite: await inviteOf(owner) })).peerId as string;
+    expect(await participants(room)).toHaveLength(2);
+    expect(await relayedSessions(host)).toEqual({ edge: 0, hosted: 1 });
+
+    edge.child.kill('SIGKILL');
+    const started = Date.now();
+    await owner.waitFor(
+      (f) =>
+        'notification' in f &&
+        f.notification === 'peerLeft' &&
+        (f.data as { peerId: string }).peerId === guestPeer,
+      CHECK_INTERVAL_MS * 4 + 2000,
+    );
+    expect(Date.now() - started).toBeLessThan(CHECK_INTERVAL_MS * 4 + 2000);
+    expect(await relayedSessions(host)).toEqual({ edge: 0, hosted: 0 });
+    await until(async () => (await participants(room)).length === 1, {
+      what: "the guest's peer to leave Redis",
+    });
     noRedirects();
   }, 60_000);
 });
