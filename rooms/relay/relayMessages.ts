@@ -11,7 +11,7 @@
  * longer knows (see rooms/relay/roomRelay.ts).
  */
 import { z } from 'zod';
-import { ErrorCode, type ErrorBody } from '../../protocol/errors.js';
+import { ErrorCode } from '../../protocol/errors.js';
 import { idSchema, roomNameSchema } from '../../protocol/signaling.js';
 import { PEER_METHODS } from '../peerRequests.js';
 
@@ -96,8 +96,4 @@ export function parseRelayMessage(
   }
   const parsed = relayMessageSchema.safeParse(json);
   return parsed.success ? { ok: true, message: parsed.data } : { ok: false, why: parsed.error.message };
-}
-
-export function errorBody(e: RelayError): ErrorBody {
-  return { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
 }

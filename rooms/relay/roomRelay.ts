@@ -286,6 +286,8 @@ export class RoomRelay {
 
   async #serveRequest(m: Extract<RelayMessage, { t: 'request' }>): Promise<void> {
     const membership = this.#hostedBy(m.sid, m.from)?.membership;
+    // Checked by the edge already; checked again here, where it reaches mediasoup.
+    const data = requestSchemas[m.method].safeParse(m.data);
     let answer: Outgoing;
     if (!membership) {
       answer = {
@@ -293,16 +295,18 @@ export class RoomRelay {
         rid: m.rid,
         error: relayError(new ServiceError(ErrorCode.NotInRoom, 'not in this room any more; join again')),
       };
+    } else if (!data.success) {
+      answer = {
+        t: 'error',
+        rid: m.rid,
+        error: relayError(new ServiceError(ErrorCode.InvalidParams, 'invalid relayed request')),
+      };
     } else {
       try {
-        // Checked by the edge already; checked again because this is where it reaches mediasoup.
-        const data = requestSchemas[m.method].parse(m.data) as RequestData<typeof m.method>;
-        answer = { t: 'ok', rid: m.rid, data: await membership.request(m.method, data) };
+        const result = await membership.request(m.method, data.data as RequestData<typeof m.method>);
+        answer = { t: 'ok', rid: m.rid, data: result };
       } catch (err) {
-        const error =
-          err instanceof Error && err.name === 'ZodError'
-            ? new ServiceError(ErrorCode.InvalidParams, 'invalid relayed request')
-            : toServiceError(err);
+        const error = toServiceError(err);
         if (error.code === ErrorCode.Internal)
           this.#o.log.error('relayed request failed', { method: m.method, error: err });
         answer = { t: 'error', rid: m.rid, error: relayError(error) };
