@@ -7,7 +7,10 @@
  * Pub/sub keeps the order of what one connection publishes to one channel, which is what the relay
  * needs (an answer before the notifications that follow it). `send` returns how many listeners got
  * the message: 0 means no node of that id is listening, i.e. it is gone — the relay fails fast on it
- * instead of waiting for a timeout.
+ * instead of waiting for a timeout. Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7) so that count
+ * stays true on a Redis Cluster too: a channel lives on the shard of its hash slot, where both its
+ * publishers and its subscriber meet, whereas a plain PUBLISH there counts only the subscribers of
+ * whichever node received it.
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redisKeys.js';
@@ -55,11 +58,12 @@ export class RedisNodeRelayBus implements NodeRelayBus {
     this.#pub = opts.pub;
     this.#sub = opts.sub;
     this.#keys = opts.keys;
-    this.#sub.on('message', (channel: string, text: string) => this.#handlers.get(channel)?.(text));
+    this.#sub.on('smessage', (channel: string, text: string) => this.#handlers.get(channel)?.(text));
   }
 
-  send(nodeId: string, text: string): Promise<number> {
-    return this.#pub.publish(this.#keys.nodeChannel(nodeId), text);
+  async send(nodeId: string, text: string): Promise<number> {
+    // ioredis types SPUBLISH's reply loosely; Redis answers an integer (the receivers).
+    return Number(await this.#pub.spublish(this.#keys.nodeChannel(nodeId), text));
   }
 
   async listen(nodeId: string, handler: NodeMessageHandler): Promise<() => void> {
@@ -67,7 +71,7 @@ export class RedisNodeRelayBus implements NodeRelayBus {
     if (this.#handlers.has(channel)) throw new Error(`node ${nodeId} is already listening`);
     this.#handlers.set(channel, handler);
     try {
-      await this.#sub.subscribe(channel);
+      await this.#sub.ssubscribe(channel);
     } catch (err) {
       this.#handlers.delete(channel);
       throw err;
@@ -76,7 +80,7 @@ export class RedisNodeRelayBus implements NodeRelayBus {
       if (this.#handlers.get(channel) !== handler) return;
       this.#handlers.delete(channel);
       // A failed unsubscribe leaves a channel whose messages nobody handles; the connection closes soon.
-      this.#sub.unsubscribe(channel).catch(() => undefined);
+      this.#sub.sunsubscribe(channel).catch(() => undefined);
     };
   }
 }

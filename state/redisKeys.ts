@@ -31,7 +31,7 @@
  *   {p}rl:{limitName}:{key}          counter, TTL = the limit's window
  * Pub/sub channels (RedisUserMessageBus):
  *   {p}user-messages:{userId}        JSON UserMessage for every device of the user, on any node
- * Pub/sub channels (RedisNodeRelayBus):
+ * Sharded pub/sub channels (RedisNodeRelayBus, SPUBLISH/SSUBSCRIBE):
  *   {p}node-relay:{nodeId}           JSON RelayMessage for one node (rooms/relay/relayMessages.ts)
  */
 

@@ -26,9 +26,9 @@ describe('the relay protocol, as a host node answers it', () => {
     host = await startTestService('redis', { NODE_ID: `relay-host-${randomUUID().slice(0, 8)}` });
     pub = new Redis(inject('redisUrl'));
     sub = new Redis(inject('redisUrl'));
-    sub.on('message', (_channel: string, text: string) => received.push(JSON.parse(text) as Msg));
+    sub.on('smessage', (_channel: string, text: string) => received.push(JSON.parse(text) as Msg));
     const keys = redisKeys(host.keyPrefix);
-    await sub.subscribe(keys.nodeChannel(edgeId), keys.nodeChannel(otherId));
+    await sub.ssubscribe(keys.nodeChannel(edgeId), keys.nodeChannel(otherId));
   });
   afterAll(async () => {
     sub?.disconnect();
@@ -36,10 +36,12 @@ describe('the relay protocol, as a host node answers it', () => {
     await host?.close();
   });
 
-  const send = (m: Msg | string): Promise<number> =>
-    pub.publish(
-      redisKeys(host.keyPrefix).nodeChannel(host.rooms.nodeId),
-      typeof m === 'string' ? m : JSON.stringify({ from: edgeId, ...m }),
+  const send = async (m: Msg | string): Promise<number> =>
+    Number(
+      await pub.spublish(
+        redisKeys(host.keyPrefix).nodeChannel(host.rooms.nodeId),
+        typeof m === 'string' ? m : JSON.stringify({ from: edgeId, ...m }),
+      ),
     );
   const answerTo = async (rid: string): Promise<Msg> => {
     await until(() => received.some((m) => m.rid === rid), { what: `the answer to ${rid}` });
