@@ -122,6 +122,29 @@ describe('the relay protocol, as a host node answers it', () => {
     expect(host.relay.counts.hosted).toBe(0);
   });
 
+  it('answers `moved` when another live node hosts the room now, so the edge looks it up again', async () => {
+    const room = `relay-moved-${randomUUID().slice(0, 8)}`;
+    const other = `other-node-${randomUUID().slice(0, 8)}`;
+    await host.store.heartbeat({ nodeId: other, address: 'http://127.0.0.1:9', startedAt: Date.now() }, []);
+    await host.store.claimRoomHost(room, {
+      nodeId: other,
+      workerPid: 1,
+      routerId: 'r',
+      createdAt: Date.now(),
+    });
+    const answer = await request({
+      t: 'join',
+      sid: randomUUID(),
+      room,
+      user: { userId: 'relay-u3', displayName: 'Relayed Three' },
+      access: { kind: 'call' },
+    });
+    expect(answer).toMatchObject({ t: 'moved', nodeId: other });
+    expect(host.rooms.snapshot(room)).toBeUndefined();
+    expect(host.relay.counts.hosted).toBe(0);
+    await host.store.removeNode(other);
+  });
+
   it('tells a relayed session of its room closing, then that it is closed', async () => {
     const sid = randomUUID();
     const room = `relay-close-${randomUUID().slice(0, 8)}`;
