@@ -8,6 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccessTokens } from '../auth/accessTokens.js';
 import { RoomService } from '../rooms/roomService.js';
+import { LocalRoomGateway } from '../rooms/roomGateway.js';
+import { AnyNodeRoomGateway } from '../rooms/relay/anyNodeRoomGateway.js';
+import { RoomRelay } from '../rooms/relay/roomRelay.js';
 import { SignalingServer } from '../signaling/signalingServer.js';
 import { WorkerPool } from '../sfu/workerPool.js';
 import { hkdfSync } from 'node:crypto';
@@ -55,6 +58,8 @@ export interface CallingService {
   readonly calls: CallService;
   readonly workers: WorkerPool;
   readonly rooms: RoomService;
+  /** Sessions relayed to and from other nodes. */
+  readonly relay: RoomRelay;
   readonly tokens: AccessTokens;
   readonly signaling: SignalingServer;
   health(): Promise<HealthReport>;
@@ -161,6 +166,18 @@ export async function startCallingService(
     });
     cleanup.push(() => rooms.close());
 
+    // Any node serves any room: a session whose room another node hosts is relayed there.
+    const local = new LocalRoomGateway(rooms);
+    const relay = await RoomRelay.start({
+      nodeId: config.nodeId,
+      bus: stores.relay,
+      local,
+      log,
+      requestTimeoutMs: config.relay.requestTimeoutMs,
+      checkIntervalMs: config.relay.checkIntervalMs,
+    });
+    cleanup.push(() => relay.close());
+
     const health = async (): Promise<HealthReport> => {
       const stateOk = await stores.ping().then(
         () => true,
@@ -202,7 +219,12 @@ export async function startCallingService(
     cleanup.push(() => calls.close());
 
     // `signaling` is created below; the gauge reads it only at scrape time, after start-up.
-    const metrics = createMetrics({ rooms, workers, connections: () => signaling.connectionCount });
+    const metrics = createMetrics({
+      rooms,
+      workers,
+      connections: () => signaling.connectionCount,
+      relayed: () => relay.counts,
+    });
 
     const app = createHttpApp({
       metrics: metrics.registry,
@@ -225,6 +247,7 @@ export async function startCallingService(
       http: server,
       tokens,
       rooms,
+      gateway: new AnyNodeRoomGateway({ local, relay }),
       calls,
       log,
       maxConnections: config.wsMaxConnections,
@@ -309,6 +332,7 @@ export async function startCallingService(
       calls,
       workers,
       rooms,
+      relay,
       tokens,
       signaling,
       health,

@@ -35,6 +35,10 @@ const envSchema = z.object({
   // The embedded SQLite database lives here (when DATABASE_URL is not set).
   DATA_DIR: z.string().min(1).optional(),
   STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
+  // The room relay between nodes (rooms/relay/): how long a relayed request may wait for the room's
+  // host node, and how often nodes check the sessions they relay for each other.
+  RELAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  RELAY_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   ROOM_INVITE_TTL_SECONDS: z.coerce
     .number()
     .int()
@@ -127,6 +131,7 @@ export interface Config {
   /** Accounts, devices, photos and call history. */
   database: DatabaseTarget;
   stateTtlSeconds: number;
+  relay: { requestTimeoutMs: number; checkIntervalMs: number };
   rooms: {
     /** How long an invite link is valid. */
     inviteTtlSeconds: number;
@@ -391,6 +396,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     database: databaseTarget(e.DATABASE_URL, e.DATA_DIR ?? defaultDataDir(env)),
     stateTtlSeconds: e.STATE_TTL_SECONDS,
+    relay: { requestTimeoutMs: e.RELAY_REQUEST_TIMEOUT_MS, checkIntervalMs: e.RELAY_CHECK_INTERVAL_MS },
     rooms: {
       inviteTtlSeconds: e.ROOM_INVITE_TTL_SECONDS,
       membershipTtlSeconds: e.ROOM_MEMBERSHIP_TTL_SECONDS,

@@ -23,6 +23,7 @@ import { RedisCallStore } from './redisCallStore.js';
 import { RedisConnections, type ConnectionLog } from './redisConnections.js';
 import { redisKeys, type RedisKeys } from './redisKeys.js';
 import { MemoryUserMessageBus, RedisUserMessageBus, type UserMessageBus } from './userMessageBus.js';
+import { MemoryNodeRelayBus, RedisNodeRelayBus, type NodeRelayBus } from './nodeRelayBus.js';
 
 export interface StateStores {
   kind: 'memory' | 'redis';
@@ -34,6 +35,8 @@ export interface StateStores {
   /** The database behind accounts and history; undefined when they are kept in memory. */
   database: SqlDatabase | undefined;
   bus: UserMessageBus;
+  /** Messages between nodes for the room relay (rooms/relay/). */
+  relay: NodeRelayBus;
   /** A connection for counters that must be shared by all nodes (rate limits); none when embedded. */
   counters: Redis | undefined;
   /** Every Redis key name (also the prefix the rate limits' keys start with). */
@@ -97,6 +100,7 @@ function createEphemeralStores(opts: {
       calls,
       database: undefined,
       bus,
+      relay: new MemoryNodeRelayBus(),
       counters: undefined,
       keys,
       ping: async () => undefined,
@@ -118,6 +122,11 @@ function createEphemeralStores(opts: {
     sub: connections.open('bus-sub'),
     keys,
   });
+  const relay = new RedisNodeRelayBus({
+    pub: connections.open('relay-pub'),
+    sub: connections.open('relay-sub'),
+    keys,
+  });
   const counters = connections.open('rate-limits');
   return {
     kind: 'redis',
@@ -127,6 +136,7 @@ function createEphemeralStores(opts: {
     calls,
     database: undefined,
     bus,
+    relay,
     counters,
     keys,
     ping: () => connections.ping(),

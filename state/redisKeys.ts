@@ -31,6 +31,8 @@
  *   {p}rl:{limitName}:{key}          counter, TTL = the limit's window
  * Pub/sub channels (RedisUserMessageBus):
  *   {p}user-messages:{userId}        JSON UserMessage for every device of the user, on any node
+ * Sharded pub/sub channels (RedisNodeRelayBus, SPUBLISH/SSUBSCRIBE):
+ *   {p}node-relay:{nodeId}           JSON RelayMessage for one node (rooms/relay/relayMessages.ts)
  */
 
 export interface RedisKeys {
@@ -65,6 +67,7 @@ export interface RedisKeys {
   rateLimit(limitName: string): string;
   // pub/sub
   userChannel(userId: string): string;
+  nodeChannel(nodeId: string): string;
 }
 
 export const DEFAULT_KEY_PREFIX = 'cs:';
@@ -99,5 +102,6 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     rateLimit: (limitName) => `${p}rl:${limitName}`,
 
     userChannel: (userId) => `${p}user-messages:${userId}`,
+    nodeChannel: (nodeId) => `${p}node-relay:${nodeId}`,
   };
 }

@@ -18,12 +18,7 @@ export {
   type CallParticipant,
   type CallTrack,
 } from './call.js';
-export {
-  CallClient,
-  signalingUrlFor,
-  type CallClientOptions,
-  type CallConnectionState,
-} from './callClient.js';
+export { CallClient, type CallClientOptions, type CallConnectionState } from './callClient.js';
 export {
   SignalingConnection,
   type ConnectionOptions,
