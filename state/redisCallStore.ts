@@ -76,7 +76,7 @@ export class RedisCallStore implements CallStore {
       expectedVersion,
       JSON.stringify(call),
       CALL_RETENTION_SECONDS,
-      this.#keys.userPrefix,
+      this.#keys.callUserPrefix,
       this.#keys.userCurrentCallSuffix,
       call.callId,
       expect.length,
