@@ -15,7 +15,7 @@ import { signalingUrl } from '../bot/targetUrl.js';
 import { BotFleet } from './lib/botFleet.js';
 import { parseFlags, runBench, table } from './lib/cli.js';
 import { startBenchRun } from './lib/benchRun.js';
-import { CpuQuota } from './lib/cpuQuota.js';
+import { CpuQuota, DEFAULT_PERIOD_MS } from './lib/cpuQuota.js';
 import { scrapeMetrics } from './lib/metricsScrape.js';
 import { pinProcess } from './lib/pin.js';
 import { CpuMeter } from './lib/procCpu.js';
@@ -33,6 +33,12 @@ const flags = parseFlags(
       min: 0,
       max: 1,
       help: 'CPU quota of the worker in the capped run, share of one core (0: no capped run)',
+    },
+    'quota-period-ms': {
+      default: DEFAULT_PERIOD_MS,
+      min: 1,
+      max: 1000,
+      help: 'the quota is granted per this period (the kernel default is 100)',
     },
     'quota-step-rooms': { default: 3, min: 1, max: 50, help: 'rooms added per step in the capped run' },
     uncapped: { default: 1, min: 0, max: 1, help: '1: also ramp the worker without a quota' },
@@ -96,13 +102,13 @@ async function ramp(
     perRoom: flags['per-room'],
     roomPrefix: `cap-${randomBytes(3).toString('hex')}`,
   });
-  const cap = quota > 0 ? CpuQuota.create(quota) : undefined;
+  const cap = quota > 0 ? CpuQuota.create(quota, flags['quota-period-ms']) : undefined;
   const serverNode = new CpuMeter(service.pid);
   try {
     if (cap) {
       cap.add(workerPid);
       console.log(
-        `\ncapped run: worker in a cgroup ${cap.version} group with ${(quota * 100).toFixed(0)}% of a core`,
+        `\ncapped run: worker in a cgroup ${cap.version} group with ${(quota * 100).toFixed(0)}% of a core per ${cap.periodMs} ms`,
       );
     } else console.log('\nuncapped run: the worker may use its whole core');
     console.log(table(HEADER, []));

@@ -21,7 +21,7 @@ import { sleep } from '../bot/runner/backoff.js';
 import { signalingUrl } from '../bot/targetUrl.js';
 import { JanusProcess } from './janus/janusProcess.js';
 import { BotFleet, windowLossPct } from './lib/botFleet.js';
-import { CpuQuota } from './lib/cpuQuota.js';
+import { CpuQuota, DEFAULT_PERIOD_MS } from './lib/cpuQuota.js';
 import { rampToSaturation, type RampResult } from './lib/saturationRamp.js';
 import { parseFlags, runBench, runBenchSetup, table, waitForQuietMachine } from './lib/cli.js';
 import { BENCH_NETNS, createNetns, deleteNetns } from './lib/netns.js';
@@ -46,6 +46,12 @@ const flags = parseFlags(
       min: 0,
       max: 1,
       help: 'CPU quota of each SFU, share of one core: ramp to saturation instead of a fixed load (0: fixed --rooms)',
+    },
+    'quota-period-ms': {
+      default: DEFAULT_PERIOD_MS,
+      min: 1,
+      max: 1000,
+      help: 'the quota is granted per this period (the kernel default is 100)',
     },
     'step-rooms': { default: 3, min: 1, max: 50, help: 'rooms added per step when ramping (--quota)' },
     'max-rooms': { default: 60, min: 1, max: 400, help: 'stop the ramp after this many rooms (--quota)' },
@@ -152,11 +158,11 @@ async function measure(phase: Phase, signal: AbortSignal): Promise<PhaseResult> 
 
 /** --quota: the SFU in a CPU-quota group, rooms added until it saturates (same ramp for both SFUs). */
 async function rampPhase(phase: Phase, fleet: BotFleet, signal: AbortSignal): Promise<PhaseResult> {
-  const cap = CpuQuota.create(flags.quota);
+  const cap = CpuQuota.create(flags.quota, flags['quota-period-ms']);
   try {
     cap.add(phase.sfuPid);
     console.log(
-      `${phase.sfu}: in a cgroup ${cap.version} group with ${(flags.quota * 100).toFixed(0)}% of a core; ramping ${flags['step-rooms']} rooms × ${flags['per-room']} bots per step`,
+      `${phase.sfu}: in a cgroup ${cap.version} group with ${(flags.quota * 100).toFixed(0)}% of a core per ${cap.periodMs} ms; ramping ${flags['step-rooms']} rooms × ${flags['per-room']} bots per step`,
     );
     const ramp = await rampToSaturation({
       fleet,

@@ -12,8 +12,12 @@ import path from 'node:path';
 
 const V1_ROOT = '/sys/fs/cgroup/cpu';
 const V2_ROOT = '/sys/fs/cgroup';
-/** The scheduler's accounting period: the quota is granted per period (100 ms is the kernel default). */
-const PERIOD_US = 100_000;
+/**
+ * The default accounting period: the quota is granted per period. The kernel's default is 100 ms, but
+ * then a group at 30% runs 30 ms and stalls 70 ms, and the SFU sends each stall's packets in one burst
+ * that overflows the receivers' socket buffers before the SFU is out of CPU. 10 ms keeps stalls short.
+ */
+export const DEFAULT_PERIOD_MS = 10;
 
 export interface ThrottleSample {
   /** Periods in which the group ran, and in how many it ran out of quota. */
@@ -23,36 +27,43 @@ export interface ThrottleSample {
 
 export class CpuQuota {
   readonly quota: number;
+  readonly periodMs: number;
   readonly version: 'v1' | 'v2';
   readonly #dir: string;
   readonly #root: string;
   #removed = false;
   readonly #onExit = (): void => this.remove();
 
-  private constructor(quota: number, version: 'v1' | 'v2', root: string, dir: string) {
+  private constructor(quota: number, periodMs: number, version: 'v1' | 'v2', root: string, dir: string) {
     this.quota = quota;
+    this.periodMs = periodMs;
     this.version = version;
     this.#root = root;
     this.#dir = dir;
   }
 
-  /** A new group capped at `quota` of one core (e.g. 0.3). Throws where no cpu controller is writable. */
-  static create(quota: number): CpuQuota {
+  /**
+   * A new group capped at `quota` of one core (e.g. 0.3), granted per `periodMs`. Throws where no cpu
+   * controller is writable (not root, no controller).
+   */
+  static create(quota: number, periodMs: number = DEFAULT_PERIOD_MS): CpuQuota {
     if (!(quota > 0 && quota <= 16)) throw new Error(`quota ${quota} is not a share of cores in (0, 16]`);
+    if (!(periodMs >= 1 && periodMs <= 1000)) throw new Error(`period ${periodMs} ms is not in [1, 1000]`);
     const name = `calling-bench-${process.pid}`;
-    const quotaUs = Math.round(quota * PERIOD_US);
+    const periodUs = Math.round(periodMs * 1000);
+    const quotaUs = Math.round(quota * periodUs);
     let q: CpuQuota;
     if (existsSync(path.join(V1_ROOT, 'cpu.cfs_quota_us'))) {
-      q = new CpuQuota(quota, 'v1', V1_ROOT, path.join(V1_ROOT, name));
+      q = new CpuQuota(quota, periodMs, 'v1', V1_ROOT, path.join(V1_ROOT, name));
       mkdirSync(q.#dir);
-      writeFileSync(path.join(q.#dir, 'cpu.cfs_period_us'), String(PERIOD_US));
+      writeFileSync(path.join(q.#dir, 'cpu.cfs_period_us'), String(periodUs));
       writeFileSync(path.join(q.#dir, 'cpu.cfs_quota_us'), String(quotaUs));
     } else if (readIfExists(path.join(V2_ROOT, 'cgroup.controllers'))?.split(/\s+/).includes('cpu')) {
-      q = new CpuQuota(quota, 'v2', V2_ROOT, path.join(V2_ROOT, name));
+      q = new CpuQuota(quota, periodMs, 'v2', V2_ROOT, path.join(V2_ROOT, name));
       // A child gets the cpu controller only if its parent hands it down.
       writeFileSync(path.join(V2_ROOT, 'cgroup.subtree_control'), '+cpu');
       mkdirSync(q.#dir);
-      writeFileSync(path.join(q.#dir, 'cpu.max'), `${quotaUs} ${PERIOD_US}`);
+      writeFileSync(path.join(q.#dir, 'cpu.max'), `${quotaUs} ${periodUs}`);
     } else {
       throw new Error('no cgroup cpu controller found (neither v1 /sys/fs/cgroup/cpu nor v2 cpu.max)');
     }
