@@ -100,6 +100,8 @@ function guard(command: Command, name: string, health: Health): void {
 /** A single server, or the primary that Sentinel names (the options carry `sentinels` then). */
 class NamedRedis extends Redis {
   readonly connectionName: string;
+  // Not a #private field: ioredis takes a URL and options, or options alone, so `super` is called
+  // conditionally, which TypeScript allows only in classes without #private fields.
   private readonly health: Health;
 
   constructor(url: string | undefined, name: string, options: RedisOptions, health: Health) {
@@ -115,6 +117,9 @@ class NamedRedis extends Redis {
     return super.sendCommand(command, stream);
   }
 }
+
+/** Commands already wrapped by a NamedCluster (a redirected command passes through it again). */
+const wrapped = new WeakSet<Command>();
 
 /** A Redis Cluster: commands are wrapped once, before the cluster routes (and re-routes) them. */
 class NamedCluster extends Cluster {
@@ -145,7 +150,6 @@ class NamedCluster extends Cluster {
     return super.sendCommand(command, stream, node);
   }
 }
-const wrapped = new WeakSet<Command>();
 
 /** Every connection gives up on a command after about a second (see COMMAND_TIMEOUT_MS). */
 const COMMON: RedisOptions = {
@@ -174,11 +178,6 @@ export class RedisConnections {
   constructor(opts: { url: string; log: ConnectionLog } | { target: RedisTarget; log: ConnectionLog }) {
     this.#target = 'target' in opts ? opts.target : { kind: 'url', url: opts.url };
     this.#log = opts.log;
-  }
-
-  /** Which deployment the connections go to (for the start-up log line). */
-  get kind(): RedisTarget['kind'] {
-    return this.#target.kind;
   }
 
   /**
