@@ -72,7 +72,7 @@ export async function startCallingService(
   opts: { stateKeyPrefix?: string; clientDir?: string } = {},
 ): Promise<CallingService> {
   const stores = await createStateStores({
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     ttlSeconds: config.stateTtlSeconds,
     keyPrefix: opts.stateKeyPrefix,
     log,
@@ -86,7 +86,9 @@ export async function startCallingService(
   try {
     await stores.ping();
     log.info(
-      store.kind === 'redis' ? 'state store: redis' : 'state store: embedded (single node, in memory)',
+      store.kind === 'redis'
+        ? `state store: redis (${config.redis?.kind ?? 'url'})`
+        : 'state store: embedded (single node, in memory)',
     );
     log.info(`accounts and history: ${describeTarget(config.database)}`);
 

@@ -1,11 +1,12 @@
 /**
  * Chooses the stores: durable records (accounts, devices, photos, call history) in the database —
  * PostgreSQL, or SQLite in a file when embedded, or process memory when asked — and ephemeral state
- * (rooms, live calls, codes, rate limits, pub/sub) in Redis when a URL is configured, otherwise in
+ * (rooms, live calls, codes, rate limits, pub/sub) in Redis when one is configured (a server, a
+ * Sentinel-watched primary or a Cluster), otherwise in
  * this process. With Redis, all connections come from one RedisConnections registry, so /healthz
  * pings each of them and shutdown closes each.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnections.js';
 import type { AccountStore } from './accountStore.js';
 import type { VerificationStore } from './verificationStore.js';
 import { openDatabase, type DatabaseTarget } from './sql/openDatabase.js';
@@ -20,7 +21,7 @@ import type { RoomStateStore } from './roomStateStore.js';
 import type { CallStore } from './callStore.js';
 import { MemoryCallStore } from './memoryCallStore.js';
 import { RedisCallStore } from './redisCallStore.js';
-import { RedisConnections, type ConnectionLog } from './redisConnections.js';
+import { RedisConnections, type ConnectionLog, type RedisTarget } from './redisConnections.js';
 import { redisKeys, type RedisKeys } from './redisKeys.js';
 import { MemoryUserMessageBus, RedisUserMessageBus, type UserMessageBus } from './userMessageBus.js';
 import { MemoryNodeRelayBus, RedisNodeRelayBus, type NodeRelayBus } from './nodeRelayBus.js';
@@ -38,7 +39,7 @@ export interface StateStores {
   /** Messages between nodes for the room relay (rooms/relay/). */
   relay: NodeRelayBus;
   /** A connection for counters that must be shared by all nodes (rate limits); none when embedded. */
-  counters: Redis | undefined;
+  counters: RedisClient | undefined;
   /** Every Redis key name (also the prefix the rate limits' keys start with). */
   keys: RedisKeys;
   /** Throws unless every store (with Redis: every connection) answers. */
@@ -48,7 +49,7 @@ export interface StateStores {
 
 /** Opens the database (applying migrations) and the ephemeral stores. */
 export async function createStateStores(opts: {
-  redisUrl: string | undefined;
+  redis: RedisTarget | undefined;
   ttlSeconds: number;
   keyPrefix?: string;
   database: DatabaseTarget;
@@ -79,15 +80,15 @@ export async function createStateStores(opts: {
   };
 }
 
-/** Redis when a URL is configured, otherwise the embedded single-node stores (accounts in memory). */
+/** Redis when configured, otherwise the embedded single-node stores (accounts in memory). */
 function createEphemeralStores(opts: {
-  redisUrl: string | undefined;
+  redis: RedisTarget | undefined;
   ttlSeconds: number;
   keyPrefix?: string;
   log: ConnectionLog;
 }): StateStores {
   const keys = redisKeys(opts.keyPrefix);
-  if (!opts.redisUrl) {
+  if (!opts.redis) {
     const rooms = new MemoryRoomStateStore({ ttlSeconds: opts.ttlSeconds });
     const accounts = new MemoryAccountStore();
     const calls = new MemoryCallStore();
@@ -109,7 +110,7 @@ function createEphemeralStores(opts: {
       },
     };
   }
-  const connections = new RedisConnections({ url: opts.redisUrl, log: opts.log });
+  const connections = new RedisConnections({ target: opts.redis, log: opts.log });
   const rooms = new RedisRoomStateStore({
     redis: connections.open('rooms'),
     keys,
