@@ -12,7 +12,7 @@
  * publishers and its subscriber meet, whereas a plain PUBLISH there counts only the subscribers of
  * whichever node received it.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnections.js';
 import type { RedisKeys } from './redisKeys.js';
 
 export type NodeMessageHandler = (text: string) => void;
@@ -44,8 +44,8 @@ export class MemoryNodeRelayBus implements NodeRelayBus {
 }
 
 export class RedisNodeRelayBus implements NodeRelayBus {
-  readonly #pub: Redis;
-  readonly #sub: Redis;
+  readonly #pub: RedisClient;
+  readonly #sub: RedisClient;
   readonly #keys: RedisKeys;
   readonly #handlers = new Map<string, NodeMessageHandler>();
 
@@ -54,7 +54,7 @@ export class RedisNodeRelayBus implements NodeRelayBus {
    * is a connection of its own (a subscribed connection can send nothing else). ioredis
    * re-subscribes after a reconnect by itself.
    */
-  constructor(opts: { pub: Redis; sub: Redis; keys: RedisKeys }) {
+  constructor(opts: { pub: RedisClient; sub: RedisClient; keys: RedisKeys }) {
     this.#pub = opts.pub;
     this.#sub = opts.sub;
     this.#keys = opts.keys;
