@@ -118,6 +118,8 @@ export interface ProducerInfo {
   producerId: string;
   kind: 'audio' | 'video';
   paused: boolean;
+  /** What it carries, from the producer's appData (e.g. 'screen', 'screen-audio'); absent: camera/microphone. */
+  source?: string;
 }
 
 export interface TransportOptions {

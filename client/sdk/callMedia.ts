@@ -35,6 +35,10 @@ type CallMediaEvents = {
   /** Someone joined or left the media room. */
   peersChanged: [];
   stateChanged: [CallMediaState];
+  /** Someone paused or resumed a producer (mute, camera off). */
+  mediaPaused: [];
+  /** The loudest participant now (a user id; null: nobody speaks). */
+  activeSpeaker: [userId: string | null];
   error: [Error];
   /** The media room is gone for good while the call goes on (reconnecting gave up, room closed). */
   lost: [reason: string];
@@ -162,6 +166,18 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     });
     s.on('peerLeft', () => {
       if (this.#session === s) this.emit('peersChanged');
+    });
+    s.on('producerPaused', () => {
+      if (this.#session === s) this.emit('mediaPaused');
+    });
+    s.on('producerResumed', () => {
+      if (this.#session === s) this.emit('mediaPaused');
+    });
+    s.on('activeSpeaker', (peerId) => {
+      if (this.#session !== s) return;
+      const userId =
+        peerId === null ? null : (s.peers.get(peerId)?.userId ?? (peerId === s.peerId ? 'self' : null));
+      this.emit('activeSpeaker', userId);
     });
     s.on('reconnecting', () => this.#setState('reconnecting'));
     s.on('reconnected', () => this.#setState('connected'));
