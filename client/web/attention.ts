@@ -30,6 +30,8 @@ export class Attention {
 
   /** Flashes `message` in the title; notifies too while the tab is hidden. */
   ring(message: string, body: string): void {
+    // Called on every render while it rings: one flash timer and one notification per call.
+    if (this.#ringing?.title === message && this.#ringing.body === body) return;
     this.stop();
     this.#ringing = { title: message, body };
     let on = true;
