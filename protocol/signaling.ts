@@ -224,6 +224,8 @@ export interface NotificationData {
   callUpdated: { call: CallView };
   /** Another of your devices answered: stop ringing here. */
   callAnsweredElsewhere: { callId: string };
+  /** Your unseen missed calls changed on another device (e.g. it opened the history): update the badge. */
+  callHistoryChanged: { missedUnseen: number };
 }
 export type NotificationName = keyof NotificationData;
 

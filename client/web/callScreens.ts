@@ -213,6 +213,8 @@ export class CallScreens {
       this.#o.onChange();
     });
     client.on('callEnded', () => void this.#o.history.refresh());
+    // Another device of this user saw the missed calls: the badge goes here too.
+    client.on('missedCallsChanged', (count) => this.#o.history.showBadge(count));
     client.on('connectionStateChanged', (state) => {
       if (generation !== this.#generation) return;
       this.#o.setStatus(
