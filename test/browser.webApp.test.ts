@@ -326,4 +326,39 @@ describe('the web app', () => {
       JSON.stringify(Object.fromEntries([...axeByScreen].map(([k, v]) => [k, v.length]))),
     );
   });
+  it('the missed-call badge goes on every device of the user once one has seen it; devices can be renamed', async () => {
+    const alice = await person(152, 'Alice Badge');
+    const bobPhone = await person(153, 'Bob Badge');
+    const bobLaptop = await person(153, 'Bob Badge');
+    await addContacts(alice, [bobPhone]);
+    await alice.page.click(callButton(bobPhone.userId, 'audio'));
+    for (const p of [bobPhone, bobLaptop]) await p.page.waitForSelector('#incomingCall:not([hidden])');
+    await alice.page.click('#cancelCall');
+    for (const p of [bobPhone, bobLaptop]) {
+      expect(await endedMessage(p.page)).toBe('Missed call from Alice Badge');
+      await p.page.waitForSelector('#missedBadge:not([hidden])');
+      expect(await text(p.page, '#missedBadge')).toBe('1');
+    }
+    // Bob looks at his history on the phone: the laptop's badge goes too, without reloading.
+    await bobPhone.page.click('#navHistory');
+    await bobPhone.page.waitForSelector('#missedBadge', { state: 'hidden' });
+    await bobLaptop.page.waitForSelector('#missedBadge', { state: 'hidden', timeout: 5_000 });
+    expect(await bobLaptop.page.isHidden('#history')).toBe(true);
+
+    // On the laptop, Bob names his phone: both devices list it by that name.
+    await bobLaptop.page.click('#navProfile');
+    const phoneItem = bobLaptop.page.locator('#devices li:not(.current)');
+    await phoneItem.waitFor();
+    expect(await bobLaptop.page.locator('#devices li').count()).toBe(2);
+    expect(await bobLaptop.page.locator('#devices li.current small').innerText()).toMatch(
+      /^This device · signed in /,
+    );
+    await phoneItem.locator('button.rename').click();
+    await bobLaptop.page.fill('#devices form.rename-device input', 'Bob’s phone');
+    await bobLaptop.page.click('#devices form.rename-device button[type="submit"]');
+    await bobLaptop.page.waitForSelector('#devices li:not(.current) .label:text("Bob’s phone")');
+    await bobPhone.page.click('#navProfile');
+    await bobPhone.page.waitForSelector('#devices li.current .label:text("Bob’s phone")');
+    for (const p of people) expect(p.errors, `page errors of ${p.name}`).toEqual([]);
+  });
 });

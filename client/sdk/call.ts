@@ -67,6 +67,7 @@ export abstract class Call extends TypedEmitter<CallEvents> {
   readonly #media: CallMediaSession;
   #activeSince: number | null = null;
   readonly #sharingWired = new WeakSet<RoomSession>();
+  #speaker: string | null = null;
 
   protected constructor(host: CallHost, view: CallView, answeredHere: boolean) {
     super();
@@ -95,9 +96,10 @@ export abstract class Call extends TypedEmitter<CallEvents> {
       this.emit('mediaStateChanged', state);
     });
     this.#media.on('mediaPaused', () => this.emit('participantsChanged', this.participants));
-    this.#media.on('activeSpeaker', (userId) =>
-      this.emit('activeSpeaker', userId === 'self' ? this.host.userId : userId),
-    );
+    this.#media.on('activeSpeaker', (userId) => {
+      this.#speaker = userId === 'self' ? this.host.userId : userId;
+      this.emit('activeSpeaker', this.#speaker);
+    });
     this.#media.on('error', (err) => this.emit('error', err));
     this.#media.on('lost', (reason) => {
       if (this.#state === 'ended') return;
@@ -206,6 +208,11 @@ export abstract class Call extends TypedEmitter<CallEvents> {
 
   async stopScreenShare(): Promise<void> {
     await this.session?.stopScreenShare();
+  }
+
+  /** The loudest person now (a user id, yours included), as the server last said; null: nobody yet. */
+  get activeSpeaker(): string | null {
+    return this.#speaker;
   }
 
   /** This device's screen share while it lasts. */

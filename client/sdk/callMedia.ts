@@ -173,12 +173,15 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     s.on('producerResumed', () => {
       if (this.#session === s) this.emit('mediaPaused');
     });
-    s.on('activeSpeaker', (peerId) => {
+    const speaker = (peerId: string | null): void => {
       if (this.#session !== s) return;
       const userId =
         peerId === null ? null : (s.peers.get(peerId)?.userId ?? (peerId === s.peerId ? 'self' : null));
       this.emit('activeSpeaker', userId);
-    });
+    };
+    s.on('activeSpeaker', speaker);
+    // Said while the session was being set up (the server repeats only changes).
+    if (s.activeSpeaker !== null) queueMicrotask(() => speaker(s.activeSpeaker));
     s.on('reconnecting', () => this.#setState('reconnecting'));
     s.on('reconnected', () => this.#setState('connected'));
     s.on('error', (err) => this.emit('error', err));

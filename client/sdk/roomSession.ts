@@ -87,6 +87,8 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   #closed = false;
   /** Remote producers the server reports paused, by producer id. */
   readonly #paused = new Set<string>();
+  /** The loudest peer as last reported (the server tells changes only; late listeners read this). */
+  #activeSpeaker: string | null = null;
   /** This client's screen share while it lasts. */
   #screen: { stream: MediaStream; producers: types.Producer[] } | undefined;
 
@@ -257,7 +259,10 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
         this.#paused.delete(producerId);
         this.emit('producerResumed', peerId, producerId);
       },
-      activeSpeaker: ({ peerId }) => this.emit('activeSpeaker', peerId),
+      activeSpeaker: ({ peerId }) => {
+        this.#activeSpeaker = peerId;
+        this.emit('activeSpeaker', peerId);
+      },
       roomClosed: ({ reason }) => void this.#end(`room closed: ${reason}`),
     };
     for (const name of ROOM_NOTIFICATIONS) {
@@ -404,6 +409,11 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     const media = this.#media;
     if (!media?.canSend) throw new Error('this device cannot send media');
     await media.publish(tracks);
+  }
+
+  /** The loudest peer (this client's own peer id included) as the server last said; null: nobody yet. */
+  get activeSpeaker(): string | null {
+    return this.#activeSpeaker;
   }
 
   /** Whether the server reports this remote producer paused (muted microphone, camera off). */

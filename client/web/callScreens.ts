@@ -61,6 +61,8 @@ export class CallScreens {
   #incomingShown = false;
   /** History or Profile is open over the in-call screen. */
   #covered = false;
+  /** The active speaker the tiles show. */
+  #shownSpeaker: string | null = null;
 
   constructor(opts: CallScreensOptions) {
     this.#o = opts;
@@ -243,7 +245,9 @@ export class CallScreens {
       if (mine()) this.#render();
     });
     call.on('activeSpeaker', (userId) => {
-      if (mine()) this.#tiles.setSpeaker(userId);
+      if (!mine()) return;
+      this.#shownSpeaker = userId;
+      this.#tiles.setSpeaker(userId);
     });
     call.on('screenShare', () => {
       if (mine()) this.#render();
@@ -401,6 +405,10 @@ export class CallScreens {
     });
     this.#renderControls(c);
     this.#tiles.render(present);
+    if (c.activeSpeaker !== this.#shownSpeaker) {
+      this.#shownSpeaker = c.activeSpeaker;
+      this.#tiles.setSpeaker(c.activeSpeaker);
+    }
     if (!$('addPanel').hidden) this.#renderAddList(c);
     this.#timer ??= setInterval(() => this.#tick(), 1000);
     this.#tick();
@@ -488,6 +496,7 @@ export class CallScreens {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#tiles.clear();
+    this.#shownSpeaker = null;
     $<HTMLVideoElement>('callLocalVideo').srcObject = null;
     if ($('callDevices').getAttribute('aria-expanded') === 'true') {
       this.#o.devices.close();

@@ -106,6 +106,7 @@ export class CallTiles {
     if (attach(audio, p.audio)) this.#devices.applySink(audio);
     // Camera off (paused) or no video yet: the photo, not a frozen frame.
     tile.classList.toggle('no-video', !p.video || p.videoOff);
+    tile.classList.toggle('speaking', this.#speaker === p.userId);
     tile.dataset.state = p.state;
     tile.dataset.audio = p.audioMuted ? 'muted' : 'on';
     tile.dataset.video = p.videoOff ? 'off' : p.video ? 'on' : 'none';
