@@ -251,6 +251,14 @@ export class AccountService {
       }));
   }
 
+  /** Renames one of this user's devices (e.g. "Work laptop"), so the list tells them apart. */
+  async renameDevice(identity: Identity, deviceId: string, label: string): Promise<void> {
+    const device = await this.#store.getDevice(deviceId);
+    // Someone else's device id answers like an unknown one, as for revoking.
+    if (!device || device.userId !== identity.userId || !(await this.#store.renameDevice(deviceId, label)))
+      throw new ServiceError(ErrorCode.NotFound, 'no such device', 404);
+  }
+
   async revokeDevice(identity: Identity, deviceId: string): Promise<void> {
     const device = await this.#store.getDevice(deviceId);
     // Someone else's device id answers like an unknown one: ids are not confirmed to strangers.

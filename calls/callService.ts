@@ -293,6 +293,16 @@ export class CallService {
 
   async historySeen(identity: Identity): Promise<void> {
     await this.#o.calls.clearMissed(identity.userId);
+    // The user's other devices drop their missed-call badge too (the badge is per user, not per device).
+    await this.#o.bus
+      .publish(identity.userId, {
+        notification: 'callHistoryChanged',
+        data: { missedUnseen: 0 },
+        exceptDeviceId: identity.deviceId,
+      })
+      .catch((error: unknown) =>
+        this.#o.log.warn('missed-call badge not synced', { error, userId: identity.userId }),
+      );
   }
 
   async view(call: CallRecord): Promise<CallView> {

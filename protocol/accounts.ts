@@ -29,6 +29,8 @@ export const accountRequests = {
   refresh: z.object({ refreshToken: z.string().min(16).max(256).optional() }),
   /** PATCH /me */
   rename: z.object({ name }),
+  /** PATCH /devices/:deviceId — a name that tells this device apart ("Work laptop"). */
+  renameDevice: z.object({ label: z.string().trim().min(1, 'must not be empty').max(64) }),
   /** POST /contacts/lookup */
   contacts: z.object({ phones: z.array(z.string().max(32)).max(MAX_CONTACT_LOOKUP) }),
 };

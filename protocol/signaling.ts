@@ -118,6 +118,8 @@ export interface ProducerInfo {
   producerId: string;
   kind: 'audio' | 'video';
   paused: boolean;
+  /** What it carries, from the producer's appData (e.g. 'screen', 'screen-audio'); absent: camera/microphone. */
+  source?: string;
 }
 
 export interface TransportOptions {
@@ -222,6 +224,8 @@ export interface NotificationData {
   callUpdated: { call: CallView };
   /** Another of your devices answered: stop ringing here. */
   callAnsweredElsewhere: { callId: string };
+  /** Your unseen missed calls changed on another device (e.g. it opened the history): update the badge. */
+  callHistoryChanged: { missedUnseen: number };
 }
 export type NotificationName = keyof NotificationData;
 

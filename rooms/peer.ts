@@ -247,5 +247,12 @@ export class Peer extends EventEmitter<PeerEvents> {
 }
 
 function producerInfo(p: types.Producer): ProducerInfo {
-  return { producerId: p.id, kind: p.kind, paused: p.paused };
+  // The source lets receivers show a screen share large rather than as the person's camera.
+  const source = p.appData.source;
+  return {
+    producerId: p.id,
+    kind: p.kind,
+    paused: p.paused,
+    ...(typeof source === 'string' ? { source } : {}),
+  };
 }

@@ -12,6 +12,7 @@ import type { AccessTokens } from '../auth/accessTokens.js';
 import type { AccountService } from '../accounts/accountService.js';
 import { accountRoutes } from './routes/accountRoutes.js';
 import { blockRoutes } from './routes/blockRoutes.js';
+import { clientConfigRoutes } from './routes/clientConfigRoutes.js';
 import type { BlockList } from '../accounts/blockList.js';
 import { ErrorCode, ServiceError, unavailableError } from '../protocol/errors.js';
 import { StoreUnavailableError } from '../state/storeUnavailableError.js';
@@ -83,6 +84,7 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
     });
   }
 
+  app.use('/api/v1', clientConfigRoutes({ devTokens: opts.devTokens }));
   app.use(
     '/api/v1',
     accountRoutes({

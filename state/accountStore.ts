@@ -102,6 +102,8 @@ export interface AccountStore {
   listDevices(userId: string): Promise<DeviceRecord[]>;
   deleteDevice(deviceId: string): Promise<void>;
   touchDevice(deviceId: string, lastSeenAt: number): Promise<void>;
+  /** Renames a live device; false if it does not exist (or has expired). */
+  renameDevice(deviceId: string, label: string): Promise<boolean>;
   /**
    * Atomically swaps `presentedHash` for `newHash` if it is the token in force ('rotated'); answers
    * `{ replay: sealed }` if it is the hash the last rotation replaced and that rotation is younger

@@ -170,6 +170,12 @@ export class MemoryAccountStore implements AccountStore, VerificationStore {
     this.#devices.delete(deviceId);
   }
 
+  async renameDevice(deviceId: string, label: string): Promise<boolean> {
+    const d = this.#liveDevice(deviceId);
+    if (d) d.label = label;
+    return d !== undefined;
+  }
+
   async touchDevice(deviceId: string, lastSeenAt: number): Promise<void> {
     const d = this.#liveDevice(deviceId);
     if (d) d.lastSeenAt = lastSeenAt;

@@ -112,6 +112,15 @@ d.lastSeenAt = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], cjson.encode(d), 'KEEPTTL')
 return 1`;
 
+/** Sets the label of the device record in place (atomic with concurrent touches and rotations). */
+const RENAME = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local d = cjson.decode(raw)
+d.label = ARGV[1]
+redis.call('SET', KEYS[1], cjson.encode(d), 'KEEPTTL')
+return 1`;
+
 function parseUser(raw: string): UserRecord {
   const u = JSON.parse(raw) as UserRecord;
   // Lua's cjson turns JSON null into a sentinel it writes back as null; keep the type exact.
@@ -291,6 +300,10 @@ export class RedisAccountStore implements AccountStore, VerificationStore {
     const tx = this.#redis.multi().del(this.#keys.device(deviceId));
     if (device) tx.srem(this.#keys.userDevices(device.userId), deviceId);
     await tx.exec();
+  }
+
+  async renameDevice(deviceId: string, label: string): Promise<boolean> {
+    return (await this.#redis.eval(RENAME, 1, this.#keys.device(deviceId), label)) === 1;
   }
 
   async touchDevice(deviceId: string, lastSeenAt: number): Promise<void> {

@@ -16,7 +16,8 @@ export interface UserMessageTarget {
 }
 
 /** The call notifications relayed as they are to the devices' sockets. */
-export type RelayedNotification = 'callIncoming' | 'callUpdated' | 'callAnsweredElsewhere';
+export type RelayedNotification =
+  'callIncoming' | 'callUpdated' | 'callAnsweredElsewhere' | 'callHistoryChanged';
 
 /**
  * Every message the bus carries, told apart by `notification`: a call notification to relay to

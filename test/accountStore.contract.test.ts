@@ -183,6 +183,9 @@ describe.each(Object.keys(accountMakers))('AccountStore contract: %s', (kind) =>
     expect((await s.listDevices('u1')).map((d) => d.deviceId).sort()).toEqual(['d1', 'd2']);
     await s.touchDevice('d1', 42);
     expect((await s.getDevice('d1'))?.lastSeenAt).toBe(42);
+    expect(await s.renameDevice('d1', 'Work laptop')).toBe(true);
+    expect(await s.getDevice('d1')).toMatchObject({ label: 'Work laptop', lastSeenAt: 42, refreshHash: 'a' });
+    expect(await s.renameDevice('nope', 'x')).toBe(false);
     await s.deleteDevice('d1');
     expect((await s.listDevices('u1')).map((d) => d.deviceId)).toEqual(['d2']);
     expect(await s.getDevice('d1')).toBeNull();

@@ -161,6 +161,28 @@ describe.each(backends)('phone accounts over HTTP (%s state)', (backend) => {
     expect((await api('GET', '/api/v1/me', { token: a1.accessToken })).status).toBe(401);
   });
 
+  it('renames my own device (listed with its new name), not someone else’s; a bad name is a 400', async () => {
+    const a1 = await signIn('+12015550140', 'Cy', 'c1');
+    const a2 = await signIn('+12015550140', 'Cy', 'c2');
+    const b = await signIn('+12015550141', 'Dee', 'd');
+    const path = `/api/v1/devices/${a1.deviceId}`;
+    expect((await api('PATCH', path, { token: b.accessToken, json: { label: 'Mine now' } })).status).toBe(
+      404,
+    );
+    const bad = await api('PATCH', path, { token: a2.accessToken, json: { label: '   ' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe(ErrorCode.InvalidParams);
+    expect(
+      (await api('PATCH', path, { token: a2.accessToken, json: { label: ' Work laptop ' } })).status,
+    ).toBe(204);
+    const listed = (await api('GET', '/api/v1/devices', { token: a1.accessToken })).body.devices as {
+      deviceId: string;
+      label: string;
+    }[];
+    expect(listed.find((d) => d.deviceId === a1.deviceId)?.label).toBe('Work laptop');
+    expect(listed.find((d) => d.deviceId === a2.deviceId)?.label).toBe('c2');
+  });
+
   it('delivers real codes through the SMS gateway, stores only their hash, and limits resends', async () => {
     const phone = '+12025550123';
     expect((await api('POST', '/api/v1/auth/code', { json: { phone } })).status).toBe(202);

@@ -156,8 +156,8 @@ describe('messenger calls in the browser', () => {
 
     // The call has lasted a moment; Alice hangs up and it ends for both.
     await alice.page.click('#callHangup');
-    expect(await endedMessage(alice.page)).toBe('Call ended');
-    expect(await endedMessage(bobLaptop.page)).toBe('Call ended');
+    expect(await endedMessage(alice.page)).toBe('Call with Bob One ended');
+    expect(await endedMessage(bobLaptop.page)).toBe('Call with Alice One ended');
     await alice.page.waitForSelector('#contacts:not([hidden])');
 
     for (const p of [alice, bobLaptop]) {
@@ -268,7 +268,7 @@ describe('messenger calls in the browser', () => {
     expect(bobs[0]).toMatchObject({ direction: 'incoming', outcome: 'busy', missed: false });
 
     await bob.page.click('#callHangup');
-    expect(await endedMessage(bob.page)).toBe('Call ended');
+    expect(await endedMessage(bob.page)).toBe('Call with Carol Four ended');
     expect((await waitForCall(carolWs, (c) => c.state === 'ended')).endReason).toBe('hung-up');
     noPageErrors();
   });
@@ -332,7 +332,7 @@ describe('messenger calls in the browser', () => {
     expect(await bob.page.isHidden('#callEnded')).toBe(true);
 
     await bob.page.click('#callHangup');
-    expect(await endedMessage(alice.page)).toBe('Call ended');
+    expect(await endedMessage(alice.page)).toBe('Call with Bob Six ended');
     noPageErrors();
   });
 
@@ -404,7 +404,7 @@ describe('messenger calls in the browser', () => {
     expect((await historyOf(bob.page)).entries.map((e) => e.callId)).toEqual([callId]);
     expect(await bob.page.isHidden('#callEnded')).toBe(true);
     await alice.page.click('#callHangup');
-    expect(await endedMessage(bob.page)).toBe('Call ended');
+    expect(await endedMessage(bob.page)).toBe('Call with Alice Ten ended');
     noPageErrors();
   });
 
@@ -457,7 +457,7 @@ describe('messenger calls in the browser', () => {
 
     // Alice leaves: the call goes on for Bob and Carol, media still flowing between them.
     await alice.page.click('#callHangup');
-    expect(await endedMessage(alice.page)).toBe('Call ended');
+    expect(await endedMessage(alice.page)).toBe('Call with Bob Seven and Carol Seven ended');
     for (const p of [bob, carol])
       await p.page.waitForSelector(`.call-tile.remote[data-user-id="${alice.userId}"]`, {
         state: 'detached',
@@ -469,12 +469,21 @@ describe('messenger calls in the browser', () => {
 
     // The last two leave; the call is over.
     await bob.page.click('#callHangup');
-    expect(await endedMessage(bob.page)).toBe('Call ended');
+    expect(await endedMessage(bob.page)).toBe('Call with Alice Seven and Carol Seven ended');
+    // Carol is the last one: the page says so, and names the call's people (never "Someone").
+    await carol.page.waitForSelector('#callAlone:text("You are the only one here. Everyone else has left.")');
+    expect(await text(carol.page, '#inCallNames')).toBe('Alice Seven and Bob Seven');
     await carol.page.click('#callHangup');
-    expect(await endedMessage(carol.page)).toBe('Call ended');
+    expect(await endedMessage(carol.page)).toBe('Call with Alice Seven and Bob Seven ended');
     const entries = (await historyOf(carol.page)).entries.filter((e) => e.callId === callId);
     expect(entries).toHaveLength(1);
     expect(entries[0]!.durationSeconds).toBeGreaterThan(0);
+    // Alice's contacts are no longer ticked after the group call.
+    await alice.page.waitForSelector('#contacts:not([hidden])');
+    for (const p of [bob, carol])
+      expect(await alice.page.isChecked(`li.contact[data-user-id="${p.userId}"] .contact-select`)).toBe(
+        false,
+      );
     noPageErrors();
   }, 120_000);
 
@@ -523,7 +532,7 @@ describe('messenger calls in the browser', () => {
       expect(await alice.page.locator('#callTiles .call-tile.remote').count()).toBe(1);
 
       await alice.page.click('#callHangup');
-      expect(await endedMessage(bob.page)).toBe('Call ended');
+      expect(await endedMessage(bob.page)).toBe('Call with Alice Nine ended');
       noPageErrors();
     }, 90_000);
   });
@@ -602,8 +611,8 @@ describe('messenger calls in the browser', () => {
       expect(main.relay.counts.hosted).toBe(1);
 
       await bob.page.click('#callHangup');
-      expect(await endedMessage(bob.page)).toBe('Call ended');
-      expect(await endedMessage(alice.page)).toBe('Call ended');
+      expect(await endedMessage(bob.page)).toBe('Call with Alice Eight ended');
+      expect(await endedMessage(alice.page)).toBe('Call with Bob Eight ended');
       const entry = await historyOnScreen(alice.page, callId);
       expect(entry.seconds).toBeGreaterThan(0);
       noPageErrors();

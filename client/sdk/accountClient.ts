@@ -226,6 +226,14 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
     return (await this.#authedJson<'devices'>('GET', '/api/v1/devices')).devices;
   }
 
+  /** Gives one of your devices a name of your choice (1–64 characters). */
+  async renameDevice(deviceId: string, label: string): Promise<void> {
+    await this.#authed('PATCH', `/api/v1/devices/${encodeURIComponent(deviceId)}`, {
+      body: JSON.stringify({ label } satisfies AccountRequest['renameDevice']),
+      contentType: 'application/json',
+    });
+  }
+
   /** Signs a device out. Revoking this device signs this client out too. */
   async revokeDevice(deviceId: string): Promise<void> {
     await this.#authed('DELETE', `/api/v1/devices/${encodeURIComponent(deviceId)}`);

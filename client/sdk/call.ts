@@ -32,6 +32,10 @@ type CallEvents = {
   track: [CallTrack];
   trackEnded: [CallTrack];
   mediaStateChanged: [CallMediaState];
+  /** The loudest person now (a user id, yours included); null when nobody speaks. */
+  activeSpeaker: [userId: string | null];
+  /** This device's screen share started or stopped (also from the browser's own "Stop sharing"). */
+  screenShare: [sharing: boolean];
   /** Another of your devices answered this call (`ended` follows with 'answered-elsewhere'). */
   answeredElsewhere: [];
   ended: [CallEndedReason];
@@ -62,6 +66,8 @@ export abstract class Call extends TypedEmitter<CallEvents> {
   #joining: Promise<void> | undefined;
   readonly #media: CallMediaSession;
   #activeSince: number | null = null;
+  readonly #sharingWired = new WeakSet<RoomSession>();
+  #speaker: string | null = null;
 
   protected constructor(host: CallHost, view: CallView, answeredHere: boolean) {
     super();
@@ -80,7 +86,20 @@ export abstract class Call extends TypedEmitter<CallEvents> {
       this.emit('participantsChanged', this.participants);
     });
     this.#media.on('peersChanged', () => this.emit('participantsChanged', this.participants));
-    this.#media.on('stateChanged', (state) => this.emit('mediaStateChanged', state));
+    this.#media.on('stateChanged', (state) => {
+      // The room session exists from 'connected' on: follow its screen share from then.
+      const session = this.#media.session;
+      if (state === 'connected' && session && !this.#sharingWired.has(session)) {
+        this.#sharingWired.add(session);
+        session.on('screenShare', (sharing) => this.emit('screenShare', sharing));
+      }
+      this.emit('mediaStateChanged', state);
+    });
+    this.#media.on('mediaPaused', () => this.emit('participantsChanged', this.participants));
+    this.#media.on('activeSpeaker', (userId) => {
+      this.#speaker = userId === 'self' ? this.host.userId : userId;
+      this.emit('activeSpeaker', this.#speaker);
+    });
     this.#media.on('error', (err) => this.emit('error', err));
     this.#media.on('lost', (reason) => {
       if (this.#state === 'ended') return;
@@ -175,6 +194,58 @@ export abstract class Call extends TypedEmitter<CallEvents> {
   /** Mutes the microphone or turns the camera off (the server stops forwarding; others are told). */
   async setMuted(kind: 'audio' | 'video', muted: boolean): Promise<void> {
     await this.#media.setMuted(kind, muted);
+  }
+
+  /**
+   * Shares a screen, window or tab to the call (shown large to the others); resolves with the
+   * stream once it is sent. Stop with `stopScreenShare()` or the browser's own "Stop sharing".
+   */
+  async shareScreen(stream?: MediaStream): Promise<MediaStream> {
+    const session = this.session;
+    if (!session) throw new Error('the call has no media yet');
+    return session.shareScreen(stream);
+  }
+
+  async stopScreenShare(): Promise<void> {
+    await this.session?.stopScreenShare();
+  }
+
+  /** The loudest person now (a user id, yours included), as the server last said; null: nobody yet. */
+  get activeSpeaker(): string | null {
+    return this.#speaker;
+  }
+
+  /** This device's screen share while it lasts. */
+  get screenStream(): MediaStream | undefined {
+    return this.session?.screenStream;
+  }
+
+  /**
+   * Switches microphone or camera mid-call: opens `deviceId`, swaps the sent track in place
+   * (`replaceTrack`, no renegotiation) and in `localStream`, and stops the old one. Keeps the mute state.
+   */
+  async switchDevice(kind: 'audio' | 'video', deviceId: string): Promise<MediaStreamTrack> {
+    const stream = this.localStream;
+    if (!stream) throw new Error('the call has no camera or microphone yet');
+    const constraints = { deviceId: { exact: deviceId } };
+    const opened = await navigator.mediaDevices.getUserMedia(
+      kind === 'audio' ? { audio: constraints } : { video: { ...constraints, width: 640, height: 480 } },
+    );
+    const track = kind === 'audio' ? opened.getAudioTracks()[0] : opened.getVideoTracks()[0];
+    if (!track) throw new Error(`no ${kind} track from that device`);
+    if (this.isOver()) {
+      track.stop();
+      throw new Error(`the call has ended (${this.endReason})`);
+    }
+    track.enabled = !this.muted[kind];
+    const old = kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks();
+    await this.session?.replaceTrack(kind, track);
+    for (const t of old) {
+      stream.removeTrack(t);
+      t.stop();
+    }
+    stream.addTrack(track);
+    return track;
   }
 
   /** This participant's remote tracks (audio and/or video). */
@@ -279,9 +350,15 @@ export abstract class Call extends TypedEmitter<CallEvents> {
   }
 
   #person(p: CallView['participants'][number]): CallParticipant {
-    const tracks = this.tracksOf(p.userId);
-    const latest = (kind: 'audio' | 'video'): MediaStreamTrack | null =>
-      tracks.filter((t) => t.kind === kind).at(-1)?.track ?? null;
+    const all = this.tracksOf(p.userId);
+    const tracks = all.filter((t) => !t.remote.source?.startsWith('screen'));
+    const latestTrack = (kind: 'audio' | 'video'): CallTrack | undefined =>
+      tracks.filter((t) => t.kind === kind).at(-1);
+    const latest = (kind: 'audio' | 'video'): MediaStreamTrack | null => latestTrack(kind)?.track ?? null;
+    const paused = (kind: 'audio' | 'video'): boolean => {
+      const t = latestTrack(kind);
+      return t !== undefined && (this.session?.isPaused(t.remote.producerId) ?? false);
+    };
     return {
       userId: p.userId,
       name: p.name,
@@ -291,6 +368,10 @@ export abstract class Call extends TypedEmitter<CallEvents> {
       isCaller: p.userId === this.#view.callerId,
       audio: latest('audio'),
       video: latest('video'),
+      screen: all.filter((t) => t.kind === 'video' && t.remote.source === 'screen').at(-1)?.track ?? null,
+      screenAudio: all.filter((t) => t.remote.source === 'screen-audio').at(-1)?.track ?? null,
+      audioMuted: paused('audio'),
+      videoOff: paused('video'),
     };
   }
 

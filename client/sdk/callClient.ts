@@ -59,6 +59,8 @@ type CallClientEvents = {
   connectionStateChanged: [CallConnectionState];
   /** Any call of this device ended (its own `ended` fires as well). */
   callEnded: [AnyCall, CallEndedReason];
+  /** The unseen missed calls changed elsewhere (another device of yours opened the history). */
+  missedCallsChanged: [missedUnseen: number];
   error: [Error];
 };
 
@@ -234,6 +236,9 @@ export class CallClient extends TypedEmitter<CallClientEvents> {
     });
     c.on('callAnsweredElsewhere', ({ callId }) => {
       if (!this.#closed && !this.#deferred.has(callId)) this.#calls.get(callId)?.[ELSEWHERE]();
+    });
+    c.on('callHistoryChanged', ({ missedUnseen }) => {
+      if (!this.#closed) this.emit('missedCallsChanged', missedUnseen);
     });
     c.on('stateChanged', (state) => {
       if (!this.#closed) this.#setState(connectionStateOf(state));

@@ -35,6 +35,10 @@ type CallMediaEvents = {
   /** Someone joined or left the media room. */
   peersChanged: [];
   stateChanged: [CallMediaState];
+  /** Someone paused or resumed a producer (mute, camera off). */
+  mediaPaused: [];
+  /** The loudest participant now (a user id; null: nobody speaks). */
+  activeSpeaker: [userId: string | null];
   error: [Error];
   /** The media room is gone for good while the call goes on (reconnecting gave up, room closed). */
   lost: [reason: string];
@@ -163,6 +167,21 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     s.on('peerLeft', () => {
       if (this.#session === s) this.emit('peersChanged');
     });
+    s.on('producerPaused', () => {
+      if (this.#session === s) this.emit('mediaPaused');
+    });
+    s.on('producerResumed', () => {
+      if (this.#session === s) this.emit('mediaPaused');
+    });
+    const speaker = (peerId: string | null): void => {
+      if (this.#session !== s) return;
+      const userId =
+        peerId === null ? null : (s.peers.get(peerId)?.userId ?? (peerId === s.peerId ? 'self' : null));
+      this.emit('activeSpeaker', userId);
+    };
+    s.on('activeSpeaker', speaker);
+    // Said while the session was being set up (the server repeats only changes).
+    if (s.activeSpeaker !== null) queueMicrotask(() => speaker(s.activeSpeaker));
     s.on('reconnecting', () => this.#setState('reconnecting'));
     s.on('reconnected', () => this.#setState('connected'));
     s.on('error', (err) => this.emit('error', err));

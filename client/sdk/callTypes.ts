@@ -20,6 +20,14 @@ export interface CallParticipant extends UserSummary {
   /** This person's media as this device receives it; null until it arrives (or while it is off). */
   audio: MediaStreamTrack | null;
   video: MediaStreamTrack | null;
+  /** Their screen share (shown large), null when they do not share. */
+  screen: MediaStreamTrack | null;
+  /** The screen share's own audio (a tab's sound), where the browser offered it. */
+  screenAudio: MediaStreamTrack | null;
+  /** They muted their microphone (the server paused it). */
+  audioMuted: boolean;
+  /** They turned their camera off (paused): show their photo, not the last frame. */
+  videoOff: boolean;
 }
 
 // Methods the client calls on its calls, keyed by symbols.

@@ -15,6 +15,8 @@ export interface RemoteTrack {
   producerId: string;
   kind: 'audio' | 'video';
   track: MediaStreamTrack;
+  /** What the producer carries (e.g. 'screen', 'screen-audio'); undefined for camera/microphone. */
+  source?: string;
 }
 
 export type MediaKind = 'audio' | 'video';
@@ -41,6 +43,8 @@ export class RoomMedia {
   readonly #signaling: SignalingConnection;
   readonly #sink: RoomMediaSink;
   readonly #consumers = new Map<string, types.Consumer>();
+  /** Producers beyond camera and microphone (screen share), closed with the media. */
+  readonly #extraProducers = new Set<types.Producer>();
   #sendTransport: types.Transport | undefined;
   #recvTransport: types.Transport | undefined;
   #closed = false;
@@ -111,6 +115,32 @@ export class RoomMedia {
     }
   }
 
+  /**
+   * Produces one more track beside camera and microphone (a screen share), tagged with its source
+   * so receivers can tell it apart. The caller owns the producer and closes it with `closeProducer`.
+   */
+  async produceExtra(track: MediaStreamTrack, source: string): Promise<types.Producer> {
+    const transport = this.#sendTransport;
+    if (!transport) throw new Error('this device cannot send media');
+    const producer = await transport.produce({ track, appData: { source }, stopTracks: false });
+    this.#extraProducers.add(producer);
+    return producer;
+  }
+
+  /** Closes a producer of `produceExtra` here and on the server (the others drop its track). */
+  async closeProducer(producer: types.Producer): Promise<void> {
+    this.#extraProducers.delete(producer);
+    if (producer.closed) return;
+    producer.close();
+    if (this.#closed) return;
+    await this.#signaling.request('closeProducer', { producerId: producer.id });
+  }
+
+  /** Swaps the camera or microphone track in place (no new producer, no renegotiation). */
+  async replaceTrack(kind: MediaKind, track: MediaStreamTrack): Promise<void> {
+    await this.#sink.producers.get(kind)?.replaceTrack({ track });
+  }
+
   /** Mutes by pausing the producer: the server stops forwarding and tells the others. */
   async setMuted(kind: MediaKind, muted: boolean): Promise<void> {
     const producer = this.#sink.producers.get(kind);
@@ -159,6 +189,7 @@ export class RoomMedia {
       producerId: producer.producerId,
       kind: answer.kind,
       track: consumer.track,
+      ...(producer.source ? { source: producer.source } : {}),
     };
     this.#sink.remoteTracks.set(consumer.id, remote);
     this.#sink.track(remote);
@@ -196,6 +227,8 @@ export class RoomMedia {
     for (const id of [...this.#consumers.keys()]) this.dropConsumer(id);
     for (const p of this.#sink.producers.values()) p.close();
     this.#sink.producers.clear();
+    for (const p of this.#extraProducers) p.close();
+    this.#extraProducers.clear();
     this.#sendTransport?.close();
     this.#recvTransport?.close();
     this.#sendTransport = undefined;

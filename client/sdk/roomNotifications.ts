@@ -12,6 +12,8 @@ export const ROOM_NOTIFICATIONS = [
   'newProducer',
   'producerClosed',
   'consumerClosed',
+  'producerPaused',
+  'producerResumed',
   'activeSpeaker',
   'roomClosed',
 ] as const satisfies readonly NotificationName[];

@@ -32,6 +32,11 @@ type RoomSessionEvents = {
   track: [RemoteTrack];
   trackEnded: [RemoteTrack];
   activeSpeaker: [peerId: string | null];
+  /** A remote producer was paused (a muted microphone, a camera turned off) or resumed. */
+  producerPaused: [peerId: string, producerId: string];
+  producerResumed: [peerId: string, producerId: string];
+  /** This client's screen share started or stopped (also when the browser's own bar stopped it). */
+  screenShare: [sharing: boolean];
   transportState: [direction: 'send' | 'recv', state: string];
   /** The connection closed (e.g. the access token expired, 4001) and the session is entering again. */
   reconnecting: [attempt: number];
@@ -80,6 +85,12 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   readonly #muted = { audio: false, video: false };
   #reconnecting = false;
   #closed = false;
+  /** Remote producers the server reports paused, by producer id. */
+  readonly #paused = new Set<string>();
+  /** The loudest peer as last reported (the server tells changes only; late listeners read this). */
+  #activeSpeaker: string | null = null;
+  /** This client's screen share while it lasts. */
+  #screen: { stream: MediaStream; producers: types.Producer[] } | undefined;
 
   private constructor(opts: AttachOptions, c: Entered) {
     super();
@@ -231,10 +242,27 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
         this.#media?.dropWhere((t) => t.peerId === peerId);
         if (this.peers.delete(peerId)) this.emit('peerLeft', peerId);
       },
-      newProducer: ({ peerId, producer }) => whenReady(() => this.#media!.consume(peerId, producer)),
+      newProducer: ({ peerId, producer }) => {
+        if (producer.paused) this.#paused.add(producer.producerId);
+        whenReady(() => this.#media!.consume(peerId, producer));
+      },
       consumerClosed: ({ consumerId }) => this.#media?.dropConsumer(consumerId),
-      producerClosed: ({ producerId }) => this.#media?.dropWhere((t) => t.producerId === producerId),
-      activeSpeaker: ({ peerId }) => this.emit('activeSpeaker', peerId),
+      producerClosed: ({ producerId }) => {
+        this.#paused.delete(producerId);
+        this.#media?.dropWhere((t) => t.producerId === producerId);
+      },
+      producerPaused: ({ peerId, producerId }) => {
+        this.#paused.add(producerId);
+        this.emit('producerPaused', peerId, producerId);
+      },
+      producerResumed: ({ peerId, producerId }) => {
+        this.#paused.delete(producerId);
+        this.emit('producerResumed', peerId, producerId);
+      },
+      activeSpeaker: ({ peerId }) => {
+        this.#activeSpeaker = peerId;
+        this.emit('activeSpeaker', peerId);
+      },
       roomClosed: ({ reason }) => void this.#end(`room closed: ${reason}`),
     };
     for (const name of ROOM_NOTIFICATIONS) {
@@ -268,6 +296,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       this.emit('peerLeft', peerId);
     }
     const listed = peers.filter((p) => !changed.has(p.peerId));
+    for (const p of listed) for (const pr of p.producers) if (pr.paused) this.#paused.add(pr.producerId);
     for (const peer of listed) {
       const remote = { peerId: peer.peerId, userId: peer.userId, displayName: peer.displayName };
       const known = this.peers.has(peer.peerId);
@@ -293,6 +322,9 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
    */
   async #reenter(closeCode: number, connectionComesBack: boolean): Promise<void> {
     this.#reconnecting = true;
+    // A re-entry has new producers everywhere; a screen share is not carried over (the app may share again).
+    this.#paused.clear();
+    await this.stopScreenShare();
     this.#media?.close();
     this.#media = undefined;
     for (const off of this.#unlisten.splice(0)) off();
@@ -379,6 +411,82 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     await media.publish(tracks);
   }
 
+  /** The loudest peer (this client's own peer id included) as the server last said; null: nobody yet. */
+  get activeSpeaker(): string | null {
+    return this.#activeSpeaker;
+  }
+
+  /** Whether the server reports this remote producer paused (muted microphone, camera off). */
+  isPaused(producerId: string): boolean {
+    return this.#paused.has(producerId);
+  }
+
+  /**
+   * Swaps the published camera or microphone (another device) in place with `replaceTrack`: no new
+   * producer, so the others keep their consumer. The old track is the caller's to stop.
+   */
+  async replaceTrack(kind: MediaKind, track: MediaStreamTrack): Promise<void> {
+    this.#published[kind] = track;
+    await this.#media?.replaceTrack(kind, track);
+  }
+
+  /** The screen share's stream while this client shares its screen. */
+  get screenStream(): MediaStream | undefined {
+    return this.#screen?.stream;
+  }
+
+  /**
+   * Shares a screen, window or tab (`getDisplayMedia`, with its audio where the browser offers it)
+   * as extra producers tagged `source: 'screen'` / `'screen-audio'`, beside camera and microphone.
+   * Ends with `stopScreenShare()` or when the browser's own "Stop sharing" ends the track.
+   */
+  async shareScreen(stream?: MediaStream): Promise<MediaStream> {
+    if (this.#screen) return this.#screen.stream;
+    const media = this.#media;
+    if (!media?.canSend) throw new Error('this device cannot send media');
+    const display = stream ?? (await navigator.mediaDevices.getDisplayMedia({ video: true, audio: true }));
+    const share = { stream: display, producers: [] as types.Producer[] };
+    this.#screen = share;
+    try {
+      const video = display.getVideoTracks()[0];
+      if (!video) throw new Error('the screen share has no video');
+      video.addEventListener('ended', () => {
+        if (this.#screen === share) void this.stopScreenShare();
+      });
+      const audio = display.getAudioTracks()[0];
+      for (const [track, source] of [
+        [video, 'screen'],
+        [audio, 'screen-audio'],
+      ] as const) {
+        if (!track) continue;
+        const producer = await media.produceExtra(track, source);
+        share.producers.push(producer);
+        // Stopped while producing: do not leave this one behind.
+        if (this.#screen !== share) await media.closeProducer(producer);
+      }
+    } catch (err) {
+      if (this.#screen === share) await this.stopScreenShare();
+      throw err;
+    }
+    this.emit('screenShare', true);
+    return display;
+  }
+
+  /** Stops the screen share (tracks and producers); the others drop its tracks. Idempotent. */
+  async stopScreenShare(): Promise<void> {
+    const share = this.#screen;
+    if (!share) return;
+    this.#screen = undefined;
+    for (const t of share.stream.getTracks()) t.stop();
+    const media = this.#media;
+    await Promise.all(
+      share.producers.map((p) =>
+        media ? media.closeProducer(p).catch((err: unknown) => this.emit('error', err as Error)) : p.close(),
+      ),
+    );
+    this.emit('screenShare', false);
+  }
+
   /** Mutes by pausing the producer: the server stops forwarding and tells the others. */
   async setMuted(kind: MediaKind, muted: boolean): Promise<void> {
     this.#muted[kind] = muted;
@@ -403,6 +511,8 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   async #end(reason: string): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const t of this.#screen?.stream.getTracks() ?? []) t.stop();
+    this.#screen = undefined;
     this.#media?.close();
     this.#media = undefined;
     for (const track of [this.#published.audio, this.#published.video]) track?.stop();

@@ -17,6 +17,7 @@ import {
 import { CallView } from './call.js';
 import { CallScreens } from './callScreens.js';
 import { ContactsView } from './contacts.js';
+import { DevicePicker } from './devicePicker.js';
 import { $, busy, deviceLabel, showError } from './dom.js';
 import { HistoryView } from './history.js';
 import { describeError } from './messages.js';
@@ -35,6 +36,8 @@ declare global {
       calls: () => CallClient | undefined;
       /** The messenger call on screen. */
       currentCall: () => AnyCall | undefined;
+      /** What rings now and whether the page's audio runs (ringtone / ringback). */
+      ringing: () => { kind: string | undefined; audio: string; notifications: number };
     };
   }
 }
@@ -54,13 +57,15 @@ const state = {
   devTokens: false,
   /** The current call authenticates with the account (ends when the account signs out). */
   callUsesAccount: false,
+  /** Signed out, the development room form replaces the sign-in (never beside it). */
+  devForm: false,
 };
 
 const statusEl = $('status');
 const setStatus = (text: string): void => {
   statusEl.textContent = text;
 };
-setStatus('Not connected');
+setStatus('Connecting…');
 
 const call = new CallView({ setStatus, onChange: () => render() });
 const profile = new ProfileView(account, photos);
@@ -70,6 +75,7 @@ const signIn = new SignInView(account, (photoError) => {
 const startCall = (userIds: string[], media: 'audio' | 'video'): void =>
   void screens.startCall(userIds, media);
 const contacts = new ContactsView(account, photos, startCall);
+const devices = new DevicePicker();
 const history = new HistoryView(startCall);
 const screens = new CallScreens({
   account,
@@ -85,12 +91,19 @@ const screens = new CallScreens({
   setStatus: (text) => {
     if (!call.active) setStatus(text);
   },
+  devices,
+  onReturn: () => openScreen('call'),
 });
 window.callApp = {
   session: () => call.session,
   account,
   calls: () => screens.client,
   currentCall: () => screens.current,
+  ringing: () => ({
+    kind: screens.ringer.ringing,
+    audio: screens.ringer.audioState,
+    notifications: screens.attention.notified,
+  }),
 };
 
 const joinForm = $<HTMLFormElement>('joinForm');
@@ -103,14 +116,28 @@ function render(): void {
   // A messenger call (placing, ringing, in it) covers the other screens.
   const calling = signedIn && screens.active;
   const callScreen = !signedIn || state.screen === 'call';
-  $('signIn').hidden = state.phase !== 'signedOut' || inCall;
+  const devForm = !signedIn && state.devTokens && state.devForm;
+  $('signIn').hidden = state.phase !== 'signedOut' || inCall || devForm;
+  $('devJoinOffer').hidden = !state.devTokens;
+  $('hideDevJoin').hidden = signedIn || inCall;
   $('account').hidden = !signedIn;
-  $('profile').hidden = !signedIn || state.screen !== 'profile' || calling;
-  $('history').hidden = !signedIn || state.screen !== 'history' || calling;
+  // History and Profile open over a call without leaving it (the call screen offers a way back).
+  $('profile').hidden = !signedIn || state.screen !== 'profile';
+  $('history').hidden = !signedIn || state.screen !== 'history';
+  screens.setCovered(signedIn && !callScreen);
   $('contacts').hidden = !signedIn || !callScreen || inCall || calling;
   joinForm.hidden =
-    inCall || calling || !callScreen || state.phase === 'loading' || (!signedIn && !state.devTokens);
+    inCall ||
+    calling ||
+    !callScreen ||
+    state.phase === 'loading' ||
+    // Signed in, the room call is the account's; signed out it needs development tokens.
+    (!signedIn && !devForm);
   $('call').hidden = !inCall || !callScreen;
+  if ($('contacts').hidden && $('checkDevices').getAttribute('aria-expanded') === 'true') {
+    devices.close();
+    $('checkDevices').setAttribute('aria-expanded', 'false');
+  }
   // Signed in, the display name is the account's; the name field is for development sign-in only.
   $('devHint').hidden = signedIn;
   $('displayNameLabel').hidden = signedIn;
@@ -176,6 +203,22 @@ function signedOutMessage(reason: string): string {
   return 'Your session has ended. Please sign in again.';
 }
 
+$('showDevJoin').addEventListener('click', () => {
+  state.devForm = true;
+  render();
+  displayNameInput.focus();
+});
+$('hideDevJoin').addEventListener('click', () => {
+  state.devForm = false;
+  render();
+});
+$('checkDevices').addEventListener('click', () => {
+  const button = $('checkDevices');
+  const open = button.getAttribute('aria-expanded') !== 'true';
+  button.setAttribute('aria-expanded', String(open));
+  if (open) void devices.open($('contactsDevicesSlot'), { preview: true });
+  else devices.close();
+});
 $('navCall').addEventListener('click', () => openScreen('call'));
 $('navHistory').addEventListener('click', () => openScreen('history'));
 $('navProfile').addEventListener('click', () => openScreen('profile'));
@@ -190,6 +233,8 @@ $('signOut').addEventListener('click', () => {
 /** An invite link opened this page (`#room=…&invite=…`): the join form joins that room with it. */
 const invited = parseRoomInviteLink(location.hash);
 if (invited) {
+  // An invite link is for the room: signed out, show the room form rather than the sign-in.
+  state.devForm = true;
   $<HTMLInputElement>('roomName').value = invited.room;
   $('invitedHint').textContent = `You were invited to the room "${invited.room}".`;
   $('invitedHint').hidden = false;
@@ -229,18 +274,13 @@ joinForm.addEventListener('submit', (ev) => {
   });
 });
 
-/**
- * Whether the server issues development tokens. Only `POST /api/v1/dev/token` exists, so ask it with
- * an empty body: 400 (invalid params) means the endpoint is there, 404 that it is not. No token is made.
- */
+/** Whether the server issues development tokens (GET /api/v1/client-config; false if it cannot say). */
 async function probeDevTokens(): Promise<boolean> {
   try {
-    const res = await fetch('/api/v1/dev/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    });
-    return res.status === 400;
+    const res = await fetch('/api/v1/client-config');
+    if (!res.ok) return false;
+    const body = (await res.json()) as { devTokens?: unknown };
+    return body.devTokens === true;
   } catch {
     return false;
   }

@@ -1,7 +1,10 @@
 /**
  * Messenger calls on the page: the device's CallClient, and the incoming, outgoing ("Calling…",
  * "Ringing…"), in-call and "call over" screens. While a call rings or runs, its screen replaces the
- * others (app.ts asks `active`).
+ * others (app.ts asks `active`), except that History and Profile can be opened during a call
+ * without leaving it (`setCovered`). Ringing rings (ringer.ts), flashes the title and notifies
+ * (attention.ts), and moves focus to Accept; keyboard shortcuts: Alt+A accept, Alt+D decline,
+ * Alt+M mute, Alt+V camera, Alt+S screen share, Alt+H hang up.
  */
 import {
   ApiError,
@@ -9,11 +12,14 @@ import {
   type AccountClient,
   type AnyCall,
   type CallMedia,
-  type CallParticipant,
   type IncomingCall,
   type UserSummary,
 } from '../sdk/index.js';
+import { Attention } from './attention.js';
+import { CallTiles } from './callTiles.js';
 import { duration, endMessage, mediaWord, nameList } from './callText.js';
+import type { DevicePicker } from './devicePicker.js';
+import { Ringer } from './ringer.js';
 import type { ContactsView } from './contacts.js';
 import { $, busy, showError } from './dom.js';
 import type { HistoryView } from './history.js';
@@ -32,8 +38,11 @@ export interface CallScreensOptions {
   onChange: () => void;
   /** Before answering or placing a call: e.g. leave the room call. */
   beforeCall: () => Promise<void>;
+  /** "Back to the call" was clicked on another screen. */
+  onReturn?: () => void;
   /** The header's connection status. */
   setStatus: (text: string) => void;
+  devices: DevicePicker;
 }
 
 export class CallScreens {
@@ -45,10 +54,23 @@ export class CallScreens {
   readonly #tracked = new WeakSet<AnyCall>();
   #generation = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
-  readonly #tiles = $('callTiles');
+  readonly #tiles: CallTiles;
+  readonly ringer = new Ringer();
+  readonly attention = new Attention();
+  /** The incoming panel was on screen at the last render (focus moves to Accept when it appears). */
+  #incomingShown = false;
+  /** History or Profile is open over the in-call screen. */
+  #covered = false;
+  /** The active speaker the tiles show. */
+  #shownSpeaker: string | null = null;
 
   constructor(opts: CallScreensOptions) {
     this.#o = opts;
+    this.#tiles = new CallTiles($('callTiles'), opts.photos, opts.devices);
+    $('callShare').addEventListener('click', () => void this.#toggleShare());
+    $('callDevices').addEventListener('click', () => void this.#toggleDevices());
+    $('returnToCallButton').addEventListener('click', () => this.#o.onReturn?.());
+    document.addEventListener('keydown', (ev) => this.#shortcut(ev));
     $('acceptCall').addEventListener('click', () => void this.#accept());
     $('declineCall').addEventListener('click', () => {
       const c = this.#current;
@@ -95,6 +117,8 @@ export class CallScreens {
         const client = await CallClient.connect({
           url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
           getToken: (rejected) => this.#o.account.getAccessToken(rejected),
+          // The camera and microphone chosen on the device panel.
+          getUserMedia: (media) => this.#o.devices.getUserMedia(media),
         });
         if (generation !== this.#generation) {
           void client.close();
@@ -124,7 +148,7 @@ export class CallScreens {
     this.#o.history.use(undefined);
     this.#showEnded('');
     this.#render();
-    this.#o.setStatus('Not connected');
+    this.#o.setStatus('Signed out');
     await client?.close();
   }
 
@@ -144,6 +168,8 @@ export class CallScreens {
       userIds[0] === c.callerId;
     if (this.#pending || (c && !c.isOver() && !callingBack)) return; // the call screen is up anyway
     this.#showEnded('');
+    // Placing a call shows intent: a good moment to ask whether calls may notify.
+    this.attention.askPermission();
     this.#pending = { userIds, media, cancelled: false };
     this.#o.onChange();
     this.#render();
@@ -189,6 +215,8 @@ export class CallScreens {
       this.#o.onChange();
     });
     client.on('callEnded', () => void this.#o.history.refresh());
+    // Another device of this user saw the missed calls: the badge goes here too.
+    client.on('missedCallsChanged', (count) => this.#o.history.showBadge(count));
     client.on('connectionStateChanged', (state) => {
       if (generation !== this.#generation) return;
       this.#o.setStatus(
@@ -216,6 +244,14 @@ export class CallScreens {
     call.on('mediaStateChanged', () => {
       if (mine()) this.#render();
     });
+    call.on('activeSpeaker', (userId) => {
+      if (!mine()) return;
+      this.#shownSpeaker = userId;
+      this.#tiles.setSpeaker(userId);
+    });
+    call.on('screenShare', () => {
+      if (mine()) this.#render();
+    });
     call.on('error', (err) => console.warn('call error', err));
     call.on('ended', (reason) => {
       if (!mine()) return;
@@ -230,6 +266,7 @@ export class CallScreens {
     const c = this.#current;
     if (c?.direction !== 'incoming') return;
     showError($('incomingError'), '');
+    this.attention.askPermission();
     await busy($<HTMLButtonElement>('acceptCall'), async () => {
       try {
         await this.#o.beforeCall();
@@ -274,11 +311,35 @@ export class CallScreens {
     const inCall = c?.state === 'active';
     $('incomingCall').hidden = !incoming;
     $('outgoingCall').hidden = !outgoing;
-    $('inCall').hidden = !inCall;
+    $('inCall').hidden = !inCall || this.#covered;
+    $('returnToCall').hidden = !inCall || !this.#covered;
     if (incoming) this.#renderIncoming(c as IncomingCall);
     if (outgoing) this.#renderOutgoing(c);
     if (inCall) this.#renderInCall(c);
     else this.#clearInCall();
+    this.#ring(incoming ? (c as IncomingCall) : undefined, outgoing);
+    // Focus moves to Accept when the call starts ringing here (and only then: not on every update).
+    if (incoming && !this.#incomingShown) $('acceptCall').focus();
+    this.#incomingShown = incoming;
+  }
+
+  /** History or Profile open over a call: the call goes on, with a way back to it. */
+  setCovered(covered: boolean): void {
+    this.#covered = covered;
+    this.#render();
+  }
+
+  /** Ringtone, title and notification while it rings here; ringback while the other side rings. */
+  #ring(incoming: IncomingCall | undefined, outgoing: boolean): void {
+    if (incoming) {
+      this.ringer.start('incoming');
+      this.attention.ring(`📞 ${incoming.caller.name} is calling`, `Incoming ${mediaWord(incoming.media)}`);
+      return;
+    }
+    this.attention.stop();
+    const ringingThere = this.#current?.participants.some((p) => p.ringingDevices > 0) ?? false;
+    if (outgoing && ringingThere) this.ringer.start('outgoing');
+    else this.ringer.stop();
   }
 
   #renderIncoming(c: IncomingCall): void {
@@ -315,7 +376,17 @@ export class CallScreens {
 
   #renderInCall(c: AnyCall): void {
     const present = c.participants.filter((p) => ON_SCREEN.has(p.state));
-    $('inCallNames').textContent = nameList(present.map((p) => p.name));
+    const joined = present.filter((p) => p.state === 'joined');
+    // The title names everyone of the call, also once they have left (never "Someone").
+    const named = present.length > 0 ? present : c.participants;
+    $('inCallNames').textContent = nameList(named.map((p) => p.name));
+    $('returnToCallNames').textContent = nameList(named.map((p) => p.name));
+    $('callAlone').textContent =
+      joined.length > 0
+        ? ''
+        : present.length > 0
+          ? 'You are the only one here. Waiting for the others to answer…'
+          : 'You are the only one here. Everyone else has left.';
     $('inCallKind').textContent = mediaWord(c.media);
     const mediaState = $('callMediaState');
     mediaState.textContent =
@@ -325,12 +396,19 @@ export class CallScreens {
           ? '· reconnecting…'
           : '';
     mediaState.dataset.state = c.mediaState;
-    const local = $<HTMLVideoElement>('callLocalVideo');
-    const stream = c.localStream ?? null;
-    if (local.srcObject !== stream) local.srcObject = stream;
-    $('callLocalTile').classList.toggle('no-video', c.media !== 'video');
+    const me = c.self;
+    this.#tiles.renderSelf({
+      stream: c.localStream ?? null,
+      videoOff: c.media !== 'video' || c.muted.video,
+      audioMuted: c.muted.audio,
+      me: me ? { userId: me.userId, name: me.name, photo: me.photo } : null,
+    });
     this.#renderControls(c);
-    this.#renderTiles(present);
+    this.#tiles.render(present);
+    if (c.activeSpeaker !== this.#shownSpeaker) {
+      this.#shownSpeaker = c.activeSpeaker;
+      this.#tiles.setSpeaker(c.activeSpeaker);
+    }
     if (!$('addPanel').hidden) this.#renderAddList(c);
     this.#timer ??= setInterval(() => this.#tick(), 1000);
     this.#tick();
@@ -339,11 +417,74 @@ export class CallScreens {
   #renderControls(c: AnyCall): void {
     const mute = $<HTMLButtonElement>('callMute');
     mute.setAttribute('aria-pressed', String(c.muted.audio));
-    mute.textContent = c.muted.audio ? 'Unmute' : 'Mute';
+    // A fixed name; aria-pressed says whether it is on ("Mute, pressed" = muted).
+    mute.textContent = 'Mute';
     const camera = $<HTMLButtonElement>('callCamera');
     camera.hidden = c.media !== 'video';
     camera.setAttribute('aria-pressed', String(c.muted.video));
-    camera.textContent = c.muted.video ? 'Camera on' : 'Camera off';
+    camera.textContent = 'Camera off';
+    const share = $<HTMLButtonElement>('callShare');
+    const sharing = c.screenStream !== undefined;
+    // Browsers without getDisplayMedia (phones) cannot share a screen.
+    share.hidden = !navigator.mediaDevices?.getDisplayMedia;
+    share.setAttribute('aria-pressed', String(sharing));
+    $('callSharing').textContent = sharing ? 'You are sharing your screen.' : '';
+  }
+
+  async #toggleShare(): Promise<void> {
+    const c = this.#current;
+    if (!c || c.state !== 'active') return;
+    showError($('callError'), '');
+    await busy($<HTMLButtonElement>('callShare'), async () => {
+      try {
+        if (c.screenStream) await c.stopScreenShare();
+        else await c.shareScreen();
+      } catch (err) {
+        // Cancelling the browser's picker is a choice, not an error.
+        if (!(err instanceof DOMException && err.name === 'NotAllowedError'))
+          showError($('callError'), `Could not share the screen: ${describeError(err)}`);
+      }
+    });
+    this.#renderControls(c);
+  }
+
+  async #toggleDevices(): Promise<void> {
+    const button = $('callDevices');
+    const devices = this.#o.devices;
+    if (devices.isOpen && button.getAttribute('aria-expanded') === 'true') {
+      devices.close();
+      button.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    button.setAttribute('aria-expanded', 'true');
+    await devices.open($('callDevicesSlot'), { preview: false, call: this.#current });
+  }
+
+  /** Keyboard shortcuts (Alt+letter: typing in a field never triggers them). */
+  #shortcut(ev: KeyboardEvent): void {
+    if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const c = this.#current;
+    if (!c || c.isOver()) return;
+    const click = (id: string): void => {
+      const el = $<HTMLButtonElement>(id);
+      if (el.hidden || el.disabled || el.closest('[hidden]')) return;
+      ev.preventDefault();
+      el.click();
+    };
+    switch (ev.code) {
+      case 'KeyA':
+        return click('acceptCall');
+      case 'KeyD':
+        return click('declineCall');
+      case 'KeyM':
+        return click('callMute');
+      case 'KeyV':
+        return click('callCamera');
+      case 'KeyS':
+        return click('callShare');
+      case 'KeyH':
+        return click(c.state === 'active' ? 'callHangup' : 'cancelCall');
+    }
   }
 
   #tick(): void {
@@ -354,64 +495,16 @@ export class CallScreens {
   #clearInCall(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    for (const tile of this.#tiles.querySelectorAll('.call-tile.remote')) tile.remove();
+    this.#tiles.clear();
+    this.#shownSpeaker = null;
     $<HTMLVideoElement>('callLocalVideo').srcObject = null;
+    if ($('callDevices').getAttribute('aria-expanded') === 'true') {
+      this.#o.devices.close();
+      $('callDevices').setAttribute('aria-expanded', 'false');
+    }
     $('addPanel').hidden = true;
     $('callAdd').setAttribute('aria-expanded', 'false');
     showError($('callError'), '');
-  }
-
-  #renderTiles(present: CallParticipant[]): void {
-    const keep = new Set(present.map((p) => p.userId));
-    for (const tile of this.#tiles.querySelectorAll<HTMLElement>('.call-tile.remote'))
-      if (!keep.has(tile.dataset.userId ?? '')) tile.remove();
-    for (const p of present) {
-      const tile = this.#tile(p);
-      const video = tile.querySelector('video')!;
-      const audio = tile.querySelector('audio')!;
-      attach(video, p.video);
-      attach(audio, p.audio);
-      tile.classList.toggle('no-video', !p.video);
-      tile.dataset.state = p.state;
-      tile.querySelector('.tile-state')!.textContent =
-        p.state === 'ringing'
-          ? 'Ringing…'
-          : p.state === 'calling'
-            ? 'Calling…'
-            : !p.audio && !p.video
-              ? 'Connecting…'
-              : '';
-    }
-  }
-
-  #tile(p: CallParticipant): HTMLElement {
-    let tile = this.#tiles.querySelector<HTMLElement>(
-      `.call-tile.remote[data-user-id="${CSS.escape(p.userId)}"]`,
-    );
-    if (tile) return tile;
-    tile = document.createElement('figure');
-    tile.className = 'tile call-tile remote';
-    tile.dataset.userId = p.userId;
-    const video = document.createElement('video');
-    video.autoplay = true;
-    video.playsInline = true;
-    video.muted = true; // audio plays through its own element so video autoplay is never blocked
-    const audio = document.createElement('audio');
-    audio.autoplay = true;
-    const avatar = document.createElement('span');
-    avatar.className = 'tile-avatar';
-    avatar.textContent = p.name.trim().slice(0, 1).toUpperCase();
-    avatar.setAttribute('aria-hidden', 'true');
-    const caption = document.createElement('figcaption');
-    const name = document.createElement('span');
-    name.className = 'tile-name';
-    name.textContent = p.name;
-    const state = document.createElement('span');
-    state.className = 'tile-state';
-    caption.append(name, ' ', state);
-    tile.append(video, audio, avatar, caption);
-    this.#tiles.append(tile);
-    return tile;
   }
 
   #toggleAddPanel(): void {
@@ -461,13 +554,6 @@ export class CallScreens {
     const photo = who.photo ? { ...who.photo, etag: who.photo.url } : null;
     void this.#o.photos.show($<HTMLImageElement>(imgId), $(initialsId), photo, 'full', who.name);
   }
-}
-
-function attach(el: HTMLMediaElement, track: MediaStreamTrack | null): void {
-  if ((el.dataset.trackId ?? '') === (track?.id ?? '')) return;
-  el.dataset.trackId = track?.id ?? '';
-  el.srcObject = track ? new MediaStream([track]) : null;
-  if (track) el.play().catch(() => undefined);
 }
 
 /** Why placing, answering or changing a call failed, for people. */

@@ -45,8 +45,11 @@ export function endMessage(call: AnyCall, reason: CallEndedReason): string {
     case 'error':
       return 'The call could not continue on this device';
     case 'hung-up':
-    default:
-      return 'Call ended';
+    default: {
+      // Name the people you talked with (those who joined), never a bare "Call ended".
+      const talked = names(['joined', 'left']);
+      return `Call with ${others.some((p) => p.state === 'joined' || p.state === 'left') ? talked : nameList(others.map((p) => p.name))} ended`;
+    }
   }
 }
 

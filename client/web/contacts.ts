@@ -51,7 +51,12 @@ export class ContactsView {
       ['groupCallVideo', 'video'],
     ] as const) {
       $(id).addEventListener('click', () => {
-        if (this.#selected.size > 0) this.#onCall([...this.#selected], media);
+        if (this.#selected.size === 0) return;
+        const userIds = [...this.#selected];
+        // The group call is placed: untick, so the next call starts from a clean list.
+        this.#selected.clear();
+        this.render();
+        this.#onCall(userIds, media);
       });
     }
   }

@@ -128,10 +128,18 @@ export class ProfileView {
     label.className = 'label';
     label.textContent = d.label || 'Unnamed device';
     const seen = document.createElement('small');
+    // When it signed in, to the minute: two "Chrome on Linux" of one day still differ.
+    const signedIn = `signed in ${new Date(d.createdAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}`;
     seen.textContent = d.current
-      ? 'This device'
-      : `Last active ${new Date(d.lastSeenAt).toLocaleString()} · signed in ${new Date(d.createdAt).toLocaleDateString()}`;
-    li.append(label, ' ', seen);
+      ? `This device · ${signedIn}`
+      : `Last active ${new Date(d.lastSeenAt).toLocaleString()} · ${signedIn}`;
+    const rename = document.createElement('button');
+    rename.type = 'button';
+    rename.className = 'rename link';
+    rename.textContent = 'Rename';
+    rename.setAttribute('aria-label', `Rename ${label.textContent}`);
+    rename.addEventListener('click', () => li.replaceChildren(this.#renameForm(d)));
+    li.append(label, ' ', seen, ' ', rename);
     if (d.current) li.classList.add('current');
     else {
       const revoke = document.createElement('button');
@@ -143,6 +151,46 @@ export class ProfileView {
       li.append(' ', revoke);
     }
     return li;
+  }
+
+  /** An inline form that names the device (the list reloads when saved or cancelled). */
+  #renameForm(d: AccountDevice): HTMLFormElement {
+    const form = document.createElement('form');
+    form.className = 'rename-device row';
+    const field = document.createElement('label');
+    field.textContent = 'Device name ';
+    const input = document.createElement('input');
+    input.name = 'label';
+    input.required = true;
+    input.maxLength = 64;
+    input.value = d.label;
+    field.append(input);
+    const save = document.createElement('button');
+    save.type = 'submit';
+    save.textContent = 'Save';
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.className = 'link';
+    cancel.textContent = 'Cancel';
+    const reload = (): Promise<void> =>
+      this.#loadDevices().catch((err: unknown) => showError(this.#error, describeError(err, 'devices')));
+    cancel.addEventListener('click', () => void reload());
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      void busy(save, async () => {
+        showError(this.#error, '');
+        try {
+          await this.#account.renameDevice(d.deviceId, input.value.trim());
+          this.#status.textContent = `Renamed to ${input.value.trim()}.`;
+          await reload();
+        } catch (err) {
+          showError(this.#error, describeError(err, 'devices'));
+        }
+      });
+    });
+    form.append(field, save, cancel);
+    queueMicrotask(() => input.focus());
+    return form;
   }
 
   async #revoke(d: AccountDevice): Promise<void> {

@@ -156,6 +156,12 @@ export function accountRoutes(opts: {
     res.json({ devices: await accounts.devices(identityOf(res)) } satisfies AccountResponse['devices']);
   });
 
+  router.patch('/devices/:deviceId', auth, async (req, res) => {
+    const { label } = parse(schemas.renameDevice, req.body);
+    await accounts.renameDevice(identityOf(res), String(req.params.deviceId), label);
+    res.status(204).end();
+  });
+
   router.delete('/devices/:deviceId', auth, async (req, res) => {
     await accounts.revokeDevice(identityOf(res), String(req.params.deviceId));
     res.status(204).end();

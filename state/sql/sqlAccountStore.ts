@@ -216,6 +216,14 @@ export class SqlAccountStore implements AccountStore {
     await this.#db.run('DELETE FROM devices WHERE device_id = $1', [deviceId]);
   }
 
+  async renameDevice(deviceId: string, label: string): Promise<boolean> {
+    const changed = await this.#db.run(
+      'UPDATE devices SET label = $2 WHERE device_id = $1 AND refresh_expires_at > $3',
+      [deviceId, label, Date.now()],
+    );
+    return changed > 0;
+  }
+
   async touchDevice(deviceId: string, lastSeenAt: number): Promise<void> {
     await this.#db.run(
       'UPDATE devices SET last_seen_at = $2 WHERE device_id = $1 AND refresh_expires_at > $3',
