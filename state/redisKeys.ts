@@ -16,6 +16,7 @@
  * Accounts (RedisAccountStore) — no TTL unless said; production Redis must persist (appendonly yes):
  *   {p}user:{userId}                 string JSON UserRecord
  *   {p}phone:{e164}                  string userId (the phone index; SET NX makes it unique)
+ *   {p}external:{externalId}         string userId (the external-account index; SET NX, like phone)
  *   {p}photo:{userId}:full|thumb     WebP bytes
  *   {p}user:{userId}:devices         set of deviceIds
  *   {p}device:{deviceId}             string JSON DeviceRecord, expires with its refresh token
@@ -46,6 +47,7 @@ export interface RedisKeys {
   /** What user keys start with (Lua appends a userId). */
   readonly userPrefix: string;
   phone(e164: string): string;
+  external(externalId: string): string;
   photo(userId: string, size: 'full' | 'thumb'): string;
   userDevices(userId: string): string;
   /** What is appended to `userPrefix + userId` for the devices set (Lua builds it at registration). */
@@ -82,6 +84,7 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     user: (userId) => `${p}user:${userId}`,
     userPrefix: `${p}user:`,
     phone: (e164) => `${p}phone:${e164}`,
+    external: (externalId) => `${p}external:${externalId}`,
     photo: (userId, size) => `${p}photo:${userId}:${size}`,
     userDevices: (userId) => `${p}user:${userId}:devices`,
     userDevicesSuffix: ':devices',
