@@ -12,6 +12,9 @@ import type { AccessTokens } from '../auth/accessTokens.js';
 import type { AccountService } from '../accounts/accountService.js';
 import { accountRoutes } from './routes/accountRoutes.js';
 import { blockRoutes } from './routes/blockRoutes.js';
+import { serverRoutes } from './routes/serverRoutes.js';
+import type { ApiKeyRing } from '../auth/apiKeys.js';
+import type { ExternalAccounts } from '../accounts/externalAccounts.js';
 import type { BlockList } from '../accounts/blockList.js';
 import { ErrorCode, ServiceError, unavailableError } from '../protocol/errors.js';
 import { StoreUnavailableError } from '../state/storeUnavailableError.js';
@@ -27,6 +30,9 @@ export interface HttpAppOptions {
   tokens: AccessTokens;
   accounts: AccountService;
   blocks: BlockList;
+  /** Server-to-server sign-in of embedding messengers (API_KEYS). */
+  external: ExternalAccounts;
+  apiKeys: ApiKeyRing;
   devTokens: boolean;
   health: () => Promise<HealthReport>;
   metrics: Registry;
@@ -85,6 +91,7 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
     accountRoutes({ accounts: opts.accounts, tokens: opts.tokens, devTokens: opts.devTokens }),
   );
   app.use('/api/v1', blockRoutes({ ...opts, blocks: opts.blocks }));
+  app.use('/api/v1', serverRoutes({ apiKeys: opts.apiKeys, external: opts.external, log: opts.log }));
 
   app.use('/api', (_req, _res) => {
     throw new ServiceError(ErrorCode.NotFound, 'no such endpoint', 404);
