@@ -45,6 +45,14 @@ module.exports = {
       to: { pathNot: '^(client/sdk/|protocol/|node_modules/(mediasoup-client|zod)/)' },
     },
     {
+      name: 'web-uses-sdk-package',
+      severity: 'error',
+      comment:
+        'The web page is an SDK user like any embedding app: it imports @calling/sdk by name, never the files in client/sdk/.',
+      from: { path: '^client/web/' },
+      to: { path: '^client/sdk/', dependencyTypesNot: ['aliased-workspace'] },
+    },
+    {
       name: 'lib-points-nowhere',
       severity: 'error',
       comment: 'lib/ is imported by every layer, so it must not import any of them.',

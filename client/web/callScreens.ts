@@ -12,7 +12,7 @@ import {
   type CallParticipant,
   type IncomingCall,
   type UserSummary,
-} from '../sdk/index.js';
+} from '@calling/sdk';
 import { duration, endMessage, mediaWord, nameList } from './callText.js';
 import type { ContactsView } from './contacts.js';
 import { $, busy, showError } from './dom.js';
