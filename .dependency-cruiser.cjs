@@ -37,6 +37,22 @@ module.exports = {
       to: { path: '^(server|signaling|sfu|state|rooms|calls|accounts|auth|lib)/' },
     },
     {
+      name: 'sdk-package-self-contained',
+      severity: 'error',
+      comment:
+        'client/sdk is the @calling/sdk package: besides itself it may use protocol/ (inlined by scripts/build-sdk.mjs) and its declared dependencies only.',
+      from: { path: '^client/sdk/' },
+      to: { pathNot: '^(client/sdk/|protocol/|node_modules/(mediasoup-client|zod)/)' },
+    },
+    {
+      name: 'web-uses-sdk-package',
+      severity: 'error',
+      comment:
+        'The web page is an SDK user like any embedding app: it imports @calling/sdk by name, never the files in client/sdk/.',
+      from: { path: '^client/web/' },
+      to: { path: '^client/sdk/', dependencyTypesNot: ['aliased-workspace'] },
+    },
+    {
       name: 'lib-points-nowhere',
       severity: 'error',
       comment: 'lib/ is imported by every layer, so it must not import any of them.',
@@ -51,7 +67,8 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {
       exportsFields: ['exports'],
-      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      // '@calling/source': in this repository the SDK package resolves to its TypeScript (client/sdk/package.json).
+      conditionNames: ['@calling/source', 'import', 'require', 'node', 'default', 'types'],
       extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
     },
     reporterOptions: { text: { highlightFocused: true } },

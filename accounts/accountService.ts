@@ -39,7 +39,8 @@ export function publicUser(u: UserRecord, opts: { withPhone: boolean }): PublicU
   return {
     userId: u.userId,
     name: u.name,
-    ...(opts.withPhone ? { phone: u.phone } : {}),
+    // An external account has no number ('' in the record): nothing to show.
+    ...(opts.withPhone && u.phone ? { phone: u.phone } : {}),
     // The etag in the URL makes a changed photo a new URL, so caches never show a stale one.
     photo: u.photoEtag
       ? { url: `${base}?v=${u.photoEtag}`, thumbUrl: `${base}/thumb?v=${u.photoEtag}`, etag: u.photoEtag }

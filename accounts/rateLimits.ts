@@ -73,6 +73,12 @@ export function abuseLimits(cfg: AbuseLimitsConfig) {
       points: cfg.callInvitesPerCallee,
       durationSeconds: cfg.callInvitesPerCalleeWindowSeconds,
     },
+    /** Server-to-server access tokens per API key per minute (key: the key id): bounds a leaked key. */
+    serverTokensPerKey: {
+      name: 'server-token-key',
+      points: cfg.serverTokensPerKeyPerMinute,
+      durationSeconds: 60,
+    },
   } satisfies Record<string, LimitSpec>;
 }
 

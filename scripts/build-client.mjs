@@ -1,4 +1,6 @@
-// Bundles the web page (SDK + mediasoup-client) into dist/client with esbuild.
+// Bundles the web page (SDK + mediasoup-client) into dist/client with esbuild. The page imports the
+// SDK by its package name (@calling/sdk, an npm workspace); the '@calling/source' condition bundles the
+// SDK's TypeScript, so the page never waits for (or runs a stale) client/sdk/dist.
 import { build } from 'esbuild';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +20,7 @@ await build({
   minify: process.env.NODE_ENV === 'production',
   // mediasoup-client's debug logger reads process.env in some code paths.
   define: { 'process.env.NODE_ENV': JSON.stringify(process.env.NODE_ENV ?? 'development') },
+  conditions: ['@calling/source'],
   logLevel: 'warning',
 });
 for (const f of ['index.html', 'styles.css'])

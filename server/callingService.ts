@@ -25,6 +25,7 @@ import { createStateStores, type StateStores } from '../state/createStateStores.
 import type { RoomStateStore } from '../state/roomStateStore.js';
 import { describeTarget } from '../state/sql/openDatabase.js';
 import { exposedDevelopmentFeatures, type Config } from './config.js';
+import { ExternalAccounts } from '../accounts/externalAccounts.js';
 import { createHttpApp, createMetricsApp, type HealthReport } from './httpApp.js';
 import { createMetrics } from './metrics.js';
 import { clientAddressResolver } from './clientAddress.js';
@@ -117,6 +118,18 @@ export async function startCallingService(
       onLimited: (limit) => metrics.abuseLimited.inc({ limit }),
     });
     const blocks = new BlockList({ store: stores.accounts });
+    const deviceSessions = new DeviceSessions({
+      store: stores.accounts,
+      tokens,
+      refreshTtlSeconds: config.refreshTokenTtlSeconds,
+      sealKey: Buffer.from(hkdfSync('sha256', config.jwt.secret, 'calling-service', 'refresh-replay', 32)),
+      // Close the revoked device's sockets on whichever node holds them.
+      onRevoked: (userId, deviceId) => {
+        stores.bus
+          .publish(userId, { notification: 'deviceRevoked', data: {}, onlyDeviceId: deviceId })
+          .catch(() => undefined);
+      },
+    });
     const accounts = new AccountService({
       store: stores.accounts,
       verification: stores.verification,
@@ -126,22 +139,19 @@ export async function startCallingService(
         hmacKey: Buffer.from(hkdfSync('sha256', config.jwt.secret, 'calling-service', 'one-time-codes', 32)),
         testNumbers: config.testPhoneNumbers,
       }),
-      devices: new DeviceSessions({
-        store: stores.accounts,
-        tokens,
-        refreshTtlSeconds: config.refreshTokenTtlSeconds,
-        sealKey: Buffer.from(hkdfSync('sha256', config.jwt.secret, 'calling-service', 'refresh-replay', 32)),
-        // Close the revoked device's sockets on whichever node holds them.
-        onRevoked: (userId, deviceId) => {
-          stores.bus
-            .publish(userId, { notification: 'deviceRevoked', data: {}, onlyDeviceId: deviceId })
-            .catch(() => undefined);
-        },
-      }),
+      devices: deviceSessions,
       limits,
       sms: smsSender(config, log),
       log,
     });
+    const external = new ExternalAccounts({
+      store: stores.accounts,
+      devices: deviceSessions,
+      tokens,
+      limits,
+      log,
+    });
+    if (config.apiKeys.size > 0) log.info('server api keys configured', { apiKeyIds: config.apiKeys.ids });
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -238,6 +248,8 @@ export async function startCallingService(
       tokens,
       accounts,
       blocks,
+      external,
+      apiKeys: config.apiKeys,
       devTokens: config.devTokens,
       refreshCookie: { secure: config.refreshCookieSecure, maxAgeSeconds: config.refreshTokenTtlSeconds },
       health,

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { RedisAddress, RedisTarget } from '../state/redisConnections.js';
 import type { DatabaseTarget } from '../state/sql/openDatabase.js';
+import { parseApiKeys, type ApiKeyRing } from '../auth/apiKeys.js';
 
 export const MEDIASOUP_VERSION = '3.27.1';
 
@@ -128,6 +129,9 @@ const envSchema = z.object({
   WS_QUERY_TOKEN: boolean.optional(),
   // The web app's refresh-token cookie is Secure (HTTPS only): on in production by default.
   REFRESH_COOKIE_SECURE: boolean.optional(),
+  // "id:secret" pairs, comma-separated: embedding messengers' backends (POST /api/v1/server/…).
+  API_KEYS: z.string().optional(),
+  API_KEY_TOKENS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
 });
 
 export interface Config {
@@ -190,6 +194,8 @@ export interface Config {
   limits: SignalingLimitsConfig;
   calls: { ringTimeoutMs: number; mediaTimeoutMs: number; reconnectGraceMs: number };
   webhook: { url: string; secret: string } | undefined;
+  /** Keys of embedding messengers' backends (server-to-server sign-in); secrets stay inside. */
+  apiKeys: ApiKeyRing;
 }
 
 export type TrustProxy = false | number | string[];
@@ -207,6 +213,8 @@ export interface AbuseLimitsConfig {
   /** Call invitations one caller may send to one callee per window (then RATE_LIMITED). */
   callInvitesPerCallee: number;
   callInvitesPerCalleeWindowSeconds: number;
+  /** Server-to-server access tokens one API key may get per minute. */
+  serverTokensPerKeyPerMinute: number;
 }
 
 /** Per-user and per-connection limits of signaling and media (see README "Security"). */
@@ -378,6 +386,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'Invalid configuration:\n  METRICS_TOKEN: required when NODE_ENV=production (or set METRICS_PORT to serve metrics on a private listener)',
     );
   }
+  let apiKeys: ApiKeyRing;
+  try {
+    apiKeys = parseApiKeys(e.API_KEYS);
+  } catch (err) {
+    // The parser's messages name entries and ids, never a secret.
+    throw new ConfigError(`Invalid configuration:\n  API_KEYS: ${(err as Error).message}`);
+  }
   let trustProxy: TrustProxy;
   let frameAncestors: string[];
   try {
@@ -451,6 +466,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       contactsRequestersPerNumberDaily: e.CONTACTS_DAILY_REQUESTERS_PER_NUMBER,
       callInvitesPerCallee: e.CALL_INVITES_PER_CALLEE,
       callInvitesPerCalleeWindowSeconds: e.CALL_INVITES_PER_CALLEE_WINDOW_SECONDS,
+      serverTokensPerKeyPerMinute: e.API_KEY_TOKENS_PER_MINUTE,
     },
     limits: {
       socketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
@@ -470,6 +486,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reconnectGraceMs: e.CALL_RECONNECT_GRACE_SECONDS * 1000,
     },
     webhook: e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : undefined,
+    apiKeys,
   };
 }
 

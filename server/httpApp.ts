@@ -13,6 +13,9 @@ import type { AccountService } from '../accounts/accountService.js';
 import { accountRoutes } from './routes/accountRoutes.js';
 import { blockRoutes } from './routes/blockRoutes.js';
 import { clientConfigRoutes } from './routes/clientConfigRoutes.js';
+import { serverRoutes } from './routes/serverRoutes.js';
+import type { ApiKeyRing } from '../auth/apiKeys.js';
+import type { ExternalAccounts } from '../accounts/externalAccounts.js';
 import type { BlockList } from '../accounts/blockList.js';
 import { ErrorCode, ServiceError, unavailableError } from '../protocol/errors.js';
 import { StoreUnavailableError } from '../state/storeUnavailableError.js';
@@ -29,6 +32,9 @@ export interface HttpAppOptions {
   tokens: AccessTokens;
   accounts: AccountService;
   blocks: BlockList;
+  /** Server-to-server sign-in of embedding messengers (API_KEYS). */
+  external: ExternalAccounts;
+  apiKeys: ApiKeyRing;
   devTokens: boolean;
   /** The web app's HttpOnly refresh-token cookie (server/routes/refreshCookie.ts). */
   refreshCookie: RefreshCookieOptions;
@@ -95,6 +101,7 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
     }),
   );
   app.use('/api/v1', blockRoutes({ ...opts, blocks: opts.blocks }));
+  app.use('/api/v1', serverRoutes({ apiKeys: opts.apiKeys, external: opts.external, log: opts.log }));
 
   app.use('/api', (_req, _res) => {
     throw new ServiceError(ErrorCode.NotFound, 'no such endpoint', 404);

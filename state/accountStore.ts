@@ -6,11 +6,17 @@
  */
 export interface UserRecord {
   userId: string;
+  /** E.164 for a phone account; '' for an external account (it has no phone number). */
   phone: string;
   name: string;
   createdAt: number;
   /** Content hash of the current photo; null without a photo. */
   photoEtag: string | null;
+  /**
+   * Set on an account an embedding messenger's backend created (POST /api/v1/server/users/…/token):
+   * `<apiKeyId>:<their user id>`, unique. Absent or null on a phone account.
+   */
+  externalId?: string | null;
 }
 
 export interface PhotoRecord {
@@ -90,6 +96,17 @@ export interface AccountStore {
   /** Several users in one round trip; unknown ids are absent from the map. */
   getUsers(userIds: readonly string[]): Promise<Map<string, UserRecord>>;
   getUserIdByPhone(phone: string): Promise<string | null>;
+  /**
+   * The external-account twin of createUserWithDevice: creates the user (`user.externalId` set,
+   * `user.phone` '') unless that external id is linked already, and the device for whichever user
+   * owns the external id afterwards, in one atomic step (two racing first sign-ins end with one
+   * account). DeviceExistsError as there.
+   */
+  createExternalUserWithDevice(
+    user: UserRecord & { externalId: string },
+    device: DeviceRecord,
+  ): Promise<UserRecord>;
+  getUserIdByExternalId(externalId: string): Promise<string | null>;
   getUsersByPhones(phones: readonly string[]): Promise<Map<string, UserRecord>>;
   updateUserName(userId: string, name: string): Promise<UserRecord | null>;
 

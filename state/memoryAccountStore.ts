@@ -26,6 +26,8 @@ interface Expiring<T> {
 export class MemoryAccountStore implements AccountStore, VerificationStore {
   readonly #users = new Map<string, UserRecord>();
   readonly #phones = new Map<string, string>();
+  /** externalId → userId (accounts an embedding messenger's backend created). */
+  readonly #externals = new Map<string, string>();
   readonly #photos = new Map<string, PhotoRecord>();
   readonly #codes = new Map<string, Expiring<CodeRecord>>();
   readonly #tickets = new Map<string, Expiring<string>>();
@@ -57,6 +59,25 @@ export class MemoryAccountStore implements AccountStore, VerificationStore {
     const owner = await this.createUser(user);
     await this.createDevice({ ...device, userId: owner.userId });
     return owner;
+  }
+
+  async createExternalUserWithDevice(
+    user: UserRecord & { externalId: string },
+    device: DeviceRecord,
+  ): Promise<UserRecord> {
+    if (this.#liveDevice(device.deviceId)) throw new DeviceExistsError(device.deviceId);
+    let ownerId = this.#externals.get(user.externalId);
+    if (!ownerId) {
+      ownerId = user.userId;
+      this.#externals.set(user.externalId, ownerId);
+      this.#users.set(ownerId, { ...user });
+    }
+    await this.createDevice({ ...device, userId: ownerId });
+    return { ...this.#users.get(ownerId)! };
+  }
+
+  async getUserIdByExternalId(externalId: string): Promise<string | null> {
+    return this.#externals.get(externalId) ?? null;
   }
 
   async getUser(userId: string): Promise<UserRecord | null> {

@@ -124,7 +124,13 @@ return 1`;
 function parseUser(raw: string): UserRecord {
   const u = JSON.parse(raw) as UserRecord;
   // Lua's cjson turns JSON null into a sentinel it writes back as null; keep the type exact.
-  return { ...u, photoEtag: typeof u.photoEtag === 'string' ? u.photoEtag : null };
+  const { externalId, ...rest } = u;
+  return {
+    ...rest,
+    photoEtag: typeof u.photoEtag === 'string' ? u.photoEtag : null,
+    // Present only on external accounts, as in the other stores.
+    ...(typeof externalId === 'string' ? { externalId } : {}),
+  };
 }
 
 function parseDevice(raw: string): DeviceRecord {
@@ -172,6 +178,32 @@ export class RedisAccountStore implements AccountStore, VerificationStore {
     )) as string | null;
     if (raw === null) throw new DeviceExistsError(device.deviceId);
     return parseUser(raw);
+  }
+
+  async createExternalUserWithDevice(
+    user: UserRecord & { externalId: string },
+    device: DeviceRecord,
+  ): Promise<UserRecord> {
+    // The registration script keyed by the external index instead of the phone index: same atomicity.
+    const raw = (await this.#redis.eval(
+      CREATE_USER_WITH_DEVICE,
+      3,
+      this.#keys.external(user.externalId),
+      this.#keys.user(user.userId),
+      this.#keys.device(device.deviceId),
+      user.userId,
+      JSON.stringify(user),
+      this.#keys.userPrefix,
+      JSON.stringify(device),
+      String(device.refreshExpiresAt),
+      this.#keys.userDevicesSuffix,
+    )) as string | null;
+    if (raw === null) throw new DeviceExistsError(device.deviceId);
+    return parseUser(raw);
+  }
+
+  async getUserIdByExternalId(externalId: string): Promise<string | null> {
+    return this.#redis.get(this.#keys.external(externalId));
   }
 
   async getUser(userId: string): Promise<UserRecord | null> {

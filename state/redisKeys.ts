@@ -27,6 +27,7 @@
  * Accounts (RedisAccountStore) — no TTL unless said; production Redis must persist (appendonly yes):
  *   {p}{accounts}:user:{userId}     string JSON UserRecord
  *   {p}{accounts}:phone:{e164}      string userId (the phone index; SET NX makes it unique)
+ *   {p}{accounts}:external:{externalId} string userId (the external-account index; SET NX, like phone)
  *   {p}{accounts}:photo:{userId}:full|thumb WebP bytes
  *   {p}{accounts}:user:{userId}:devices set of deviceIds
  *   {p}{accounts}:device:{deviceId} string JSON DeviceRecord, expires with its refresh token
@@ -61,6 +62,7 @@ export interface RedisKeys {
   /** What user keys start with (Lua appends a userId). */
   readonly userPrefix: string;
   phone(e164: string): string;
+  external(externalId: string): string;
   photo(userId: string, size: 'full' | 'thumb'): string;
   userDevices(userId: string): string;
   /** What is appended to `userPrefix + userId` for the devices set (Lua builds it at registration). */
@@ -105,6 +107,7 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     user: (userId) => `${accounts}user:${userId}`,
     userPrefix: `${accounts}user:`,
     phone: (e164) => `${accounts}phone:${e164}`,
+    external: (externalId) => `${accounts}external:${externalId}`,
     photo: (userId, size) => `${accounts}photo:${userId}:${size}`,
     userDevices: (userId) => `${accounts}user:${userId}:devices`,
     userDevicesSuffix: ':devices',

@@ -223,6 +223,41 @@ describe.each(Object.keys(accountMakers))('AccountStore contract: %s', (kind) =>
     );
   });
 
+  it('links an external account to its external id once, even when two first sign-ins race', async () => {
+    const s = await make();
+    const ext = (userId: string, externalId: string) => ({ ...user(userId, ''), externalId });
+    const created = await s.createExternalUserWithDevice(ext('e1', 'k1:alice'), device('ed1', '', 'h1'));
+    expect(created).toEqual(ext('e1', 'k1:alice'));
+    expect(await s.getUser('e1')).toEqual(ext('e1', 'k1:alice'));
+    expect(await s.getUserIdByExternalId('k1:alice')).toBe('e1');
+    expect(await s.getUserIdByExternalId('k2:alice')).toBeNull();
+    expect(await s.getDevice('ed1')).toMatchObject({ userId: 'e1', refreshHash: 'h1' });
+    // A second sign-in attaches its device to the linked account instead of creating another one.
+    expect(
+      (await s.createExternalUserWithDevice(ext('e2', 'k1:alice'), device('ed2', '', 'h2'))).userId,
+    ).toBe('e1');
+    expect((await s.listDevices('e1')).map((d) => d.deviceId).sort()).toEqual(['ed1', 'ed2']);
+    expect(await s.getUser('e2')).toBeNull();
+    const [a, b] = await Promise.all([
+      s.createExternalUserWithDevice(ext('e3', 'k1:bob'), device('ed3', '', 'h3')),
+      s.createExternalUserWithDevice(ext('e4', 'k1:bob'), device('ed4', '', 'h4')),
+    ]);
+    expect(a.userId).toBe(b.userId);
+    expect((await s.listDevices(a.userId)).map((d) => d.deviceId).sort()).toEqual(['ed3', 'ed4']);
+    // External accounts have no phone: no phone lookup finds them, and phone accounts are unaffected.
+    expect(await s.getUserIdByPhone('')).toBeNull();
+    expect((await s.getUsersByPhones(['', 'external:k1:alice'])).size).toBe(0);
+    await s.createUserWithDevice(user('p1', '+12015550130'), device('pd1', '', 'h5'));
+    expect(await s.getUser('p1')).toEqual(user('p1', '+12015550130'));
+    expect((await s.getUsers(['e1', 'p1'])).get('e1')).toEqual(ext('e1', 'k1:alice'));
+    expect(await s.updateUserName('e1', 'Alice')).toEqual({ ...ext('e1', 'k1:alice'), name: 'Alice' });
+    // A taken device id writes nothing, as for registrations.
+    await expect(
+      s.createExternalUserWithDevice(ext('e5', 'k1:carol'), device('ed1', '', 'x')),
+    ).rejects.toBeInstanceOf(DeviceExistsError);
+    expect(await s.getUserIdByExternalId('k1:carol')).toBeNull();
+  });
+
   it('keeps a bounded block list per user and answers who blocked a caller', async () => {
     const s = await make();
     expect(await s.addBlock('u1', 'u2', 1000, 3)).toBe('added');

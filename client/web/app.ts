@@ -13,7 +13,7 @@ import {
   type CallClient,
   type RoomSession,
   type Session,
-} from '../sdk/index.js';
+} from '@calling/sdk';
 import { CallView } from './call.js';
 import { CallScreens } from './callScreens.js';
 import { ContactsView } from './contacts.js';

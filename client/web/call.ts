@@ -1,5 +1,5 @@
 /** The room call: camera and microphone, a tile per remote peer, mute toggles, invite link, leave. */
-import { RoomSession, roomInviteLink, type JoinOptions, type RemoteTrack } from '../sdk/index.js';
+import { RoomSession, roomInviteLink, type JoinOptions, type RemoteTrack } from '@calling/sdk';
 import { $ } from './dom.js';
 
 /** Either a fixed token (development sign-in) or an account's token source (reconnects on expiry). */

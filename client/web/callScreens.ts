@@ -14,7 +14,7 @@ import {
   type CallMedia,
   type IncomingCall,
   type UserSummary,
-} from '../sdk/index.js';
+} from '@calling/sdk';
 import { Attention } from './attention.js';
 import { CallTiles } from './callTiles.js';
 import { duration, endMessage, mediaWord, nameList } from './callText.js';

@@ -1,5 +1,5 @@
 /** Calls in plain words: end messages, history outcomes, durations, name lists. */
-import type { AnyCall, CallEndedReason, CallHistoryEntry, CallMedia } from '../sdk/index.js';
+import type { AnyCall, CallEndedReason, CallHistoryEntry, CallMedia } from '@calling/sdk';
 
 /** "Bob", "Bob and Carol", "Bob, Carol and Dave". */
 export function nameList(names: string[]): string {

@@ -5,7 +5,7 @@
  * screen for 1 to 9 people, a speaker view (the speaker large, the others in a strip) above that or
  * while someone shares a screen, and yourself as a small picture-in-picture tile.
  */
-import type { CallParticipant, UserSummary } from '../sdk/index.js';
+import type { CallParticipant, UserSummary } from '@calling/sdk';
 import type { DevicePicker } from './devicePicker.js';
 import type { PhotoLoader } from './photos.js';
 

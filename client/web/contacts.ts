@@ -2,7 +2,7 @@
  * Contacts: registered people found by phone number (a browser has no address book, so the user
  * types or pastes numbers). Kept per account in localStorage, refreshed from the server on open.
  */
-import type { AccountClient, CallMedia, ContactMatch, User } from '../sdk/index.js';
+import type { AccountClient, CallMedia, ContactMatch, User } from '@calling/sdk';
 import { $, busy, showError } from './dom.js';
 import { describeError } from './messages.js';
 import type { PhotoLoader } from './photos.js';

@@ -5,7 +5,7 @@
  * replaceTrack: the call goes on) and the speaker is applied with `setSinkId` on every remote
  * audio element. The panel is one element that moves to where it is used (contacts or call screen).
  */
-import type { AnyCall, CallMedia } from '../sdk/index.js';
+import type { AnyCall, CallMedia } from '@calling/sdk';
 import { $, showError } from './dom.js';
 
 const STORAGE_KEY = 'calls.devices';

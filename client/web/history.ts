@@ -1,5 +1,5 @@
 /** The call history: newest first, missed calls marked; opening it marks them seen. */
-import type { CallClient, CallHistoryEntry, CallMedia } from '../sdk/index.js';
+import type { CallClient, CallHistoryEntry, CallMedia } from '@calling/sdk';
 import { duration, mediaWord, nameList, outcomeText } from './callText.js';
 import { $, showError } from './dom.js';
 import { describeError } from './messages.js';

@@ -1,5 +1,5 @@
 /** The server's error codes (docs/accounts-api.md) in plain words for people. */
-import { ApiError } from '../sdk/index.js';
+import { ApiError } from '@calling/sdk';
 
 export type ErrorContext = 'phone' | 'code' | 'register' | 'photo' | 'name' | 'devices' | 'call' | 'other';
 

@@ -2,7 +2,7 @@
  * Profile photos need the Bearer token, so `<img src>` cannot load them: they are fetched with the
  * AccountClient and shown through object URLs, one per photo URL and version (ETag).
  */
-import type { AccountClient, UserPhoto } from '../sdk/index.js';
+import type { AccountClient, UserPhoto } from '@calling/sdk';
 import { initials } from './dom.js';
 
 interface Cached {

@@ -1,5 +1,5 @@
 /** Signed in: name, photo (with a preview before upload), and the devices signed in to the account. */
-import type { AccountClient, AccountDevice, User } from '../sdk/index.js';
+import type { AccountClient, AccountDevice, User } from '@calling/sdk';
 import { $, busy, showError } from './dom.js';
 import { describeError } from './messages.js';
 import type { PhotoLoader } from './photos.js';

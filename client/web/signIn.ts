@@ -2,7 +2,7 @@
  * Signed out: phone number → "Send code" → code → (new number) name and optional photo → signed in.
  * The AccountClient's `session` event tells the page when this flow has signed someone in.
  */
-import { ApiError, type AccountClient } from '../sdk/index.js';
+import { ApiError, type AccountClient } from '@calling/sdk';
 import { $, busy, coolDown, deviceLabel, showError } from './dom.js';
 import { describeError } from './messages.js';
 import { checkPhoto } from './profile.js';

@@ -86,6 +86,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX blocks_by_blocked ON blocks (blocked_user_id, user_id)`,
     ],
   },
+  {
+    version: 3,
+    name: 'external accounts',
+    statements: () => [
+      // Accounts an embedding messenger's backend created; null for phone accounts. Unique where set
+      // (both SQLite and PostgreSQL let a UNIQUE index hold many NULLs). Their phone column holds a
+      // placeholder derived from it: see storedPhone in sqlAccountStore.ts.
+      `ALTER TABLE users ADD COLUMN external_id TEXT`,
+      `CREATE UNIQUE INDEX users_by_external_id ON users (external_id)`,
+    ],
+  },
 ];
 
 /** Applies the migrations not yet recorded; returns the versions it applied. */

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import type { CallRecord } from '../../calls/callRecord.js';
 import type { BlockRecord, DeviceRecord, UserRecord } from '../accountStore.js';
 import type { SqlDatabase, SqlExecutor } from './sqlDatabase.js';
+import { storedPhone } from './sqlAccountStore.js';
 
 export interface MigrationCounts {
   users: number;
@@ -145,8 +146,8 @@ async function writeUser(tx: SqlExecutor, b: UserBundle, callsWritten: Set<strin
   };
   const u = b.user;
   await insert(
-    'INSERT INTO users (user_id, phone, name, created_at, photo_etag) VALUES ($1, $2, $3, $4, $5)',
-    [u.userId, u.phone, u.name, u.createdAt, b.photo ? u.photoEtag : null],
+    'INSERT INTO users (user_id, phone, name, created_at, photo_etag, external_id) VALUES ($1, $2, $3, $4, $5, $6)',
+    [u.userId, storedPhone(u), u.name, u.createdAt, b.photo ? u.photoEtag : null, u.externalId ?? null],
   );
   // The phone may belong to another account registered in the database since: leave this one out.
   if ((await tx.query('SELECT 1 AS one FROM users WHERE user_id = $1', [u.userId])).length === 0)

@@ -30,18 +30,34 @@ const MAX_ROTATED_HASHES = 20;
 /** First key of PostgreSQL's two-key advisory locks taken per blocker (see addBlock). */
 const BLOCKS_LOCK_SPACE = 7_340_015;
 
-const USER_COLUMNS = 'user_id, phone, name, created_at, photo_etag';
+const USER_COLUMNS = 'user_id, phone, name, created_at, photo_etag, external_id';
+
+/**
+ * What the phone column holds for a user. Migration 1 made it NOT NULL UNIQUE, and SQLite cannot relax
+ * that without rebuilding the table, so an external account (no phone) stores `external:<externalId>`
+ * there: unique like the external id, and never an E.164 number, so no phone lookup can match it.
+ * userFrom maps it back to ''.
+ */
+export function storedPhone(user: Pick<UserRecord, 'phone' | 'externalId'>): string {
+  return user.externalId ? `external:${user.externalId}` : user.phone;
+}
 const DEVICE_COLUMNS =
   'device_id, user_id, label, created_at, last_seen_at, refresh_hash, rotated_hashes, refresh_expires_at, last_rotation';
 
 function userFrom(r: SqlRow): UserRecord {
+  const external = r.external_id === null || r.external_id === undefined ? null : String(r.external_id);
   return {
     userId: String(r.user_id),
-    phone: String(r.phone),
+    phone: external === null ? String(r.phone) : '',
     name: String(r.name),
     createdAt: toNumber(r.created_at),
     photoEtag: r.photo_etag === null || r.photo_etag === undefined ? null : String(r.photo_etag),
+    ...(external === null ? {} : { externalId: external }),
   };
+}
+
+function userParams(user: UserRecord): SqlValue[] {
+  return [user.userId, storedPhone(user), user.name, user.createdAt, user.photoEtag, user.externalId ?? null];
 }
 
 function deviceFrom(r: SqlRow): DeviceRecord {
@@ -90,8 +106,8 @@ export class SqlAccountStore implements AccountStore {
   async createUser(user: UserRecord): Promise<UserRecord> {
     // The UNIQUE phone decides a race: the loser's insert does nothing and it reads the winner.
     await this.#db.run(
-      `INSERT INTO users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (phone) DO NOTHING`,
-      [user.userId, user.phone, user.name, user.createdAt, user.photoEtag],
+      `INSERT INTO users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (phone) DO NOTHING`,
+      userParams(user),
     );
     const rows = await this.#db.query(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [user.phone]);
     return userFrom(rows[0]!);
@@ -100,10 +116,10 @@ export class SqlAccountStore implements AccountStore {
   async createUserWithDevice(user: UserRecord, device: DeviceRecord): Promise<UserRecord> {
     return this.#db.transaction(async (tx) => {
       await tx.run(
-        `INSERT INTO users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (phone) DO NOTHING`,
-        [user.userId, user.phone, user.name, user.createdAt, user.photoEtag],
+        `INSERT INTO users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (phone) DO NOTHING`,
+        userParams(user),
       );
-      const rows = await tx.query(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [user.phone]);
+      const rows = await tx.query(`SELECT ${USER_COLUMNS} FROM users WHERE phone = $1`, [storedPhone(user)]);
       const owner = userFrom(rows[0]!);
       // A plain INSERT (no upsert, unlike createDevice): a taken id must fail the whole registration.
       const inserted = await tx.run(
@@ -115,6 +131,20 @@ export class SqlAccountStore implements AccountStore {
       if (inserted === 0) throw new DeviceExistsError(device.deviceId);
       return owner;
     });
+  }
+
+  async createExternalUserWithDevice(
+    user: UserRecord & { externalId: string },
+    device: DeviceRecord,
+  ): Promise<UserRecord> {
+    // The stored phone is derived from the external id (storedPhone), so the phone's UNIQUE decides
+    // a race between two first sign-ins exactly as it does for registrations.
+    return this.createUserWithDevice(user, device);
+  }
+
+  async getUserIdByExternalId(externalId: string): Promise<string | null> {
+    const rows = await this.#db.query('SELECT user_id FROM users WHERE external_id = $1', [externalId]);
+    return rows[0] ? String(rows[0].user_id) : null;
   }
 
   async getUser(userId: string): Promise<UserRecord | null> {
@@ -134,7 +164,10 @@ export class SqlAccountStore implements AccountStore {
   }
 
   async getUserIdByPhone(phone: string): Promise<string | null> {
-    const rows = await this.#db.query('SELECT user_id FROM users WHERE phone = $1', [phone]);
+    // external_id IS NULL: an external account's placeholder in the phone column is not a number.
+    const rows = await this.#db.query('SELECT user_id FROM users WHERE phone = $1 AND external_id IS NULL', [
+      phone,
+    ]);
     return rows[0] ? String(rows[0].user_id) : null;
   }
 
@@ -142,7 +175,7 @@ export class SqlAccountStore implements AccountStore {
     const out = new Map<string, UserRecord>();
     if (phones.length === 0) return out;
     const rows = await this.#db.query(
-      `SELECT ${USER_COLUMNS} FROM users WHERE phone IN (${placeholders(phones.length)})`,
+      `SELECT ${USER_COLUMNS} FROM users WHERE phone IN (${placeholders(phones.length)}) AND external_id IS NULL`,
       phones,
     );
     for (const r of rows) out.set(String(r.phone), userFrom(r));

@@ -13,6 +13,7 @@ export function unreachedCallLimits(): RateLimits {
       contactsRequestersPerNumberDaily: 100,
       callInvitesPerCallee: 1000,
       callInvitesPerCalleeWindowSeconds: 600,
+      serverTokensPerKeyPerMinute: 600,
     },
   });
 }
