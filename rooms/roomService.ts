@@ -59,6 +59,9 @@ export type RoomAccess = { kind: 'member'; invite?: string | undefined } | { kin
 /** The one answer a stranger gets: it says nothing about who the members are. */
 const NOT_A_MEMBER = 'not a member of this room; ask a member for an invite link';
 
+/** How often a join waiting on another host's fate looks at its heartbeat. */
+const HOST_POLL_MS = 100;
+
 /** What a client is told to wait before retrying a join refused during a store outage. */
 const RETRY_AFTER_MS = 1000;
 
@@ -74,6 +77,9 @@ export class RoomService {
   readonly #rooms = new Map<string, { room: Room; host: RoomHostRecord }>();
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #heartbeatIntervalMs: number;
+  /** A heartbeat is in flight (a slow store must not pile them up). */
+  #beating = false;
   /** Aborted at shutdown: stops the retries of leave writes. */
   readonly #shutdown = new AbortController();
   readonly #retries = new Set<Promise<void>>();
@@ -100,13 +106,21 @@ export class RoomService {
     this.#invites = opts.invites;
     this.#inviteTtlSeconds = opts.inviteTtlSeconds;
     this.#membershipTtlSeconds = opts.membershipTtlSeconds;
+    this.#heartbeatIntervalMs = opts.heartbeatIntervalMs;
     this.#heartbeat = setInterval(() => void this.#beat(), opts.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
 
   static async create(opts: RoomServiceOptions): Promise<RoomService> {
     const service = new RoomService(opts);
-    await opts.store.heartbeat(opts.node, []);
+    try {
+      const { replaced } = await opts.store.heartbeat(opts.node, []);
+      if (replaced !== null)
+        opts.log.info('previous incarnation of this node purged', { nodeId: opts.node.nodeId, replaced });
+    } catch (err) {
+      clearInterval(service.#heartbeat);
+      throw err;
+    }
     return service;
   }
 
@@ -261,6 +275,7 @@ export class RoomService {
     const media = await MediaRoom.create(this.#workers.pick(), this.#endpointLimits);
     const host: RoomHostRecord = {
       nodeId: this.#node.nodeId,
+      incarnation: this.#node.incarnation,
       workerPid: media.workerPid,
       routerId: media.routerId,
       createdAt: Date.now(),
@@ -268,6 +283,12 @@ export class RoomService {
     let current: RoomHostRecord;
     try {
       current = await withTimeout(this.#store.claimRoomHost(name, host), this.#joinWriteTimeoutMs);
+      // Another node hosts it: unless it proves alive by heartbeating again, it is (or is about to
+      // be declared) dead, and this join takes the room over rather than sending the client to it.
+      if (current.nodeId !== this.#node.nodeId || current.incarnation !== this.#node.incarnation) {
+        if (!(await this.#hostBeatsAgain(current)))
+          current = await withTimeout(this.#store.claimRoomHost(name, host), this.#joinWriteTimeoutMs);
+      }
     } catch (error) {
       media.close();
       throw unavailable('cannot claim the room', error, this.#log);
@@ -290,6 +311,28 @@ export class RoomService {
     this.#persistFromEvents(room);
     this.#log.info('room created', { room: name, workerPid: media.workerPid });
     return room;
+  }
+
+  /**
+   * Waits until the host's node either heartbeats again (true: alive, the room stays there) or is
+   * dead (false: the room may be taken over). A node killed a moment ago still looks alive for up to
+   * NODE_DEAD_AFTER_MS; its clients reconnect at once, and waiting here (instead of redirecting them
+   * to a dead address) is what brings them back as soon as the node is declared dead. Bounded by
+   * the node's remaining life plus a heartbeat.
+   */
+  async #hostBeatsAgain(host: RoomHostRecord): Promise<boolean> {
+    const first = await this.#store.nodeLiveness(host.nodeId, host.incarnation);
+    if (!first) return false;
+    const deadline = Date.now() + first.deadInMs + this.#heartbeatIntervalMs;
+    let last = first;
+    while (Date.now() < deadline && !this.#closed) {
+      await delay(HOST_POLL_MS);
+      const now = await this.#store.nodeLiveness(host.nodeId, host.incarnation);
+      if (!now) return false;
+      if (now.beatAgeMs < last.beatAgeMs) return true;
+      last = now;
+    }
+    return true;
   }
 
   /** Producer writes are best effort (the heartbeat heals them); leave and release writes retry. */
@@ -357,13 +400,30 @@ export class RoomService {
   }
 
   async #beat(): Promise<void> {
+    if (this.#beating) return;
+    this.#beating = true;
     this.#beats++;
     try {
-      await this.#store.heartbeat(this.#node, this.#hostedRecords());
+      const { replaced } = await this.#store.heartbeat(this.#node, this.#hostedRecords());
+      // After the first beat, another incarnation in our entry means a second live process uses
+      // this NODE_ID: the two take each other's rooms over on every beat.
+      if (replaced !== null)
+        this.#log.error('another process heartbeats with this NODE_ID; give each node its own', {
+          nodeId: this.#node.nodeId,
+          other: replaced,
+        });
     } catch (error) {
       this.#log.warn('state store heartbeat failed', { error });
     }
-    await this.#reassertMembers();
+    // Any node may purge the dead (idempotent), so a dead node's rooms and members vanish within a
+    // heartbeat of its death being due, without a leader.
+    try {
+      const reaped = await this.#store.reapDeadNodes();
+      if (reaped.length > 0) this.#log.warn('dead nodes purged', { nodeIds: reaped });
+    } catch (error) {
+      this.#log.warn('state store: purging dead nodes failed', { error });
+    }
+    await this.#reassertMembers().finally(() => (this.#beating = false));
   }
 
   /**

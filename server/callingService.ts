@@ -10,7 +10,7 @@ import { AccessTokens } from '../auth/accessTokens.js';
 import { RoomService } from '../rooms/roomService.js';
 import { SignalingServer } from '../signaling/signalingServer.js';
 import { WorkerPool } from '../sfu/workerPool.js';
-import { hkdfSync } from 'node:crypto';
+import { hkdfSync, randomUUID } from 'node:crypto';
 import { RoomInvites } from '../auth/roomInvites.js';
 import { AccountService } from '../accounts/accountService.js';
 import { DeviceSessions } from '../accounts/deviceSessions.js';
@@ -69,6 +69,7 @@ export async function startCallingService(
   const stores = await createStateStores({
     redisUrl: config.redisUrl,
     ttlSeconds: config.stateTtlSeconds,
+    nodeDeadAfterMs: config.liveness.nodeDeadAfterMs,
     keyPrefix: opts.stateKeyPrefix,
     log,
     database: config.database,
@@ -146,11 +147,12 @@ export async function startCallingService(
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
     const rooms = await RoomService.create({
-      node: { nodeId: config.nodeId, address: url, startedAt: Date.now() },
+      // A new incarnation on every start: whatever an earlier process of this node id left is dead.
+      node: { nodeId: config.nodeId, incarnation: randomUUID(), address: url, startedAt: Date.now() },
       store,
       workers,
       log,
-      heartbeatIntervalMs: Math.max(500, (config.stateTtlSeconds * 1000) / 3),
+      heartbeatIntervalMs: config.liveness.heartbeatIntervalMs,
       limits: config.limits,
       // A key of its own, so an invite says nothing about access tokens and cannot be replayed as one.
       invites: new RoomInvites({

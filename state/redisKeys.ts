@@ -8,6 +8,8 @@
  * Rooms (RedisRoomStateStore) — expire unless the hosting node heartbeats:
  *   {p}nodes                         hash nodeId → {"expiresAt": ms on Redis's clock, "node": NodeRecord}
  *                                    node list and liveness (a field is alive until its expiresAt)
+ *   {p}node:{nodeId}:rooms           set of room names the node claimed (so a dead node's rooms can be
+ *                                    purged without a SCAN), TTL, deleted with the node
  *   {p}room:{room}:host              string JSON RoomHostRecord, TTL
  *   {p}room:{room}:participants      hash peerId → JSON ParticipantRecord, TTL
  *   {p}room:{room}:producers         hash producerId → JSON ProducerRecord, TTL
@@ -37,6 +39,7 @@ export interface RedisKeys {
   readonly prefix: string;
   // rooms
   readonly nodes: string;
+  nodeRooms(nodeId: string): string;
   roomHost(room: string): string;
   roomParticipants(room: string): string;
   roomProducers(room: string): string;
@@ -74,6 +77,7 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
   return {
     prefix: p,
     nodes: `${p}nodes`,
+    nodeRooms: (nodeId) => `${p}node:${nodeId}:rooms`,
     roomHost: (room) => `${p}room:${room}:host`,
     roomParticipants: (room) => `${p}room:${room}:participants`,
     roomProducers: (room) => `${p}room:${room}:producers`,
