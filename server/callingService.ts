@@ -27,6 +27,8 @@ import { createMetrics } from './metrics.js';
 import { clientAddressResolver } from './clientAddress.js';
 import { CallService, callRoomName } from '../calls/callService.js';
 import { HttpWebhookSink, NoWebhooks } from '../calls/webhooks.js';
+import { CallSweeper } from '../calls/callSweeper.js';
+import { LocalLease, RedisLease } from '../state/lease.js';
 import type { Logger } from '../lib/logger.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 
@@ -146,9 +148,10 @@ export async function startCallingService(
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+    // A new incarnation on every start: whatever an earlier process of this node id left is dead.
+    const incarnation = randomUUID();
     const rooms = await RoomService.create({
-      // A new incarnation on every start: whatever an earlier process of this node id left is dead.
-      node: { nodeId: config.nodeId, incarnation: randomUUID(), address: url, startedAt: Date.now() },
+      node: { nodeId: config.nodeId, incarnation, address: url, startedAt: Date.now() },
       store,
       workers,
       log,
@@ -202,6 +205,22 @@ export async function startCallingService(
       closeCallRoom: (callId) => rooms.closeRoom(callRoomName(callId)),
     });
     cleanup.push(() => calls.close());
+    // The backstop for call timers that died with their node; one node at a time runs it (a lease).
+    const sweeper = new CallSweeper({
+      store: stores.calls,
+      calls,
+      lease: stores.counters
+        ? new RedisLease(stores.counters, stores.keys.lease('call-sweeper'))
+        : new LocalLease(),
+      owner: `${config.nodeId}:${incarnation}`,
+      intervalMs: config.liveness.heartbeatIntervalMs,
+      timings: config.calls,
+      isInCallRoom: async (callId, userId) =>
+        (await store.listParticipants(callRoomName(callId))).some((p) => p.userId === userId),
+      log,
+    });
+    sweeper.start();
+    cleanup.push(() => sweeper.close());
 
     // `signaling` is created below; the gauge reads it only at scrape time, after start-up.
     const metrics = createMetrics({ rooms, workers, connections: () => signaling.connectionCount });

@@ -26,9 +26,12 @@
  *   {p}regticket:{ticketId}          string e164, TTL = registration window
  * Calls (RedisCallStore):
  *   {p}call:{callId}                 string JSON CallRecord, TTL = CALL_RETENTION_SECONDS
+ *   {p}calls:open                    set of callIds not ended yet (the call sweeper's work list)
  *   {p}user:{userId}:call            string callId this user currently has (ringing, calling or in)
  *   {p}user:{userId}:calls           list of callIds, newest first, bounded (history)
  *   {p}user:{userId}:missed          integer: missed calls not yet seen
+ * Leases (state/lease.ts):
+ *   {p}lease:{job}                   string: the node holding the job (the call sweeper), PX expiry
  * Rate limits (accounts/rateLimits.ts through rate-limiter-flexible, which appends ":{key}"):
  *   {p}rl:{limitName}:{key}          counter, TTL = the limit's window
  * Pub/sub channels (RedisUserMessageBus):
@@ -59,11 +62,14 @@ export interface RedisKeys {
   registrationTicket(ticketId: string): string;
   // calls
   call(callId: string): string;
+  readonly openCalls: string;
   userCurrentCall(userId: string): string;
   /** What is appended to `userPrefix + userId` for the current-call pointer (Lua builds it). */
   readonly userCurrentCallSuffix: string;
   userCallHistory(userId: string): string;
   userMissedCalls(userId: string): string;
+  // leases
+  lease(job: string): string;
   // rate limits
   rateLimit(limitName: string): string;
   // pub/sub
@@ -95,11 +101,13 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     registrationTicket: (ticketId) => `${p}regticket:${ticketId}`,
 
     call: (callId) => `${p}call:${callId}`,
+    openCalls: `${p}calls:open`,
     userCurrentCall: (userId) => `${p}user:${userId}:call`,
     userCurrentCallSuffix: ':call',
     userCallHistory: (userId) => `${p}user:${userId}:calls`,
     userMissedCalls: (userId) => `${p}user:${userId}:missed`,
 
+    lease: (job) => `${p}lease:${job}`,
     rateLimit: (limitName) => `${p}rl:${limitName}`,
 
     userChannel: (userId) => `${p}user-messages:${userId}`,

@@ -9,6 +9,8 @@ import { BotError, errorCode, errorMessage, withTimeout } from '../errors.js';
 import { RetryAbortedError, retryWithPolicy } from '../../client/sdk/reconnectPolicy.js';
 import { reconnectPolicyFor, sleep, type BackoffPolicy } from './backoff.js';
 import type { RoomInviteRelay } from './roomInviteRelay.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { parseTargetUrl, signalingUrl } from '../targetUrl.js';
 
 export type BotState = 'pending' | 'joining' | 'joined' | 'reconnecting' | 'failed' | 'stopped';
 
@@ -162,8 +164,25 @@ export class BotController {
         ? await withTimeout(o.invites.relay.wait(o.room), INVITE_TIMEOUT_MS, 'invite')
         : undefined;
     this.#throwIfStopped();
+    // Every session starts at the one address the bot was given (a load balancer in front of the
+    // nodes, or a node); a node that answers "hosted elsewhere" is followed once, to the host it names.
+    let url = o.signalingUrl;
+    for (let hop = 0; ; hop++) {
+      try {
+        await this.#sessionAt(url, token, invite);
+        return;
+      } catch (err) {
+        const elsewhere = redirectOf(err);
+        if (hop > 0 || elsewhere === undefined || this.#stop.signal.aborted) throw err;
+        url = elsewhere;
+      }
+    }
+  }
+
+  async #sessionAt(signalingUrlToUse: string, token: string, invite: string | undefined): Promise<void> {
+    const o = this.#opts;
     const engine = o.createEngine({
-      signalingUrl: o.signalingUrl,
+      signalingUrl: signalingUrlToUse,
       token,
       room: o.room,
       invite,
@@ -246,5 +265,17 @@ export class BotController {
         message: errorMessage(err),
       });
     }
+  }
+}
+
+/** The signaling URL of the node a ROOM_HOSTED_ELSEWHERE answer names, if `err` is one with a usable URL. */
+function redirectOf(err: unknown): string | undefined {
+  if (errorCode(err) !== ErrorCode.RoomHostedElsewhere) return undefined;
+  const url = (err as { details?: Readonly<Record<string, string>> }).details?.url;
+  if (!url) return undefined;
+  try {
+    return signalingUrl(parseTargetUrl(url));
+  } catch {
+    return undefined;
   }
 }
