@@ -78,8 +78,8 @@ export class RoomService {
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #heartbeatIntervalMs: number;
-  /** A heartbeat is in flight (a slow store must not pile them up). */
-  #beating = false;
+  /** The heartbeat in flight (a slow store must not pile them up; drain waits for it). */
+  #beatRun: Promise<void> | undefined;
   /** Aborted at shutdown: stops the retries of leave writes. */
   readonly #shutdown = new AbortController();
   readonly #retries = new Set<Promise<void>>();
@@ -88,6 +88,8 @@ export class RoomService {
   /** Heartbeats sent so far (a join compares it across its write). */
   #beats = 0;
   #closed = false;
+  /** SIGTERM: no joins; other nodes may take the rooms over (see drain). */
+  #draining = false;
   readonly #creationLimit: RoomCreationLimit;
   readonly #endpointLimits: EndpointLimits;
 
@@ -107,7 +109,9 @@ export class RoomService {
     this.#inviteTtlSeconds = opts.inviteTtlSeconds;
     this.#membershipTtlSeconds = opts.membershipTtlSeconds;
     this.#heartbeatIntervalMs = opts.heartbeatIntervalMs;
-    this.#heartbeat = setInterval(() => void this.#beat(), opts.heartbeatIntervalMs);
+    this.#heartbeat = setInterval(() => {
+      this.#beatRun ??= this.#beat().finally(() => (this.#beatRun = undefined));
+    }, opts.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
 
@@ -158,6 +162,10 @@ export class RoomService {
     notify: Notify,
     access: RoomAccess,
   ): Promise<{ room: Room; peer: Peer }> {
+    if (this.#draining)
+      throw new ServiceError(ErrorCode.Unavailable, 'node draining; reconnect', 503, 1, {
+        retryAfterMs: String(RETRY_AFTER_MS),
+      });
     if (access.kind === 'member') await this.#enter(roomName, user.userId, access.invite);
     // A room may close (last one out) between lookup and join; one retry gets a fresh room.
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -400,8 +408,6 @@ export class RoomService {
   }
 
   async #beat(): Promise<void> {
-    if (this.#beating) return;
-    this.#beating = true;
     this.#beats++;
     try {
       const { replaced } = await this.#store.heartbeat(this.#node, this.#hostedRecords());
@@ -423,7 +429,7 @@ export class RoomService {
     } catch (error) {
       this.#log.warn('state store: purging dead nodes failed', { error });
     }
-    await this.#reassertMembers().finally(() => (this.#beating = false));
+    await this.#reassertMembers();
   }
 
   /**
@@ -445,6 +451,36 @@ export class RoomService {
     }
     const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
     if (failed) this.#log.warn('state store: re-asserting room members failed', { error: failed.reason });
+  }
+
+  /**
+   * SIGTERM: this node takes no more joins and stops heartbeating, and leaves the node list at once,
+   * so the next join of any of its rooms on another node takes the room over without waiting for
+   * this one to be declared dead. The rooms here empty as their clients move (see SignalingServer.drain).
+   */
+  async drain(): Promise<void> {
+    if (this.#draining || this.#closed) return;
+    this.#draining = true;
+    clearInterval(this.#heartbeat);
+    // A beat still in flight would put this node back in the list after it left.
+    await this.#beatRun;
+    await this.#store
+      .removeNode(this.#node.nodeId)
+      .catch((error: unknown) => this.#log.warn('state store: leaving the node list failed', { error }));
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Resolves once no room is hosted here and every pending store write landed, or after `timeoutMs`. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#rooms.size === 0 && this.#creating.size === 0 && this.#retries.size === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await delay(Math.min(50, Math.max(1, deadline - Date.now())));
+    }
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,13 @@ export interface CallingService {
   readonly tokens: AccessTokens;
   readonly signaling: SignalingServer;
   health(): Promise<HealthReport>;
+  /**
+   * SIGTERM's first step: take no new sockets or rooms, leave the node list (others may take the
+   * rooms over at once), tell every client to move (close 4012), and wait up to `timeoutMs` for the
+   * rooms to empty. Call timers are handed over by `close()`: it stops them and gives up the call
+   * sweeper's lease, so a live node's sweeper applies whatever falls due from then on.
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -166,6 +173,7 @@ export async function startCallingService(
     });
     cleanup.push(() => rooms.close());
 
+    let draining = false;
     const health = async (): Promise<HealthReport> => {
       const stateOk = await stores.ping().then(
         () => true,
@@ -178,7 +186,7 @@ export async function startCallingService(
       const workersOk =
         workerReports.length === config.mediasoup.numWorkers && workerReports.every((w) => w.ok);
       return {
-        status: stateOk && workersOk ? 'ok' : 'degraded',
+        status: draining ? 'draining' : stateOk && workersOk ? 'ok' : 'degraded',
         nodeId: config.nodeId,
         state: { kind: store.kind, ok: stateOk },
         workers: workerReports,
@@ -318,6 +326,18 @@ export async function startCallingService(
       );
     }
 
+    let drainRun: Promise<void> | undefined;
+    const drain = async (timeoutMs: number): Promise<void> => {
+      draining = true;
+      log.info('draining: taking nothing new, telling clients to move', { timeoutMs });
+      // New TCP connections are refused from now on (a load balancer sends them elsewhere).
+      server.close();
+      await rooms.drain();
+      await signaling.drain();
+      if (await rooms.idle(timeoutMs)) log.info('drained');
+      else log.warn('drain timed out; closing what is left', { rooms: [...rooms.rooms].length });
+    };
+
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -332,6 +352,7 @@ export async function startCallingService(
       tokens,
       signaling,
       health,
+      drain: (timeoutMs) => (drainRun ??= drain(timeoutMs)),
       close: () => (closing ??= unwind()),
     };
   } catch (err) {
