@@ -12,6 +12,7 @@ import { prepareEngine } from '../bot/engine/prepareEngine.js';
 import { runLoadTest } from '../bot/runner/loadTest.js';
 import { NodeCluster } from '../test/support/nodeCluster.js';
 import { parseFlags, runBench, table } from './lib/cli.js';
+import { appendResult } from './lib/results.js';
 
 const flags = parseFlags(
   {
@@ -121,4 +122,13 @@ runBench(flags['time-limit'], async (signal) => {
     ),
   );
   if (notBack > 0) console.log(`${notBack} bot(s) never got media back`);
+  const summary = (v: number[]) => ({ n: v.length, p50: pct(v, 50), p95: pct(v, 95), max: pct(v, 100) });
+  const file = await appendResult('failover', {
+    flags,
+    detectionMs: summary(detections),
+    mediaBackMs: summary(mediaBack),
+    notBack,
+    samples: { detectionMs: detections, mediaBackMs: mediaBack },
+  });
+  console.log(`appended to ${file}`);
 });
