@@ -15,7 +15,7 @@ import type { AccountStore } from '../state/accountStore.js';
 import type { CallStore, PointerExpectation } from '../state/callStore.js';
 import { StoreUnavailableError } from '../state/storeUnavailableError.js';
 import type { UserMessage, UserMessageBus } from '../state/userMessageBus.js';
-import { silencedIn, type CallRecord } from './callRecord.js';
+import { holdsCall, silencedIn, type CallRecord } from './callRecord.js';
 import type { BlockList } from '../accounts/blockList.js';
 import type { RateLimits } from '../accounts/rateLimits.js';
 import { applyCallEvent, newCall, type CallEffect, type CallEvent } from './callStateMachine.js';
@@ -153,8 +153,9 @@ export class CallService {
           );
         }
       }
-      // No call waiting: someone who has a call (ringing or in one) is busy.
-      const busy = new Set(callees.filter((id) => pointers.has(id)));
+      // No call waiting: someone who has a call (ringing or in one) is busy. A pointer left at a call
+      // that has ended or vanished (its end was never written through it) makes nobody busy.
+      const busy = await this.#holding(callees, pointers);
       const now = this.#clock.now();
       const { call, effects } = newCall({
         callId: randomUUID(),
@@ -225,7 +226,10 @@ export class CallService {
       const current = await this.#load(callId);
       if (!current) throw new ServiceError(ErrorCode.NotFound, 'no such call', 404);
       const pointers = await this.#o.calls.currentCalls(userIds);
-      const busy = new Set(userIds.filter((id) => pointers.has(id) && pointers.get(id) !== callId));
+      const busy = await this.#holding(
+        userIds.filter((id) => pointers.get(id) !== callId),
+        pointers,
+      );
       const { call, effects, changed } = applyCallEvent(
         current,
         {
@@ -251,6 +255,17 @@ export class CallService {
       }
     }
     throw new ServiceError(ErrorCode.Unavailable, 'too much contention; try again', 503, 1);
+  }
+
+  /**
+   * Applies a timeout or a loss that no live timer covers (the call sweeper, calls/callSweeper.ts):
+   * an event that no longer applies changes nothing.
+   */
+  async applyOverdue(
+    callId: string,
+    event: { type: 'ringTimeout' } | { type: 'mediaTimeout' } | { type: 'mediaLost'; userIds: string[] },
+  ): Promise<void> {
+    await this.#update(callId, event);
   }
 
   /** Checks that this device answered the call: only then may it join the call's media room. */
@@ -354,6 +369,20 @@ export class CallService {
     for (const id of new Set(calleeIds)) {
       if (id !== callerId) await this.#o.limits.consume(spec, `${callerId}|${id}`);
     }
+  }
+
+  /** Of `userIds`, those whose current-call pointer names a call they still hold. */
+  async #holding(userIds: string[], pointers: Map<string, string>): Promise<Set<string>> {
+    const busy = new Set<string>();
+    const calls = new Map<string, CallRecord | null>();
+    for (const id of userIds) {
+      const callId = pointers.get(id);
+      if (callId === undefined) continue;
+      if (!calls.has(callId)) calls.set(callId, await this.#load(callId));
+      const call = calls.get(callId);
+      if (call && holdsCall(call, id)) busy.add(id);
+    }
+    return busy;
   }
 
   async #assertUsersExist(userIds: string[]): Promise<void> {

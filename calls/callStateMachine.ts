@@ -8,7 +8,8 @@
  *               ├─all declined──────┼──────────────────────────────────────▶ ended(declined)
  *               ├─ring timeout──────┼──(nobody joined but the caller)──────▶ ended(missed)
  *               └─every callee busy─┘                                       ended(busy)
- *                                   └─media never connected (timeout)─────▶ ended(failed)
+ *                                   ├─media never connected (timeout)─────▶ ended(failed)
+ *                                   └─media lost with its node, nobody back─▶ ended(failed)
  *   person    calling (caller) ─▶ joined ─▶ left
  *             ringing ─▶ joined | declined | missed      busy (was in another call, or blocked
  *                                                         whoever rang them: then also "silenced")
@@ -27,6 +28,11 @@ export type CallEvent =
   | { type: 'ringTimeout' }
   | { type: 'mediaJoined'; userId: string }
   | { type: 'mediaTimeout' }
+  /**
+   * These people's media has been gone from the call's room past the reconnect grace, and no node
+   * holds a timer for them (theirs died with its node): they left; a call that cannot go on fails.
+   */
+  | { type: 'mediaLost'; userIds: string[] }
   | {
       type: 'addParticipants';
       byUserId: string;
@@ -276,6 +282,20 @@ export function applyCallEvent(current: CallRecord, event: CallEvent, now: numbe
       if (call.state !== 'active') break;
       const connected = Object.values(call.participants).filter((p) => p.mediaJoinedAt !== null).length;
       if (connected < 2) effects.push(...end(call, 'failed', now));
+      break;
+    }
+    case 'mediaLost': {
+      if (call.state !== 'active') break;
+      for (const id of event.userIds) {
+        const p = call.participants[id];
+        if (p?.state !== 'joined') continue;
+        p.state = 'left';
+        p.leftAt = now;
+      }
+      const joined = count(call, 'joined');
+      const ringing = count(call, 'ringing');
+      if ((call.order.length === 2 && joined < 2 && ringing === 0) || (joined === 0 && ringing === 0))
+        effects.push(...end(call, 'failed', now));
       break;
     }
     case 'addParticipants': {

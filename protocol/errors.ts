@@ -101,6 +101,11 @@ export const CloseCode = {
   TokenExpired: 4001,
   TokenInvalid: 4003,
   ServerShutdown: 4010,
+  /**
+   * The node is draining (SIGTERM): reconnect through the address you came from and another node
+   * serves you. Not "rejoin here" (roomClosed): this node takes nothing new.
+   */
+  NodeDraining: 4012,
   /** The client did not read what the server sent (its backlog stayed over WS_MAX_BUFFERED_BYTES). */
   SlowReader: 4011,
 } as const;

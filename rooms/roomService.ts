@@ -62,6 +62,9 @@ export type RoomAccess = { kind: 'member'; invite?: string | undefined } | { kin
 /** The one answer a stranger gets: it says nothing about who the members are. */
 const NOT_A_MEMBER = 'not a member of this room; ask a member for an invite link';
 
+/** How often a join waiting on another host's fate looks at its heartbeat. */
+const HOST_POLL_MS = 100;
+
 /** What a client is told to wait before retrying a join refused during a store outage. */
 const RETRY_AFTER_MS = 1000;
 
@@ -77,6 +80,9 @@ export class RoomService {
   readonly #rooms = new Map<string, { room: Room; host: RoomHostRecord }>();
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #heartbeatIntervalMs: number;
+  /** The heartbeat in flight (a slow store must not pile them up; drain waits for it). */
+  #beatRun: Promise<void> | undefined;
   /** Aborted at shutdown: stops the retries of leave writes. */
   readonly #shutdown = new AbortController();
   readonly #retries = new Set<Promise<void>>();
@@ -85,6 +91,8 @@ export class RoomService {
   /** Heartbeats sent so far (a join compares it across its write). */
   #beats = 0;
   #closed = false;
+  /** SIGTERM: no joins; other nodes may take the rooms over (see drain). */
+  #draining = false;
   readonly #creationLimit: RoomCreationLimit;
   readonly #endpointLimits: EndpointLimits;
 
@@ -103,13 +111,23 @@ export class RoomService {
     this.#invites = opts.invites;
     this.#inviteTtlSeconds = opts.inviteTtlSeconds;
     this.#membershipTtlSeconds = opts.membershipTtlSeconds;
-    this.#heartbeat = setInterval(() => void this.#beat(), opts.heartbeatIntervalMs);
+    this.#heartbeatIntervalMs = opts.heartbeatIntervalMs;
+    this.#heartbeat = setInterval(() => {
+      this.#beatRun ??= this.#beat().finally(() => (this.#beatRun = undefined));
+    }, opts.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
 
   static async create(opts: RoomServiceOptions): Promise<RoomService> {
     const service = new RoomService(opts);
-    await opts.store.heartbeat(opts.node, []);
+    try {
+      const { replaced } = await opts.store.heartbeat(opts.node, []);
+      if (replaced !== null)
+        opts.log.info('previous incarnation of this node purged', { nodeId: opts.node.nodeId, replaced });
+    } catch (err) {
+      clearInterval(service.#heartbeat);
+      throw err;
+    }
     return service;
   }
 
@@ -147,6 +165,10 @@ export class RoomService {
     notify: Notify,
     access: RoomAccess,
   ): Promise<{ room: Room; peer: Peer }> {
+    if (this.#draining)
+      throw new ServiceError(ErrorCode.Unavailable, 'node draining; reconnect', 503, 1, {
+        retryAfterMs: String(RETRY_AFTER_MS),
+      });
     if (access.kind === 'member') await this.#enter(roomName, user.userId, access.invite);
     // A room may close (last one out) between lookup and join; one retry gets a fresh room.
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -284,6 +306,7 @@ export class RoomService {
     const media = await MediaRoom.create(this.#workers.pick(), this.#endpointLimits);
     const host: RoomHostRecord = {
       nodeId: this.#node.nodeId,
+      incarnation: this.#node.incarnation,
       workerPid: media.workerPid,
       routerId: media.routerId,
       createdAt: Date.now(),
@@ -291,6 +314,12 @@ export class RoomService {
     let current: RoomHostRecord;
     try {
       current = await withTimeout(this.#store.claimRoomHost(name, host), this.#joinWriteTimeoutMs);
+      // Another node hosts it: unless it proves alive by heartbeating again, it is (or is about to
+      // be declared) dead, and this join takes the room over rather than sending the client to it.
+      if (current.nodeId !== this.#node.nodeId || current.incarnation !== this.#node.incarnation) {
+        if (!(await this.#hostBeatsAgain(current)))
+          current = await withTimeout(this.#store.claimRoomHost(name, host), this.#joinWriteTimeoutMs);
+      }
     } catch (error) {
       media.close();
       throw unavailable('cannot claim the room', error, this.#log);
@@ -306,6 +335,28 @@ export class RoomService {
     this.#persistFromEvents(room);
     this.#log.info('room created', { room: name, workerPid: media.workerPid });
     return room;
+  }
+
+  /**
+   * Waits until the host's node either heartbeats again (true: alive, the room stays there) or is
+   * dead (false: the room may be taken over). A node killed a moment ago still looks alive for up to
+   * NODE_DEAD_AFTER_MS; its clients reconnect at once, and waiting here (instead of redirecting them
+   * to a dead address) is what brings them back as soon as the node is declared dead. Bounded by
+   * the node's remaining life plus a heartbeat.
+   */
+  async #hostBeatsAgain(host: RoomHostRecord): Promise<boolean> {
+    const first = await this.#store.nodeLiveness(host.nodeId, host.incarnation);
+    if (!first) return false;
+    const deadline = Date.now() + first.deadInMs + this.#heartbeatIntervalMs;
+    let last = first;
+    while (Date.now() < deadline && !this.#closed) {
+      await delay(HOST_POLL_MS);
+      const now = await this.#store.nodeLiveness(host.nodeId, host.incarnation);
+      if (!now) return false;
+      if (now.beatAgeMs < last.beatAgeMs) return true;
+      last = now;
+    }
+    return true;
   }
 
   /** Producer writes are best effort (the heartbeat heals them); leave and release writes retry. */
@@ -375,9 +426,24 @@ export class RoomService {
   async #beat(): Promise<void> {
     this.#beats++;
     try {
-      await this.#store.heartbeat(this.#node, this.#hostedRecords());
+      const { replaced } = await this.#store.heartbeat(this.#node, this.#hostedRecords());
+      // After the first beat, another incarnation in our entry means a second live process uses
+      // this NODE_ID: the two take each other's rooms over on every beat.
+      if (replaced !== null)
+        this.#log.error('another process heartbeats with this NODE_ID; give each node its own', {
+          nodeId: this.#node.nodeId,
+          other: replaced,
+        });
     } catch (error) {
       this.#log.warn('state store heartbeat failed', { error });
+    }
+    // Any node may purge the dead (idempotent), so a dead node's rooms and members vanish within a
+    // heartbeat of its death being due, without a leader.
+    try {
+      const reaped = await this.#store.reapDeadNodes();
+      if (reaped.length > 0) this.#log.warn('dead nodes purged', { nodeIds: reaped });
+    } catch (error) {
+      this.#log.warn('state store: purging dead nodes failed', { error });
     }
     await this.#reassertMembers();
   }
@@ -401,6 +467,36 @@ export class RoomService {
     }
     const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
     if (failed) this.#log.warn('state store: re-asserting room members failed', { error: failed.reason });
+  }
+
+  /**
+   * SIGTERM: this node takes no more joins and stops heartbeating, and leaves the node list at once,
+   * so the next join of any of its rooms on another node takes the room over without waiting for
+   * this one to be declared dead. The rooms here empty as their clients move (see SignalingServer.drain).
+   */
+  async drain(): Promise<void> {
+    if (this.#draining || this.#closed) return;
+    this.#draining = true;
+    clearInterval(this.#heartbeat);
+    // A beat still in flight would put this node back in the list after it left.
+    await this.#beatRun;
+    await this.#store
+      .removeNode(this.#node.nodeId)
+      .catch((error: unknown) => this.#log.warn('state store: leaving the node list failed', { error }));
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Resolves once no room is hosted here and every pending store write landed, or after `timeoutMs`. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#rooms.size === 0 && this.#creating.size === 0 && this.#retries.size === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await delay(Math.min(50, Math.max(1, deadline - Date.now())));
+    }
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ import { AnyNodeRoomGateway } from '../rooms/relay/anyNodeRoomGateway.js';
 import { RoomRelay } from '../rooms/relay/roomRelay.js';
 import { SignalingServer } from '../signaling/signalingServer.js';
 import { WorkerPool } from '../sfu/workerPool.js';
-import { hkdfSync } from 'node:crypto';
+import { hkdfSync, randomUUID } from 'node:crypto';
 import { RoomInvites } from '../auth/roomInvites.js';
 import { AccountService } from '../accounts/accountService.js';
 import { DeviceSessions } from '../accounts/deviceSessions.js';
@@ -31,6 +31,8 @@ import { createMetrics } from './metrics.js';
 import { clientAddressResolver } from './clientAddress.js';
 import { CallService, callRoomName } from '../calls/callService.js';
 import { HttpWebhookSink, NoWebhooks } from '../calls/webhooks.js';
+import { CallSweeper } from '../calls/callSweeper.js';
+import { LocalLease, RedisLease } from '../state/lease.js';
 import type { Logger } from '../lib/logger.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 
@@ -64,6 +66,13 @@ export interface CallingService {
   readonly tokens: AccessTokens;
   readonly signaling: SignalingServer;
   health(): Promise<HealthReport>;
+  /**
+   * SIGTERM's first step: take no new sockets or rooms, leave the node list (others may take the
+   * rooms over at once), tell every client to move (close 4012), and wait up to `timeoutMs` for the
+   * rooms to empty. Call timers are handed over by `close()`: it stops them and gives up the call
+   * sweeper's lease, so a live node's sweeper applies whatever falls due from then on.
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,6 +84,7 @@ export async function startCallingService(
   const stores = await createStateStores({
     redis: config.redis,
     ttlSeconds: config.stateTtlSeconds,
+    nodeDeadAfterMs: config.liveness.nodeDeadAfterMs,
     keyPrefix: opts.stateKeyPrefix,
     log,
     database: config.database,
@@ -162,12 +172,14 @@ export async function startCallingService(
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+    // A new incarnation on every start: whatever an earlier process of this node id left is dead.
+    const incarnation = randomUUID();
     const rooms = await RoomService.create({
-      node: { nodeId: config.nodeId, address: url, startedAt: Date.now() },
+      node: { nodeId: config.nodeId, incarnation, address: url, startedAt: Date.now() },
       store,
       workers,
       log,
-      heartbeatIntervalMs: Math.max(500, (config.stateTtlSeconds * 1000) / 3),
+      heartbeatIntervalMs: config.liveness.heartbeatIntervalMs,
       limits: config.limits,
       // A key of its own, so an invite says nothing about access tokens and cannot be replayed as one.
       invites: new RoomInvites({
@@ -190,6 +202,7 @@ export async function startCallingService(
     });
     cleanup.push(() => relay.close());
 
+    let draining = false;
     const health = async (): Promise<HealthReport> => {
       const stateOk = await stores.ping().then(
         () => true,
@@ -202,7 +215,7 @@ export async function startCallingService(
       const workersOk =
         workerReports.length === config.mediasoup.numWorkers && workerReports.every((w) => w.ok);
       return {
-        status: stateOk && workersOk ? 'ok' : 'degraded',
+        status: draining ? 'draining' : stateOk && workersOk ? 'ok' : 'degraded',
         nodeId: config.nodeId,
         state: { kind: store.kind, ok: stateOk },
         workers: workerReports,
@@ -229,6 +242,22 @@ export async function startCallingService(
       closeCallRoom: (callId) => rooms.closeRoom(callRoomName(callId)),
     });
     cleanup.push(() => calls.close());
+    // The backstop for call timers that died with their node; one node at a time runs it (a lease).
+    const sweeper = new CallSweeper({
+      store: stores.calls,
+      calls,
+      lease: stores.counters
+        ? new RedisLease(stores.counters, stores.keys.lease('call-sweeper'))
+        : new LocalLease(),
+      owner: `${config.nodeId}:${incarnation}`,
+      intervalMs: config.liveness.heartbeatIntervalMs,
+      timings: config.calls,
+      isInCallRoom: async (callId, userId) =>
+        (await store.listParticipants(callRoomName(callId))).some((p) => p.userId === userId),
+      log,
+    });
+    sweeper.start();
+    cleanup.push(() => sweeper.close());
 
     // `signaling` is created below; the gauge reads it only at scrape time, after start-up.
     const metrics = createMetrics({
@@ -335,6 +364,18 @@ export async function startCallingService(
       );
     }
 
+    let drainRun: Promise<void> | undefined;
+    const drain = async (timeoutMs: number): Promise<void> => {
+      draining = true;
+      log.info('draining: taking nothing new, telling clients to move', { timeoutMs });
+      // New TCP connections are refused from now on (a load balancer sends them elsewhere).
+      server.close();
+      await rooms.drain();
+      await signaling.drain();
+      if (await rooms.idle(timeoutMs)) log.info('drained');
+      else log.warn('drain timed out; closing what is left', { rooms: [...rooms.rooms].length });
+    };
+
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -350,6 +391,7 @@ export async function startCallingService(
       tokens,
       signaling,
       health,
+      drain: (timeoutMs) => (drainRun ??= drain(timeoutMs)),
       close: () => (closing ??= unwind()),
     };
   } catch (err) {

@@ -2,7 +2,7 @@
  * Configuration comes only from environment variables, validated once at start-up so a typo fails
  * loudly with the variable's name instead of surfacing later as a strange runtime error.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -49,6 +49,12 @@ const envSchema = z.object({
   // host node, and how often nodes check the sessions they relay for each other.
   RELAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   RELAY_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  // Liveness (kept apart from the state TTL): how often a node says it is alive, and after how long
+  // without a word it counts as dead (its rooms are taken over, its members purged).
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  NODE_DEAD_AFTER_MS: z.coerce.number().int().min(300).max(600_000).default(4000),
+  // SIGTERM: how long a draining node waits for its clients to move before it closes what is left.
+  DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   ROOM_INVITE_TTL_SECONDS: z.coerce
     .number()
     .int()
@@ -148,6 +154,14 @@ export interface Config {
   database: DatabaseTarget;
   stateTtlSeconds: number;
   relay: { requestTimeoutMs: number; checkIntervalMs: number };
+  liveness: {
+    /** How often the node heartbeats (node entry and every hosted room). */
+    heartbeatIntervalMs: number;
+    /** A node silent this long is dead: any other node may take over its rooms and purge them. */
+    nodeDeadAfterMs: number;
+  };
+  /** How long SIGTERM waits for clients to move to another node before closing what is left. */
+  drainTimeoutMs: number;
   rooms: {
     /** How long an invite link is valid. */
     inviteTtlSeconds: number;
@@ -407,6 +421,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const redis = redisTarget(e.REDIS_URL, e.REDIS_SENTINELS, e.REDIS_SENTINEL_NAME, e.REDIS_CLUSTER_NODES);
+  // A node must miss at least one heartbeat before it counts as dead, and its rooms' keys must
+  // outlive a heartbeat interval, or a live node would lose its rooms between two beats.
+  if (e.NODE_DEAD_AFTER_MS < 2 * e.HEARTBEAT_INTERVAL_MS) {
+    throw new ConfigError(
+      'Invalid configuration:\n  NODE_DEAD_AFTER_MS: must be at least twice HEARTBEAT_INTERVAL_MS',
+    );
+  }
+  if (e.STATE_TTL_SECONDS * 1000 < 2 * e.HEARTBEAT_INTERVAL_MS) {
+    throw new ConfigError(
+      'Invalid configuration:\n  STATE_TTL_SECONDS: must be at least twice HEARTBEAT_INTERVAL_MS',
+    );
+  }
 
   const listenIp = e.RTC_LISTEN_IP;
   const unspecified = listenIp === '0.0.0.0' || listenIp === '::';
@@ -421,12 +447,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
-    nodeId: e.NODE_ID ?? `${os.hostname().slice(0, 32)}-${randomUUID().slice(0, 8)}`,
+    nodeId: e.NODE_ID ?? defaultNodeId(),
     redisUrl: e.REDIS_URL,
     redis,
     database: databaseTarget(e.DATABASE_URL, e.DATA_DIR ?? defaultDataDir(env)),
     stateTtlSeconds: e.STATE_TTL_SECONDS,
     relay: { requestTimeoutMs: e.RELAY_REQUEST_TIMEOUT_MS, checkIntervalMs: e.RELAY_CHECK_INTERVAL_MS },
+    liveness: { heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS, nodeDeadAfterMs: e.NODE_DEAD_AFTER_MS },
+    drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     rooms: {
       inviteTtlSeconds: e.ROOM_INVITE_TTL_SECONDS,
       membershipTtlSeconds: e.ROOM_MEMBERSHIP_TTL_SECONDS,
@@ -488,6 +516,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhook: e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : undefined,
     apiKeys,
   };
+}
+
+/**
+ * The machine's hostname, stable across restarts (a pod's name, a VM's name), so a restarted node is
+ * the same node with a new incarnation rather than a stranger whose predecessor lingers as a ghost.
+ * Characters a node id may not hold become "-".
+ */
+function defaultNodeId(): string {
+  return (
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 64) || 'node'
+  );
 }
 
 /** Every environment variable the service reads (test/deploy.files.test.ts checks compose.yaml against it). */

@@ -10,7 +10,8 @@ import { bearerMatches } from '../auth/constantTime.js';
 import { ErrorCode, ServiceError } from '../protocol/errors.js';
 
 export interface HealthReport {
-  status: 'ok' | 'degraded';
+  /** 'draining': SIGTERM received, the node takes nothing new (load balancers should stop sending). */
+  status: 'ok' | 'degraded' | 'draining';
   nodeId: string;
   state: { kind: string; ok: boolean };
   workers: { pid: number; ok: boolean }[];

@@ -36,6 +36,8 @@ export interface WorkerPoolOptions {
 }
 
 const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 10_000;
+/** The signals mediasoup's Worker would close itself on (see #spawn). */
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 3_000;
 /** Longest wait between attempts to replace a worker whose replacement failed to start. */
 const MAX_RESPAWN_DELAY_MS = 30_000;
@@ -163,12 +165,21 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   async #spawn(index: number): Promise<MediaWorker> {
+    // mediasoup's Worker registers `process.once('SIGINT' | 'SIGTERM')` handlers that close the worker
+    // (and so every router: rooms would tell their clients "rejoin here") the moment the signal
+    // arrives, before our drain has told anyone to move. The pool owns its workers' lifetime: the
+    // handlers the new Worker added are removed again; server/main.ts decides what a signal does.
+    const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
     const worker = await mediasoup.createWorker({
       logLevel: this.#opts.logLevel,
       logTags: this.#opts.logTags as types.WorkerLogTag[],
       ...(this.#opts.workerBin ? { workerBin: this.#opts.workerBin } : {}),
       appData: { index },
     });
+    for (const signal of SIGNALS) {
+      for (const listener of process.listeners(signal))
+        if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
     // portBase 0 lets the worker pick free ports (tests running side by side).
     const port = this.#opts.portBase === 0 ? undefined : this.#opts.portBase + index;
     let webRtcServer: types.WebRtcServer;

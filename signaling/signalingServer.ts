@@ -56,6 +56,7 @@ export class SignalingServer {
   readonly #onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly #connectionLimits: ConnectionLimits;
   readonly #gateway: RoomGateway;
+  #draining = false;
 
   constructor(opts: SignalingServerOptions) {
     this.#opts = opts;
@@ -99,6 +100,7 @@ export class SignalingServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== SIGNALING_PATH)
       return rejectUpgrade(socket, 404, ErrorCode.NotFound, 'no such endpoint');
+    if (this.#draining) return rejectUpgrade(socket, 503, ErrorCode.Unavailable, 'node draining; reconnect');
     if (this.#wss.clients.size >= this.#opts.maxConnections) {
       return rejectUpgrade(socket, 503, ErrorCode.Unavailable, 'too many connections');
     }
@@ -225,6 +227,17 @@ export class SignalingServer {
       session.close().catch((error: unknown) => log.warn('session cleanup failed', { error }));
     });
     log.debug('signaling connected');
+  }
+
+  /**
+   * SIGTERM: take no new sockets and tell every client to move (close 4012: reconnect through the
+   * address you came from, another node serves you), not "rejoin here". Resolves once every session
+   * has been cleaned up (its peer left its room).
+   */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    for (const ws of this.#wss.clients) ws.close(CloseCode.NodeDraining, 'node draining; reconnect');
+    await Promise.allSettled([...this.#sessions].map((s) => s.close()));
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,12 @@ export interface CallStore {
     expectedVersion: number,
     expect: readonly PointerExpectation[],
   ): Promise<boolean>;
+  /**
+   * Ids of calls not ended yet (kept by saveCall), for the sweeper that ends calls whose timers died
+   * with a node. May list a call that has since vanished (its key expired): forget it then.
+   */
+  openCalls(): Promise<string[]>;
+  forgetOpenCall(callId: string): Promise<void>;
   /** Adds the call to each user's history (newest first, bounded). */
   addToHistory(userIds: readonly string[], callId: string): Promise<void>;
   history(userId: string, limit: number): Promise<CallRecord[]>;

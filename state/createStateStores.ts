@@ -51,6 +51,8 @@ export interface StateStores {
 export async function createStateStores(opts: {
   redis: RedisTarget | undefined;
   ttlSeconds: number;
+  /** NODE_DEAD_AFTER_MS (default: the TTL). */
+  nodeDeadAfterMs?: number;
   keyPrefix?: string;
   database: DatabaseTarget;
   log: ConnectionLog;
@@ -84,12 +86,16 @@ export async function createStateStores(opts: {
 function createEphemeralStores(opts: {
   redis: RedisTarget | undefined;
   ttlSeconds: number;
+  nodeDeadAfterMs?: number;
   keyPrefix?: string;
   log: ConnectionLog;
 }): StateStores {
   const keys = redisKeys(opts.keyPrefix);
   if (!opts.redis) {
-    const rooms = new MemoryRoomStateStore({ ttlSeconds: opts.ttlSeconds });
+    const rooms = new MemoryRoomStateStore({
+      ttlSeconds: opts.ttlSeconds,
+      nodeDeadAfterMs: opts.nodeDeadAfterMs,
+    });
     const accounts = new MemoryAccountStore();
     const calls = new MemoryCallStore();
     const bus = new MemoryUserMessageBus();
@@ -115,6 +121,7 @@ function createEphemeralStores(opts: {
     redis: connections.open('rooms'),
     keys,
     ttlSeconds: opts.ttlSeconds,
+    nodeDeadAfterMs: opts.nodeDeadAfterMs,
   });
   const accounts = new RedisAccountStore({ redis: connections.open('accounts'), keys });
   const calls = new RedisCallStore({ redis: connections.open('calls'), keys });

@@ -11,6 +11,15 @@ export class MemoryCallStore implements CallStore {
   readonly #pointers = new Map<string, string>();
   readonly #history = new Map<string, string[]>();
   readonly #missed = new Map<string, number>();
+  readonly #open = new Set<string>();
+
+  async openCalls(): Promise<string[]> {
+    return [...this.#open];
+  }
+
+  async forgetOpenCall(callId: string): Promise<void> {
+    this.#open.delete(callId);
+  }
 
   async getCall(callId: string): Promise<CallRecord | null> {
     const c = this.#calls.get(callId);
@@ -34,6 +43,8 @@ export class MemoryCallStore implements CallStore {
     if ((this.#calls.get(call.callId)?.version ?? 0) !== expectedVersion) return false;
     for (const e of expect) if ((this.#pointers.get(e.userId) ?? null) !== e.callId) return false;
     this.#calls.set(call.callId, structuredClone(call));
+    if (call.state === 'ended') this.#open.delete(call.callId);
+    else this.#open.add(call.callId);
     for (const userId of call.order) {
       if (holdsCall(call, userId)) this.#pointers.set(userId, call.callId);
       else if (this.#pointers.get(userId) === call.callId) this.#pointers.delete(userId);

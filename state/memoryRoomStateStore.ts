@@ -4,6 +4,7 @@
  */
 import type {
   HostedRoomRecord,
+  NodeLiveness,
   NodeRecord,
   ParticipantRecord,
   ProducerRecord,
@@ -22,12 +23,14 @@ interface RoomEntry {
 export class MemoryRoomStateStore implements RoomStateStore {
   readonly kind = 'memory' as const;
   readonly #ttlMs: number;
+  readonly #deadAfterMs: number;
   readonly #rooms = new Map<string, RoomEntry>();
-  readonly #nodes = new Map<string, { node: NodeRecord; expiresAt: number }>();
+  readonly #nodes = new Map<string, { node: NodeRecord; expiresAt: number; beatAt: number }>();
   readonly #members = new Map<string, { userIds: Set<string>; expiresAt: number }>();
 
-  constructor(opts: { ttlSeconds: number }) {
+  constructor(opts: { ttlSeconds: number; nodeDeadAfterMs?: number }) {
     this.#ttlMs = opts.ttlSeconds * 1000;
+    this.#deadAfterMs = opts.nodeDeadAfterMs ?? this.#ttlMs;
   }
 
   #room(room: string): RoomEntry | undefined {
@@ -39,15 +42,16 @@ export class MemoryRoomStateStore implements RoomStateStore {
     return entry;
   }
 
-  #alive(nodeId: string): boolean {
+  /** Whether the node (that incarnation of it, when given) is alive; dead entries stay until reaped. */
+  #alive(nodeId: string, incarnation?: string): boolean {
     const n = this.#nodes.get(nodeId);
-    if (n && n.expiresAt <= Date.now()) this.#nodes.delete(nodeId);
-    return this.#nodes.has(nodeId);
+    if (!n || n.expiresAt <= Date.now()) return false;
+    return incarnation === undefined || n.node.incarnation === incarnation;
   }
 
   async claimRoomHost(room: string, host: RoomHostRecord): Promise<RoomHostRecord> {
     const current = this.#room(room);
-    if (current && this.#alive(current.host.nodeId)) return { ...current.host };
+    if (current && this.#alive(current.host.nodeId, current.host.incarnation)) return { ...current.host };
     this.#rooms.set(room, {
       host: { ...host },
       participants: new Map(),
@@ -130,9 +134,17 @@ export class MemoryRoomStateStore implements RoomStateStore {
     return this.#membersOf(room)?.has(userId) ?? false;
   }
 
-  async heartbeat(node: NodeRecord, hostedRooms: readonly HostedRoomRecord[]): Promise<void> {
-    const expiresAt = Date.now() + this.#ttlMs;
-    this.#nodes.set(node.nodeId, { node: { ...node }, expiresAt });
+  async heartbeat(
+    node: NodeRecord,
+    hostedRooms: readonly HostedRoomRecord[],
+  ): Promise<{ replaced: string | null }> {
+    const now = Date.now();
+    const previous = this.#nodes.get(node.nodeId)?.node.incarnation;
+    const replaced = previous !== undefined && previous !== node.incarnation ? previous : null;
+    this.#nodes.set(node.nodeId, { node: { ...node }, expiresAt: now + this.#deadAfterMs, beatAt: now });
+    // Rooms of a previous incarnation of this node id belong to a dead process.
+    if (replaced !== null) this.#purge((h) => h.nodeId === node.nodeId && h.incarnation !== node.incarnation);
+    const expiresAt = now + this.#ttlMs;
     for (const record of hostedRooms) {
       const entry = this.#room(record.room);
       if (entry && entry.host.nodeId !== node.nodeId) continue;
@@ -143,16 +155,39 @@ export class MemoryRoomStateStore implements RoomStateStore {
         expiresAt,
       });
     }
+    return { replaced };
+  }
+
+  #purge(hostedBy: (host: RoomHostRecord) => boolean): void {
+    for (const [name, entry] of this.#rooms) if (hostedBy(entry.host)) this.#rooms.delete(name);
   }
 
   async isNodeAlive(nodeId: string): Promise<boolean> {
     return this.#alive(nodeId);
   }
 
+  async nodeLiveness(nodeId: string, incarnation: string): Promise<NodeLiveness | null> {
+    if (!this.#alive(nodeId, incarnation)) return null;
+    const n = this.#nodes.get(nodeId)!;
+    const now = Date.now();
+    return { beatAgeMs: now - n.beatAt, deadInMs: n.expiresAt - now };
+  }
+
   async listNodes(): Promise<NodeRecord[]> {
     return [...this.#nodes.keys()]
       .filter((id) => this.#alive(id))
       .map((id) => ({ ...this.#nodes.get(id)!.node }));
+  }
+
+  async reapDeadNodes(): Promise<string[]> {
+    const reaped: string[] = [];
+    for (const [nodeId, n] of this.#nodes) {
+      if (n.expiresAt > Date.now()) continue;
+      this.#purge((h) => h.nodeId === nodeId && h.incarnation === n.node.incarnation);
+      this.#nodes.delete(nodeId);
+      reaped.push(nodeId);
+    }
+    return reaped;
   }
 
   async removeNode(nodeId: string): Promise<void> {

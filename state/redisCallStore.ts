@@ -12,7 +12,7 @@ import {
 } from './callStore.js';
 import type { RedisKeys } from './redisKeys.js';
 
-// KEYS[1] call key. ARGV: expectedVersion, json, ttl, pointerPrefix, pointerSuffix, callId, nExpect,
+// KEYS[1] call key, KEYS[2] the open-calls set. ARGV: expectedVersion, json, ttl, pointerPrefix, pointerSuffix, callId, nExpect,
 // then nExpect × (userId, expectedCallId or ''), then pairs of (userId, 'set'|'clear').
 const SAVE = `
 local cur = redis.call('GET', KEYS[1])
@@ -31,6 +31,11 @@ for _ = 1, n do
   i = i + 2
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if cjson.decode(ARGV[2]).state == 'ended' then
+  redis.call('SREM', KEYS[2], callId)
+else
+  redis.call('SADD', KEYS[2], callId)
+end
 while i <= #ARGV do
   local key = prefix .. ARGV[i] .. suffix
   if ARGV[i + 1] == 'set' then
@@ -83,7 +88,17 @@ export class RedisCallStore implements CallStore {
     ];
     for (const e of expect) args.push(e.userId, e.callId ?? '');
     for (const userId of call.order) args.push(userId, holdsCall(call, userId) ? 'set' : 'clear');
-    return (await this.#redis.eval(SAVE, 1, this.#keys.call(call.callId), ...args)) === 1;
+    return (
+      (await this.#redis.eval(SAVE, 2, this.#keys.call(call.callId), this.#keys.openCalls, ...args)) === 1
+    );
+  }
+
+  async openCalls(): Promise<string[]> {
+    return this.#redis.smembers(this.#keys.openCalls);
+  }
+
+  async forgetOpenCall(callId: string): Promise<void> {
+    await this.#redis.srem(this.#keys.openCalls, callId);
   }
 
   async addToHistory(userIds: readonly string[], callId: string): Promise<void> {

@@ -19,6 +19,8 @@
  * Rooms (RedisRoomStateStore) — expire unless the hosting node heartbeats:
  *   {p}{rooms}:nodes                hash nodeId → {"expiresAt": ms on Redis's clock, "node": NodeRecord}
  *                                    node list and liveness (a field is alive until its expiresAt)
+ *   {p}{rooms}:node:{nodeId}:rooms  set of room names the node claimed (so a dead node's rooms can be
+ *                                    purged without a SCAN), TTL, deleted with the node
  *   {p}{rooms}:room:{room}:host     string JSON RoomHostRecord, TTL
  *   {p}{rooms}:room:{room}:participants hash peerId → JSON ParticipantRecord, TTL
  *   {p}{rooms}:room:{room}:producers hash producerId → JSON ProducerRecord, TTL
@@ -36,9 +38,12 @@
  *   {p}regticket:{ticketId}          string e164, TTL = registration window
  * Calls (RedisCallStore):
  *   {p}{calls}:call:{callId}        string JSON CallRecord, TTL = CALL_RETENTION_SECONDS
+ *   {p}{calls}:calls:open           set of callIds not ended yet (the call sweeper's work list)
  *   {p}{calls}:user:{userId}:call   string callId this user currently has (ringing, calling or in)
  *   {p}{calls}:user:{userId}:calls  list of callIds, newest first, bounded (history)
  *   {p}{calls}:user:{userId}:missed integer: missed calls not yet seen
+ * Leases (state/lease.ts):
+ *   {p}lease:{job}                   string: the node holding the job (the call sweeper), PX expiry
  * Rate limits (accounts/rateLimits.ts through rate-limiter-flexible, which appends ":{key}"):
  *   {p}rl:{limitName}:{key}          counter, TTL = the limit's window
  * Pub/sub channels (RedisUserMessageBus):
@@ -53,6 +58,7 @@ export interface RedisKeys {
   readonly nodes: string;
   /** Matches every room key (SCAN/KEYS by operators and tests). */
   readonly roomPattern: string;
+  nodeRooms(nodeId: string): string;
   roomHost(room: string): string;
   roomParticipants(room: string): string;
   roomProducers(room: string): string;
@@ -73,6 +79,7 @@ export interface RedisKeys {
   registrationTicket(ticketId: string): string;
   // calls
   call(callId: string): string;
+  readonly openCalls: string;
   userCurrentCall(userId: string): string;
   /** What call keys of a user start with (Lua appends a userId and the pointer suffix). */
   readonly callUserPrefix: string;
@@ -80,6 +87,8 @@ export interface RedisKeys {
   readonly userCurrentCallSuffix: string;
   userCallHistory(userId: string): string;
   userMissedCalls(userId: string): string;
+  // leases
+  lease(job: string): string;
   // rate limits
   rateLimit(limitName: string): string;
   // pub/sub
@@ -98,6 +107,7 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
   return {
     prefix: p,
     nodes: `${rooms}nodes`,
+    nodeRooms: (nodeId) => `${rooms}node:${nodeId}:rooms`,
     roomPattern: `${rooms}room:*`,
     roomHost: (room) => `${rooms}room:${room}:host`,
     roomParticipants: (room) => `${rooms}room:${room}:participants`,
@@ -117,12 +127,14 @@ export function redisKeys(prefix: string = DEFAULT_KEY_PREFIX): RedisKeys {
     registrationTicket: (ticketId) => `${p}regticket:${ticketId}`,
 
     call: (callId) => `${calls}call:${callId}`,
+    openCalls: `${calls}calls:open`,
     callUserPrefix: `${calls}user:`,
     userCurrentCall: (userId) => `${calls}user:${userId}:call`,
     userCurrentCallSuffix: ':call',
     userCallHistory: (userId) => `${calls}user:${userId}:calls`,
     userMissedCalls: (userId) => `${calls}user:${userId}:missed`,
 
+    lease: (job) => `${p}lease:${job}`,
     rateLimit: (limitName) => `${p}rl:${limitName}`,
 
     userChannel: (userId) => `${p}user-messages:${userId}`,

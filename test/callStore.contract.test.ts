@@ -73,6 +73,19 @@ describe.each(Object.keys(makers))('CallStore contract: %s', (kind) => {
     expect((await s.getCall('c1'))?.media).toBe('audio');
   });
 
+  it('lists calls not ended yet, for the sweeper, until they end or are forgotten', async () => {
+    const s = make();
+    const one = ringing('open-1', 'oa', 'ob');
+    const two = ringing('open-2', 'oc', 'od');
+    expect(await s.saveCall(one, 0, [])).toBe(true);
+    expect(await s.saveCall(two, 0, [])).toBe(true);
+    expect((await s.openCalls()).filter((id) => id.startsWith('open-')).sort()).toEqual(['open-1', 'open-2']);
+    expect(await s.saveCall(ended(one), 1, [])).toBe(true);
+    expect((await s.openCalls()).filter((id) => id.startsWith('open-'))).toEqual(['open-2']);
+    await s.forgetOpenCall('open-2');
+    expect((await s.openCalls()).filter((id) => id.startsWith('open-'))).toEqual([]);
+  });
+
   it('writes only on the version it holds (compare-and-set)', async () => {
     const s = make();
     const v1 = ringing('c1', 'a', 'b');

@@ -219,6 +219,33 @@ describe('call state machine', () => {
     expect(hungUp).toMatchObject({ changed: true, call: { version: connected.version + 1, state: 'ended' } });
   });
 
+  it('media lost with its node: a 1:1 call fails, a group call goes on without those who did not return', () => {
+    const connected = run(
+      make(),
+      { type: 'accept', userId: 'b', deviceId: 'db' },
+      { type: 'mediaJoined', userId: 'a' },
+      { type: 'mediaJoined', userId: 'b' },
+    );
+    const lost = applyCallEvent(connected, { type: 'mediaLost', userIds: ['b'] }, T0 + 50_000);
+    expect(lost.call).toMatchObject({ state: 'ended', endReason: 'failed' });
+    expect(lost.call.participants.b).toMatchObject({ state: 'left' });
+    expect(lost.effects).toContainEqual({ type: 'ended', reason: 'failed' });
+    // Nobody named, or the call already over: nothing changes.
+    expect(applyCallEvent(connected, { type: 'mediaLost', userIds: [] }, T0 + 5).changed).toBe(false);
+    expect(applyCallEvent(lost.call, { type: 'mediaLost', userIds: ['a'] }, T0 + 5).changed).toBe(false);
+
+    const group = run(
+      make(['b', 'c']),
+      { type: 'accept', userId: 'b', deviceId: 'db' },
+      { type: 'accept', userId: 'c', deviceId: 'dc' },
+    );
+    const one = applyCallEvent(group, { type: 'mediaLost', userIds: ['c'] }, T0 + 50_000);
+    expect(one.call.state).toBe('active');
+    expect(one.call.participants.c?.state).toBe('left');
+    const all = applyCallEvent(one.call, { type: 'mediaLost', userIds: ['a', 'b'] }, T0 + 50_001);
+    expect(all.call).toMatchObject({ state: 'ended', endReason: 'failed' });
+  });
+
   it('refuses anything on an ended call', () => {
     const ended = run(make(), { type: 'decline', userId: 'b' });
     expect(code(() => applyCallEvent(ended, { type: 'hangup', userId: 'a' }, T0))).toBe(ErrorCode.CallEnded);

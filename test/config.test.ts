@@ -35,6 +35,22 @@ describe('configuration from the environment', () => {
     });
   });
 
+  it('heartbeats every second, declares a node dead after 4 s, and keeps its NODE_ID across restarts', () => {
+    const c = loadConfig({});
+    expect(c.liveness).toEqual({ heartbeatIntervalMs: 1000, nodeDeadAfterMs: 4000 });
+    expect(c.drainTimeoutMs).toBe(10_000);
+    // Stable by default (the hostname), so a restart is the same node with a new incarnation.
+    expect(loadConfig({}).nodeId).toBe(c.nodeId);
+    expect(c.nodeId).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
+    const tuned = loadConfig({
+      HEARTBEAT_INTERVAL_MS: '500',
+      NODE_DEAD_AFTER_MS: '3000',
+      DRAIN_TIMEOUT_MS: '0',
+    });
+    expect(tuned.liveness).toEqual({ heartbeatIntervalMs: 500, nodeDeadAfterMs: 3000 });
+    expect(tuned.drainTimeoutMs).toBe(0);
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
@@ -51,6 +67,9 @@ describe('configuration from the environment', () => {
     [{ RTC_LISTEN_IP: 'localhost' }, 'RTC_LISTEN_IP'],
     [{ MEDIASOUP_NUM_WORKERS: '0' }, 'MEDIASOUP_NUM_WORKERS'],
     [{ DEV_TOKENS: 'maybe' }, 'DEV_TOKENS'],
+    [{ HEARTBEAT_INTERVAL_MS: '2000', NODE_DEAD_AFTER_MS: '3000' }, 'NODE_DEAD_AFTER_MS'],
+    [{ HEARTBEAT_INTERVAL_MS: '2000', STATE_TTL_SECONDS: '3' }, 'STATE_TTL_SECONDS'],
+    [{ DRAIN_TIMEOUT_MS: '-1' }, 'DRAIN_TIMEOUT_MS'],
     [{ NODE_ENV: 'production' }, 'JWT_SECRET'],
     [
       {

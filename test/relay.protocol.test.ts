@@ -125,9 +125,13 @@ describe('the relay protocol, as a host node answers it', () => {
   it('answers `moved` when another live node hosts the room now, so the edge looks it up again', async () => {
     const room = `relay-moved-${randomUUID().slice(0, 8)}`;
     const other = `other-node-${randomUUID().slice(0, 8)}`;
-    await host.store.heartbeat({ nodeId: other, address: 'http://127.0.0.1:9', startedAt: Date.now() }, []);
+    await host.store.heartbeat(
+      { nodeId: other, incarnation: 'other-1', address: 'http://127.0.0.1:9', startedAt: Date.now() },
+      [],
+    );
     await host.store.claimRoomHost(room, {
       nodeId: other,
+      incarnation: 'other-1',
       workerPid: 1,
       routerId: 'r',
       createdAt: Date.now(),

@@ -12,14 +12,27 @@ afterAll(() => redis.close());
 /** The same store against a real 3-primary Redis Cluster: every multi-key script must stay in one slot. */
 const cluster = await clusterForThisFile();
 
-const makers: Record<string, (ttlSeconds: number) => RoomStateStore> = {
-  memory: (ttlSeconds) => new MemoryRoomStateStore({ ttlSeconds }),
-  redis: (ttlSeconds) => new RedisRoomStateStore({ ...redis.open('contract'), ttlSeconds }),
-  'redis cluster': (ttlSeconds) => new RedisRoomStateStore({ ...cluster.open('contract'), ttlSeconds }),
+const makers: Record<string, (ttlSeconds: number, nodeDeadAfterMs?: number) => RoomStateStore> = {
+  memory: (ttlSeconds, nodeDeadAfterMs) => new MemoryRoomStateStore({ ttlSeconds, nodeDeadAfterMs }),
+  redis: (ttlSeconds, nodeDeadAfterMs) =>
+    new RedisRoomStateStore({ ...redis.open('contract'), ttlSeconds, nodeDeadAfterMs }),
+  'redis cluster': (ttlSeconds, nodeDeadAfterMs) =>
+    new RedisRoomStateStore({ ...cluster.open('contract'), ttlSeconds, nodeDeadAfterMs }),
 };
 
-const node = (nodeId: string) => ({ nodeId, address: `http://${nodeId}`, startedAt: Date.now() });
-const host = (nodeId: string) => ({ nodeId, workerPid: 1, routerId: `r-${nodeId}`, createdAt: Date.now() });
+const node = (nodeId: string, incarnation = 'i1') => ({
+  nodeId,
+  incarnation,
+  address: `http://${nodeId}`,
+  startedAt: Date.now(),
+});
+const host = (nodeId: string, incarnation = 'i1') => ({
+  nodeId,
+  incarnation,
+  workerPid: 1,
+  routerId: `r-${nodeId}`,
+  createdAt: Date.now(),
+});
 const hosted = (
   room: string,
   nodeId: string,
@@ -36,8 +49,8 @@ const participant = (peerId: string, nodeId = 'n1') => ({
 
 describe.each(Object.keys(makers))('RoomStateStore contract: %s', (kind) => {
   const stores: RoomStateStore[] = [];
-  const make = (ttl = 30): RoomStateStore => {
-    const s = makers[kind]!(ttl);
+  const make = (ttl = 30, nodeDeadAfterMs?: number): RoomStateStore => {
+    const s = makers[kind]!(ttl, nodeDeadAfterMs);
     stores.push(s);
     return s;
   };
@@ -202,6 +215,94 @@ describe.each(Object.keys(makers))('RoomStateStore contract: %s', (kind) => {
     expect(await s.isNodeAlive('n1')).toBe(false);
     expect(await s.isNodeAlive('n2')).toBe(true);
   });
+  it('declares a node dead after NODE_DEAD_AFTER_MS, long before the state TTL, and purges its rooms', async () => {
+    const s = make(30, 600);
+    expect(await s.heartbeat(node('n1'), [])).toEqual({ replaced: null });
+    await s.heartbeat(node('n2'), []);
+    await s.claimRoomHost('room', host('n1'));
+    await s.addParticipant('room', participant('p1'));
+    await s.addProducer('room', { producerId: 'a1', peerId: 'p1', kind: 'audio' });
+    // While n1 is alive nothing is reaped.
+    expect(await s.reapDeadNodes()).toEqual([]);
+    const alive = await s.nodeLiveness('n1', 'i1');
+    expect(alive).not.toBeNull();
+    expect(alive!.deadInMs).toBeLessThanOrEqual(600);
+    expect(alive!.beatAgeMs).toBeGreaterThanOrEqual(0);
+    expect(await s.nodeLiveness('n1', 'another-boot')).toBeNull();
+    const started = Date.now();
+    await until(
+      async () => {
+        await s.heartbeat(node('n2'), []);
+        return !(await s.isNodeAlive('n1'));
+      },
+      { timeoutMs: 5000, what: 'n1 to be dead', intervalMs: 50 },
+    );
+    const detectedAfter = Date.now() - started;
+    expect(detectedAfter).toBeGreaterThanOrEqual(400);
+    expect(detectedAfter).toBeLessThan(3000);
+    expect(await s.nodeLiveness('n1', 'i1')).toBeNull();
+    // The room's keys would live for 30 s more; reaping purges them now.
+    expect(await s.listParticipants('room')).toHaveLength(1);
+    expect(await s.reapDeadNodes()).toEqual(['n1']);
+    expect(await s.getRoomHost('room')).toBeNull();
+    expect(await s.listParticipants('room')).toEqual([]);
+    expect(await s.listProducers('room')).toEqual([]);
+    expect((await s.listNodes()).map((n) => n.nodeId)).toEqual(['n2']);
+    expect(await s.reapDeadNodes()).toEqual([]);
+  });
+
+  it("reaping leaves alone a dead node's room that a live node took over", async () => {
+    const s = make(30, 600);
+    await s.heartbeat(node('n1'), []);
+    await s.claimRoomHost('room', host('n1'));
+    await until(async () => !(await s.isNodeAlive('n1')), { timeoutMs: 5000, what: 'n1 to be dead' });
+    await s.heartbeat(node('n2'), []);
+    expect((await s.claimRoomHost('room', host('n2'))).nodeId).toBe('n2');
+    await s.addParticipant('room', participant('q1', 'n2'));
+    expect(await s.reapDeadNodes()).toEqual(['n1']);
+    expect((await s.getRoomHost('room'))?.nodeId).toBe('n2');
+    expect((await s.listParticipants('room')).map((p) => p.peerId)).toEqual(['q1']);
+  });
+
+  it('a new incarnation of a node id purges the rooms of the previous one at its first heartbeat', async () => {
+    const s = make();
+    await s.heartbeat(node('n1', 'boot-1'), []);
+    await s.claimRoomHost('room', host('n1', 'boot-1'));
+    await s.addParticipant('room', participant('ghost'));
+    await s.addProducer('room', { producerId: 'g1', peerId: 'ghost', kind: 'audio' });
+    // Restart with the same id: the old process is dead even though its entry had not expired.
+    expect(await s.heartbeat(node('n1', 'boot-2'), [])).toEqual({ replaced: 'boot-1' });
+    expect(await s.getRoomHost('room')).toBeNull();
+    expect(await s.listParticipants('room')).toEqual([]);
+    expect(await s.listProducers('room')).toEqual([]);
+    expect(await s.heartbeat(node('n1', 'boot-2'), [])).toEqual({ replaced: null });
+    expect((await s.claimRoomHost('room', host('n1', 'boot-2'))).incarnation).toBe('boot-2');
+  });
+
+  it('a claim treats a host of another incarnation than the running one as dead', async () => {
+    const s = make();
+    await s.heartbeat(node('n1', 'boot-2'), []);
+    await s.heartbeat(node('n2'), []);
+    // A record left by boot-1 of n1 (e.g. written while boot-2 was starting).
+    await s.claimRoomHost('room', host('n1', 'boot-1'));
+    await s.addParticipant('room', participant('ghost', 'n1'));
+    const taken = await s.claimRoomHost('room', host('n2'));
+    expect(taken.nodeId).toBe('n2');
+    expect(await s.listParticipants('room')).toEqual([]);
+    // The running incarnation's own rooms stay its own.
+    await s.claimRoomHost('mine', host('n1', 'boot-2'));
+    expect((await s.claimRoomHost('mine', host('n2'))).nodeId).toBe('n1');
+  });
+
+  it('removeNode forgets the node at once', async () => {
+    const s = make();
+    await s.heartbeat(node('n1'), []);
+    await s.removeNode('n1');
+    expect(await s.isNodeAlive('n1')).toBe(false);
+    expect(await s.listNodes()).toEqual([]);
+    expect(await s.reapDeadNodes()).toEqual([]);
+  });
+
   it('creates a room for its first user, keeps members, admits invitees and refuses strangers', async () => {
     const s = make();
     const ttl = { ttlSeconds: 60 };

@@ -55,7 +55,7 @@ describe('rooms on a real mediasoup worker', () => {
 
   const start = async (store = new FlakyStore({ ttlSeconds: 30 }), heartbeatIntervalMs = 60_000) => {
     const rooms = await RoomService.create({
-      node: { nodeId: 'n1', address: 'http://n1', startedAt: Date.now() },
+      node: { nodeId: 'n1', incarnation: 'boot-1', address: 'http://n1', startedAt: Date.now() },
       store,
       workers,
       log,

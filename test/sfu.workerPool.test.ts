@@ -58,6 +58,26 @@ describe('worker pool health', () => {
     return pool;
   }
 
+  it("removes mediasoup's per-Worker SIGINT/SIGTERM handlers, so a signal cannot close workers before the drain", async () => {
+    const listeners = () => ({
+      SIGINT: process.listeners('SIGINT').length,
+      SIGTERM: process.listeners('SIGTERM').length,
+    });
+    const before = listeners();
+    const p = await createPool(0);
+    expect(listeners()).toEqual(before);
+    const worker = p.pick().worker;
+    // What mediasoup would do without the pool's removal: close the worker on the signal.
+    expect(worker.closed).toBe(false);
+    // A replacement (spawned later, at runtime) is treated the same way.
+    const died = new Promise<void>((resolve) => p.once('workerDied', () => resolve()));
+    process.kill(worker.pid, 'SIGKILL');
+    await died;
+    const replacement = await until('a replacement worker', () => p.workers[0]);
+    expect(replacement.worker.pid).not.toBe(worker.pid);
+    expect(listeners()).toEqual(before);
+  });
+
   it('replaces a worker whose channel stops answering, closing its routers', async () => {
     const p = await createPool(0);
     const original = p.pick();

@@ -162,8 +162,15 @@ export class BotController {
         ? await withTimeout(o.invites.relay.wait(o.room), INVITE_TIMEOUT_MS, 'invite')
         : undefined;
     this.#throwIfStopped();
+    // Every session starts at the one address the bot was given (a load balancer in front of the
+    // nodes, or a node): any node relays the room to the node hosting it (rooms/relay/).
+    await this.#sessionAt(o.signalingUrl, token, invite);
+  }
+
+  async #sessionAt(signalingUrlToUse: string, token: string, invite: string | undefined): Promise<void> {
+    const o = this.#opts;
     const engine = o.createEngine({
-      signalingUrl: o.signalingUrl,
+      signalingUrl: signalingUrlToUse,
       token,
       room: o.room,
       invite,

@@ -145,7 +145,12 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     return RoomSession.attach({
       room: opts.room,
       enter,
-      reconnectOn: (code) => code === CloseCode.TokenExpired && getToken !== undefined,
+      // A lost node (1006) or a draining one (4012) is left for another through the same address;
+      // an expired token only with a source of fresh ones.
+      reconnectOn: (code) =>
+        code === CloseCode.TokenExpired
+          ? getToken !== undefined
+          : code !== 1000 && code !== CloseCode.TokenInvalid,
       deviceOptions: opts.deviceOptions,
       reconnect: opts.reconnect,
     });

@@ -41,6 +41,14 @@ export class SqlCallHistory implements CallStore {
     return this.#live.currentCalls(userIds);
   }
 
+  openCalls(): Promise<string[]> {
+    return this.#live.openCalls();
+  }
+
+  forgetOpenCall(callId: string): Promise<void> {
+    return this.#live.forgetOpenCall(callId);
+  }
+
   async saveCall(
     call: CallRecord,
     expectedVersion: number,

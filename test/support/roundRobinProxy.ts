@@ -1,31 +1,30 @@
 /**
- * "One address" for tests of several nodes: a TCP load balancer on loopback that hands each new
- * connection to the next node in turn, as a round-robin balancer in front of a deployment would.
- * It records which node each connection went to, so a test knows where its sockets landed.
+ * "One address" for tests with several nodes: a TCP load balancer on loopback that sends each new
+ * connection to the next node in turn, skipping a node that refuses (killed, or draining with its
+ * listener closed), as a real load balancer's health checks would. Upstreams can be changed while
+ * it runs (a node restarted on a new port). It records which node each connection went to, so a test
+ * knows where its sockets landed.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 export class RoundRobinProxy {
   readonly #server: net.Server;
-  readonly #targets: number[];
   readonly #sockets = new Set<net.Socket>();
-  /** The target port of every connection accepted so far, in order. */
+  #upstreams: number[];
+  /** The node port of every connection accepted so far, in order. */
   readonly routed: number[] = [];
   #next = 0;
 
-  private constructor(server: net.Server, targets: number[]) {
+  private constructor(server: net.Server, upstreams: number[]) {
     this.#server = server;
-    this.#targets = targets;
+    this.#upstreams = upstreams;
   }
 
-  /** Balances 127.0.0.1:<free port> over the given loopback ports. */
-  static async start(targetPorts: number[]): Promise<RoundRobinProxy> {
-    if (targetPorts.length === 0) throw new Error('no targets');
+  static async start(upstreamPorts: number[]): Promise<RoundRobinProxy> {
     const server = net.createServer();
-    const proxy = new RoundRobinProxy(server, targetPorts);
-    server.on('connection', (client) => proxy.#route(client));
-    server.on('error', () => undefined);
+    const proxy = new RoundRobinProxy(server, [...upstreamPorts]);
+    server.on('connection', (client) => proxy.#relay(client));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -33,36 +32,49 @@ export class RoundRobinProxy {
     return proxy;
   }
 
-  get port(): number {
-    return (this.#server.address() as AddressInfo).port;
-  }
-
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Sends the next connections to these ports instead (e.g. without a node that was killed). */
-  setTargets(ports: number[]): void {
-    if (ports.length === 0) throw new Error('no targets');
-    this.#targets.splice(0, this.#targets.length, ...ports);
-    this.#next = 0;
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
   }
 
-  #route(client: net.Socket): void {
-    const port = this.#targets[this.#next++ % this.#targets.length]!;
-    this.routed.push(port);
-    const upstream = net.connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      this.#sockets.add(s);
-      s.on('error', () => undefined);
-      s.once('close', () => {
-        this.#sockets.delete(s);
-        client.destroy();
+  setUpstreams(ports: number[]): void {
+    this.#upstreams = [...ports];
+  }
+
+  #relay(client: net.Socket): void {
+    this.#sockets.add(client);
+    client.on('close', () => this.#sockets.delete(client));
+    client.on('error', () => client.destroy());
+    client.pause();
+    const tryNext = (attemptsLeft: number): void => {
+      if (attemptsLeft === 0 || client.destroyed) return void client.destroy();
+      const port = this.#upstreams[this.#next++ % this.#upstreams.length]!;
+      const upstream = net.connect(port, '127.0.0.1');
+      let connected = false;
+      upstream.once('error', () => {
         upstream.destroy();
+        // Refused before it connected: the next node gets the connection.
+        if (!connected) tryNext(attemptsLeft - 1);
       });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
+      upstream.once('connect', () => {
+        connected = true;
+        this.routed.push(port);
+        this.#sockets.add(upstream);
+        upstream.on('close', () => {
+          this.#sockets.delete(upstream);
+          client.destroy();
+        });
+        upstream.on('error', () => upstream.destroy());
+        client.on('close', () => upstream.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+    };
+    tryNext(this.#upstreams.length);
   }
 
   async close(): Promise<void> {
