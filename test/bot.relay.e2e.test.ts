@@ -59,7 +59,7 @@ describe('replay bots through one address in front of three nodes', () => {
           (await fetchDevToken(cluster.nodes[0]!.url, displayName)).token,
         beforeStop: async () => {
           relayed = await Promise.all(cluster.nodes.map(relayedSessions));
-          hosts = await Promise.all(rooms.map((r) => cluster.admin.get(`cs:room:${r}:host`)));
+          hosts = await Promise.all(rooms.map((r) => cluster.admin.get(cluster.keys.roomHost(r))));
         },
       },
     );
@@ -103,7 +103,7 @@ describe('replay bots through one address in front of three nodes', () => {
     );
     await until(
       async () =>
-        (await Promise.all(rooms.map((r) => cluster.admin.exists(`cs:room:${r}:host`)))).every(
+        (await Promise.all(rooms.map((r) => cluster.admin.exists(cluster.keys.roomHost(r))))).every(
           (n) => n === 0,
         ),
       {

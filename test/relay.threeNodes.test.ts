@@ -54,11 +54,11 @@ describe('three nodes behind one address', () => {
     return r.data as Record<string, unknown>;
   };
   const participants = async (room: string): Promise<{ peerId: string; nodeId: string }[]> =>
-    Object.values(await cluster.admin.hgetall(`cs:room:${room}:participants`)).map(
+    Object.values(await cluster.admin.hgetall(cluster.keys.roomParticipants(room))).map(
       (v) => JSON.parse(v) as { peerId: string; nodeId: string },
     );
   const hostOf = async (room: string): Promise<string | undefined> => {
-    const raw = await cluster.admin.get(`cs:room:${room}:host`);
+    const raw = await cluster.admin.get(cluster.keys.roomHost(room));
     return raw ? (JSON.parse(raw) as { nodeId: string }).nodeId : undefined;
   };
   const nodeIdAt = (port: number): string => cluster.nodeIds[cluster.nodes.indexOf(cluster.nodeAt(port))]!;

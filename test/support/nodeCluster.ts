@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { redisKeys, type RedisKeys } from '../../state/redisKeys.js';
 import { RedisProcess } from './redisProcess.js';
 import { RoundRobinProxy } from './roundRobinProxy.js';
 import { startServerProcess, type ServerProcess } from './serverProcess.js';
@@ -16,8 +17,9 @@ export interface NodeCluster {
   nodeIds: string[];
   proxy: RoundRobinProxy;
   redis: RedisProcess;
-  /** A connection for reading the nodes' shared state (default key prefix "cs:"). */
+  /** A connection for reading the nodes' shared state, and its key names (the default prefix). */
   admin: Redis;
+  keys: RedisKeys;
   /** The node listening on `port`. */
   nodeAt(port: number): ServerProcess;
   close(): Promise<void>;
@@ -59,6 +61,7 @@ export async function startNodeCluster(
     proxy,
     redis,
     admin,
+    keys: redisKeys(),
     nodeAt: (port) => {
       const node = nodes.find((n) => n.port === port);
       if (!node) throw new Error(`no node on port ${port}`);
