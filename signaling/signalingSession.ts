@@ -3,6 +3,8 @@
  * It validates every frame (signaling/frames.ts), finds the caller's Peer or the CallService, calls
  * one method and answers each request exactly once. Media decisions live in rooms/, not here.
  * A bad frame costs an error response, never the connection.
+ * Its room membership and numbered notifications can outlive the socket: parked in the
+ * SessionRegistry when the socket drops, and adopted by a new socket's session on `resume`.
  */
 import type { WebSocket, RawData } from 'ws';
 import type { Identity } from '../auth/accessTokens.js';
@@ -21,6 +23,9 @@ import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callS
 import type { Logger } from '../lib/logger.js';
 import type { SignalingLimitsConfig } from '../server/config.js';
 import { callHandlers, deliverCalls, done } from './callHandlers.js';
+import { NotificationLog } from './notificationLog.js';
+import { resumeHandlers } from './resumeHandlers.js';
+import type { ResumableState, ResumeHolder, SessionRegistry } from './sessionRegistry.js';
 import { parseFrame } from './frames.js';
 import { Outbox } from './outbox.js';
 import { HeldNotifications } from './heldNotifications.js';
@@ -44,14 +49,34 @@ export interface SignalingSessionOptions {
   onLimited?: (limit: string) => void;
   /** The name peers see: from the account (or the token), never from the client. */
   displayName: (identity: Identity) => Promise<string>;
+  /** Resume tokens and parked sessions of this node. */
+  registry: SessionRegistry;
+  /** Verifies a refreshed token like the upgrade did; `refreshed` moves the socket's expiry. */
+  verifyToken: (token: string) => Promise<Identity>;
+  refreshed: (identity: Identity) => void;
 }
 
-export class SignalingSession {
+/** A peer that will not be resumed leaves; a call's device gets the call's reconnect grace. */
+export function endForGood(
+  state: Pick<ResumableState, 'identity' | 'roomName' | 'peer'>,
+  calls: CallService,
+): void {
+  state.peer.close();
+  if (state.roomName.startsWith(CALL_ROOM_PREFIX))
+    calls.deviceGone(state.identity, state.roomName.slice(CALL_ROOM_PREFIX.length));
+}
+
+export class SignalingSession implements ResumeHolder {
   readonly identity: Identity;
   readonly #o: SignalingSessionOptions;
   #membership: { roomName: string; peer: Peer } | undefined;
   #joining = false;
   #closed = false;
+  /** Set when the server closes the socket for a reason that rules out a resume (revocation). */
+  #final = false;
+  /** The resume token of the current membership. */
+  #resumeToken: string | undefined;
+  #log: NotificationLog;
   #detachCalls: (() => void) | undefined;
   readonly #onLimited: (limit: string) => void;
   readonly #requests: RequestBudget;
@@ -70,6 +95,7 @@ export class SignalingSession {
       log: opts.log,
       onStalled: () => this.#onLimited('outbound_backlog'),
     });
+    this.#log = new NotificationLog((text) => this.#sendRaw(text));
     this.#handlers = this.#makeHandlers();
   }
 
@@ -110,8 +136,7 @@ export class SignalingSession {
   }
 
   notify<N extends NotificationName>(name: N, data: NotificationData[N]): void {
-    if (this.#closed) return;
-    this.#sendRaw(JSON.stringify({ notification: name, data }));
+    if (!this.#closed) this.#log.send(name, data);
   }
 
   /** Starts receiving call messages for this device. */
@@ -119,8 +144,11 @@ export class SignalingSession {
     this.#detachCalls = await deliverCalls({
       identity: this.identity,
       calls: this.#o.calls,
-      send: (text) => this.#sendRaw(text),
-      revoked: () => this.#o.ws.close(CloseCode.TokenInvalid, 'device signed out'),
+      notify: (name, data) => this.notify(name, data),
+      revoked: () => {
+        this.#final = true;
+        this.#o.ws.close(CloseCode.TokenInvalid, 'device signed out');
+      },
       callEnded: (callId) => {
         if (this.#membership?.roomName === callRoomName(callId)) this.#leave();
       },
@@ -128,24 +156,84 @@ export class SignalingSession {
     if (this.#closed) this.#detachCalls();
   }
 
-  /** Leaves the room (closing every media object of this peer) and stops call delivery. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * The socket is gone: stops call delivery and parks the membership for a resume, or (resume off,
+   * revoked, `resumable: false` at shutdown) leaves the room, closing every media object of the
+   * peer; a call's device then gets the call's reconnect grace. Idempotent.
+   */
+  async close(opts: { resumable?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#detachCalls?.();
     this.#outbox.close();
-    const roomName = this.#membership?.roomName;
-    this.#leave();
-    // Dropped out of a call's media: give the device a grace period to come back before hanging up.
-    if (roomName?.startsWith(CALL_ROOM_PREFIX))
-      this.#o.calls.deviceGone(this.identity, roomName.slice(CALL_ROOM_PREFIX.length));
+    const token = this.#resumeToken;
+    const state = this.#release();
+    if (!state) return;
+    const resumable = (opts.resumable ?? true) && !this.#final;
+    if (token && resumable && this.#o.registry.park(token, state)) return;
+    if (token) this.#o.registry.revoke(token);
+    endForGood(state, this.#o.calls);
+  }
+
+  /** A resume on another socket claims this session: give it up and close this stale socket. */
+  handOver(): ResumableState | undefined {
+    const state = this.#release();
+    this.#final = true;
+    this.#o.ws.close(CloseCode.SessionResumed, 'session resumed on another connection');
+    return state;
+  }
+
+  /** Moves the membership and the log out of this session (they go on elsewhere, or end). */
+  #release(): ResumableState | undefined {
+    const m = this.#membership;
+    this.#membership = undefined;
+    this.#resumeToken = undefined;
+    if (!m) return undefined;
+    const log = this.#log;
+    log.detach();
+    this.#log = new NotificationLog((text) => this.#sendRaw(text));
+    return { identity: this.identity, roomName: m.roomName, peer: m.peer, log };
+  }
+
+  /** Takes over a resumed session: its peer, its log (replayed after the answer), a new token. */
+  #adopt(state: ResumableState, lastSeq: number): ResponseData['resume'] {
+    this.#log.detach();
+    this.#log = state.log;
+    this.#member(state.roomName, state.peer);
+    // The answer goes out when the handler's promise settles; setImmediate runs after it, so the
+    // missed notifications (and whatever arrives meanwhile) follow the answer, in order.
+    setImmediate(() => {
+      if (this.#log === state.log) state.log.attach((text) => this.#sendRaw(text), lastSeq);
+    });
+    this.#o.log.debug('session resumed', { peerId: state.peer.peerId });
+    return {
+      peerId: state.peer.peerId,
+      resumeToken: this.#resumeToken ?? '',
+      replayed: state.log.lastSeq - lastSeq,
+    };
+  }
+
+  /** Makes `peer` this session's membership, with a resume token of its own. */
+  #member(roomName: string, peer: Peer): void {
+    this.#membership = { roomName, peer };
+    this.#resumeToken = this.#o.registry.issue(this, this.identity, peer);
+    // The peer closes with its room (worker died, call ended): forget it, so the next join works.
+    // The listener goes with the peer, so nothing accumulates on long-lived objects.
+    peer.once('close', () => {
+      if (this.#membership?.peer === peer) {
+        this.#membership = undefined;
+        this.#resumeToken = undefined;
+      }
+    });
   }
 
   async #joinRoom(roomName: string, access: RoomAccess): Promise<ResponseData['join']> {
     if (this.#membership || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
     this.#joining = true;
-    const held = new HeldNotifications((name, data) => this.notify(name, data));
+    // The peer notifies through the log it joined with: after a resume that log goes on elsewhere.
+    const log = this.#log;
+    const held = new HeldNotifications((name, data) => log.send(name, data));
     try {
       const displayName = await this.#o.displayName(this.identity);
       const { room, peer } = await this.#o.rooms.join(
@@ -158,18 +246,14 @@ export class SignalingSession {
         peer.close();
         throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
       }
-      this.#membership = { roomName, peer };
-      // The peer closes with its room (worker died, call ended): forget it, so the next join works.
-      // The listener goes with the peer, so nothing accumulates on long-lived objects.
-      peer.once('close', () => {
-        if (this.#membership?.peer === peer) this.#membership = undefined;
-      });
+      this.#member(roomName, peer);
       // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
       setImmediate(() => held.release());
       return {
         peerId: peer.peerId,
         routerRtpCapabilities: room.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
         peers: room.peers(peer.peerId),
+        ...(this.#resumeToken ? { resumeToken: this.#resumeToken } : {}),
       };
     } catch (err) {
       held.drop();
@@ -197,6 +281,8 @@ export class SignalingSession {
   #leave(): void {
     const m = this.#membership;
     this.#membership = undefined;
+    if (this.#resumeToken) this.#o.registry.revoke(this.#resumeToken);
+    this.#resumeToken = undefined;
     m?.peer.close();
   }
 
@@ -229,6 +315,15 @@ export class SignalingSession {
         this.#leave();
         return {};
       },
+      ...resumeHandlers({
+        identity: this.identity,
+        registry: this.#o.registry,
+        verifyToken: this.#o.verifyToken,
+        refreshed: this.#o.refreshed,
+        busy: () => this.#membership !== undefined || this.#joining,
+        adopt: (state, lastSeq) => this.#adopt(state, lastSeq),
+        expire: (state) => endForGood(state, this.#o.calls),
+      }),
       ...callHandlers({
         identity: this.identity,
         calls: this.#o.calls,
