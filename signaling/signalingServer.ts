@@ -19,7 +19,8 @@ import type { ClientAddressOf } from '../server/clientAddress.js';
 import { ConnectionLimits } from './connectionLimits.js';
 import { SIGNALING_SUBPROTOCOL, tokenFromProtocols } from '../protocol/wsAuth.js';
 import { SessionRegistry } from './sessionRegistry.js';
-import { SignalingSession, endForGood, type SessionObserver } from './signalingSession.js';
+import { endForGood } from './sessionMembership.js';
+import { SignalingSession, type SessionObserver } from './signalingSession.js';
 
 export const SIGNALING_PATH = '/ws';
 /** Hard cap above the protocol's limit so an oversized request still gets a typed answer. */

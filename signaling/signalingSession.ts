@@ -23,8 +23,8 @@ import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callS
 import type { Logger } from '../lib/logger.js';
 import type { SignalingLimitsConfig } from '../server/config.js';
 import { callHandlers, deliverCalls, done } from './callHandlers.js';
-import { NotificationLog } from './notificationLog.js';
 import { resumeHandlers } from './resumeHandlers.js';
+import { SessionMembership, endForGood } from './sessionMembership.js';
 import type { ResumableState, ResumeHolder, SessionRegistry } from './sessionRegistry.js';
 import { parseFrame } from './frames.js';
 import { Outbox } from './outbox.js';
@@ -56,27 +56,14 @@ export interface SignalingSessionOptions {
   refreshed: (identity: Identity) => void;
 }
 
-/** A peer that will not be resumed leaves; a call's device gets the call's reconnect grace. */
-export function endForGood(
-  state: Pick<ResumableState, 'identity' | 'roomName' | 'peer'>,
-  calls: CallService,
-): void {
-  state.peer.close();
-  if (state.roomName.startsWith(CALL_ROOM_PREFIX))
-    calls.deviceGone(state.identity, state.roomName.slice(CALL_ROOM_PREFIX.length));
-}
-
 export class SignalingSession implements ResumeHolder {
   readonly identity: Identity;
   readonly #o: SignalingSessionOptions;
-  #membership: { roomName: string; peer: Peer } | undefined;
+  readonly #membership: SessionMembership;
   #joining = false;
   #closed = false;
   /** Set when the server closes the socket for a reason that rules out a resume (revocation). */
   #final = false;
-  /** The resume token of the current membership. */
-  #resumeToken: string | undefined;
-  #log: NotificationLog;
   #detachCalls: (() => void) | undefined;
   readonly #onLimited: (limit: string) => void;
   readonly #requests: RequestBudget;
@@ -95,12 +82,18 @@ export class SignalingSession implements ResumeHolder {
       log: opts.log,
       onStalled: () => this.#onLimited('outbound_backlog'),
     });
-    this.#log = new NotificationLog((text) => this.#sendRaw(text));
+    this.#membership = new SessionMembership({
+      identity: opts.identity,
+      registry: opts.registry,
+      calls: opts.calls,
+      holder: this,
+      sink: (text) => this.#sendRaw(text),
+    });
     this.#handlers = this.#makeHandlers();
   }
 
   get peerId(): string | undefined {
-    return this.#membership?.peer.peerId;
+    return this.#membership.peer?.peerId;
   }
 
   async handleFrame(raw: RawData, isBinary: boolean): Promise<void> {
@@ -136,7 +129,7 @@ export class SignalingSession implements ResumeHolder {
   }
 
   notify<N extends NotificationName>(name: N, data: NotificationData[N]): void {
-    if (!this.#closed) this.#log.send(name, data);
+    if (!this.#closed) this.#membership.log.send(name, data);
   }
 
   /** Starts receiving call messages for this device. */
@@ -150,7 +143,7 @@ export class SignalingSession implements ResumeHolder {
         this.#o.ws.close(CloseCode.TokenInvalid, 'device signed out');
       },
       callEnded: (callId) => {
-        if (this.#membership?.roomName === callRoomName(callId)) this.#leave();
+        if (this.#membership.roomName === callRoomName(callId)) this.#membership.leave();
       },
     });
     if (this.#closed) this.#detachCalls();
@@ -166,73 +159,23 @@ export class SignalingSession implements ResumeHolder {
     this.#closed = true;
     this.#detachCalls?.();
     this.#outbox.close();
-    const token = this.#resumeToken;
-    const state = this.#release();
-    if (!state) return;
-    const resumable = (opts.resumable ?? true) && !this.#final;
-    if (token && resumable && this.#o.registry.park(token, state)) return;
-    if (token) this.#o.registry.revoke(token);
-    endForGood(state, this.#o.calls);
+    this.#membership.socketGone((opts.resumable ?? true) && !this.#final);
   }
 
   /** A resume on another socket claims this session: give it up and close this stale socket. */
   handOver(): ResumableState | undefined {
-    const state = this.#release();
+    const state = this.#membership.release();
     this.#final = true;
     this.#o.ws.close(CloseCode.SessionResumed, 'session resumed on another connection');
     return state;
   }
 
-  /** Moves the membership and the log out of this session (they go on elsewhere, or end). */
-  #release(): ResumableState | undefined {
-    const m = this.#membership;
-    this.#membership = undefined;
-    this.#resumeToken = undefined;
-    if (!m) return undefined;
-    const log = this.#log;
-    log.detach();
-    this.#log = new NotificationLog((text) => this.#sendRaw(text));
-    return { identity: this.identity, roomName: m.roomName, peer: m.peer, log };
-  }
-
-  /** Takes over a resumed session: its peer, its log (replayed after the answer), a new token. */
-  #adopt(state: ResumableState, lastSeq: number): ResponseData['resume'] {
-    this.#log.detach();
-    this.#log = state.log;
-    this.#member(state.roomName, state.peer);
-    // The answer goes out when the handler's promise settles; setImmediate runs after it, so the
-    // missed notifications (and whatever arrives meanwhile) follow the answer, in order.
-    setImmediate(() => {
-      if (this.#log === state.log) state.log.attach((text) => this.#sendRaw(text), lastSeq);
-    });
-    this.#o.log.debug('session resumed', { peerId: state.peer.peerId });
-    return {
-      peerId: state.peer.peerId,
-      resumeToken: this.#resumeToken ?? '',
-      replayed: state.log.lastSeq - lastSeq,
-    };
-  }
-
-  /** Makes `peer` this session's membership, with a resume token of its own. */
-  #member(roomName: string, peer: Peer): void {
-    this.#membership = { roomName, peer };
-    this.#resumeToken = this.#o.registry.issue(this, this.identity, peer);
-    // The peer closes with its room (worker died, call ended): forget it, so the next join works.
-    // The listener goes with the peer, so nothing accumulates on long-lived objects.
-    peer.once('close', () => {
-      if (this.#membership?.peer === peer) {
-        this.#membership = undefined;
-        this.#resumeToken = undefined;
-      }
-    });
-  }
-
   async #joinRoom(roomName: string, access: RoomAccess): Promise<ResponseData['join']> {
-    if (this.#membership || this.#joining)
+    if (this.#membership.peer || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
     this.#joining = true;
     // The peer notifies through the log it joined with: after a resume that log goes on elsewhere.
-    const log = this.#log;
+    const log = this.#membership.log;
     const held = new HeldNotifications((name, data) => log.send(name, data));
     try {
       const displayName = await this.#o.displayName(this.identity);
@@ -246,14 +189,14 @@ export class SignalingSession implements ResumeHolder {
         peer.close();
         throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
       }
-      this.#member(roomName, peer);
+      this.#membership.enter(roomName, peer);
       // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
       setImmediate(() => held.release());
       return {
         peerId: peer.peerId,
         routerRtpCapabilities: room.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
         peers: room.peers(peer.peerId),
-        ...(this.#resumeToken ? { resumeToken: this.#resumeToken } : {}),
+        ...(this.#membership.resumeToken ? { resumeToken: this.#membership.resumeToken } : {}),
       };
     } catch (err) {
       held.drop();
@@ -265,7 +208,7 @@ export class SignalingSession implements ResumeHolder {
 
   /** The name of the (non-call) room this session is in; invites and additions are for it. */
   #memberRoom(): string {
-    const roomName = this.#membership?.roomName;
+    const roomName = this.#membership.roomName;
     if (!roomName) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
     if (roomName.startsWith(CALL_ROOM_PREFIX))
       throw new ServiceError(ErrorCode.Forbidden, 'a call has no invites: add people to it', 403);
@@ -273,17 +216,9 @@ export class SignalingSession implements ResumeHolder {
   }
 
   #peer(): Peer {
-    if (!this.#membership) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
-    return this.#membership.peer;
-  }
-
-  /** Leaving is closing the peer: its room announces it and stores it (retrying if it must). */
-  #leave(): void {
-    const m = this.#membership;
-    this.#membership = undefined;
-    if (this.#resumeToken) this.#o.registry.revoke(this.#resumeToken);
-    this.#resumeToken = undefined;
-    m?.peer.close();
+    const peer = this.#membership.peer;
+    if (!peer) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
+    return peer;
   }
 
   #makeHandlers(): Handlers {
@@ -312,7 +247,7 @@ export class SignalingSession implements ResumeHolder {
       setConsumerPreferredLayers: (d) => this.#peer().setConsumerPreferredLayers(d),
       leave: async () => {
         this.#peer();
-        this.#leave();
+        this.#membership.leave();
         return {};
       },
       ...resumeHandlers({
@@ -320,8 +255,11 @@ export class SignalingSession implements ResumeHolder {
         registry: this.#o.registry,
         verifyToken: this.#o.verifyToken,
         refreshed: this.#o.refreshed,
-        busy: () => this.#membership !== undefined || this.#joining,
-        adopt: (state, lastSeq) => this.#adopt(state, lastSeq),
+        busy: () => this.#membership.peer !== undefined || this.#joining,
+        adopt: (state, lastSeq) => {
+          this.#o.log.debug('session resumed', { peerId: state.peer.peerId });
+          return this.#membership.adopt(state, lastSeq);
+        },
         expire: (state) => endForGood(state, this.#o.calls),
       }),
       ...callHandlers({
@@ -330,7 +268,7 @@ export class SignalingSession implements ResumeHolder {
         log: this.#o.log,
         joinMedia: (callId) => this.#joinRoom(callRoomName(callId), { kind: 'call' }),
         leaveMedia: (callId) => {
-          if (this.#membership?.roomName === callRoomName(callId)) this.#leave();
+          if (this.#membership.roomName === callRoomName(callId)) this.#membership.leave();
         },
       }),
     };
