@@ -239,6 +239,23 @@ describe('signaling resume and token refresh', () => {
     expect(service.rooms.snapshot(room)?.peers.map((p) => p.peerId)).not.toContain(alicePeer);
   });
 
+  it('another node cannot resume a session it does not hold: RESUME_FAILED, and the holder keeps it', async () => {
+    const { room, alice, alicePeer, resumeToken, users } = await twoInRoom();
+    const other = await startTestService('memory', { RESUME_GRACE_MS: String(GRACE_MS) });
+    try {
+      const elsewhere = await RawSignaling.open(other.url, tokenFor(users.a, 'd1'));
+      open.push(elsewhere);
+      const r = await elsewhere.request('resume', { token: resumeToken, lastSeq: lastSeqOf(alice) });
+      expect(errorCode(r)).toBe(ErrorCode.ResumeFailed);
+      await elsewhere.close();
+    } finally {
+      await other.close();
+    }
+    // The token is not this node's business: the session on the holding node is untouched.
+    expect(service.rooms.snapshot(room)?.peers.map((p) => p.peerId)).toContain(alicePeer);
+    data(await alice.request('createTransport', { direction: 'recv' }));
+  });
+
   it('a leave is final: nothing is parked and the token is void', async () => {
     const { alice, bob, resumeToken, users } = await twoInRoom();
     data(await alice.request('leave', {}));

@@ -307,7 +307,13 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
         // Only a 4001 says the token is stale; anything else reconnects with whatever is current.
         const socket = await this.#connect(code === CloseCode.TokenExpired ? lostToken : undefined);
         this.#install(socket);
-        Object.assign(outcome, await this.#resume(socket));
+        try {
+          Object.assign(outcome, await this.#resume(socket));
+        } catch (err) {
+          // This socket is of no use (the next attempt opens another): do not leave it open.
+          socket.close();
+          throw err;
+        }
         for (const hook of [...this.#resync]) {
           try {
             await hook(socket);
