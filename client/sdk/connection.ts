@@ -268,7 +268,7 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
 
   #onSocketClosed(code: number, reason: string): void {
     // A socket lost while a reconnect is running is that loop's business (it checks, then retries).
-    if (this.#state === 'reconnecting') return;
+    if (this.#state === 'reconnecting' || this.#state === 'resuming') return;
     const reconnectOn = this.#opts.reconnectOn ?? defaultReconnectOn;
     clearTimeout(this.#refreshTimer);
     if (!reconnectOn(code)) {
