@@ -8,6 +8,9 @@ import jwt from 'jsonwebtoken';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode, ErrorCode } from '../protocol/errors.js';
 import type { NotificationEnvelope, ResponseData, ResponseEnvelope } from '../protocol/signaling.js';
+import type { CallView } from '../protocol/signaling.js';
+import { signUp } from './support/callTestKit.js';
+import { PhoneNumbers } from './support/phoneNumbers.js';
 import { until } from './support/poll.js';
 import { RawSignaling, errorCode, inviteOf } from './support/rawSignaling.js';
 import { TcpProxy } from './support/tcpProxy.js';
@@ -84,7 +87,11 @@ describe('signaling resume and token refresh', () => {
   }
 
   beforeAll(async () => {
-    service = await startTestService('memory', { RESUME_GRACE_MS: String(GRACE_MS) });
+    service = await startTestService('memory', {
+      RESUME_GRACE_MS: String(GRACE_MS),
+      // Much shorter than the resume grace: a call must not hang up a device that can still resume.
+      CALL_RECONNECT_GRACE_SECONDS: '0.5',
+    });
     proxy = await TcpProxy.start({ host: '127.0.0.1', port: service.port });
   });
   afterEach(async () => {
@@ -254,6 +261,40 @@ describe('signaling resume and token refresh', () => {
     // The token is not this node's business: the session on the holding node is untouched.
     expect(service.rooms.snapshot(room)?.peers.map((p) => p.peerId)).toContain(alicePeer);
     data(await alice.request('createTransport', { direction: 'recv' }));
+  });
+
+  it("a device that drops out of a call's media and resumes is not hung up by the call's reconnect grace", async () => {
+    const phones = new PhoneNumbers();
+    const [alice, bob] = [
+      await signUp(service.url, phones.next(), 'Alice'),
+      await signUp(service.url, phones.next(), 'Bob'),
+    ];
+    const [a, b] = [await alice.device(), await bob.device()];
+    open.push(a, b);
+    const { call } = data<{ call: CallView }>(
+      await a.request('callInvite', { userIds: [bob.userId], media: 'audio' }),
+    );
+    await b.waitForNotification('callIncoming');
+    data(await b.request('callAccept', { callId: call.callId }));
+    data(await a.request('callJoinMedia', { callId: call.callId }));
+    const joined = data<ResponseData['join']>(await b.request('callJoinMedia', { callId: call.callId }));
+    const lastSeq = lastSeqOf(b);
+    const droppedAt = Date.now();
+    b.ws.terminate();
+    await until(() => service.signaling.parkedSessions === 1, { what: "Bob's session to be parked" });
+    // Past the call's reconnect grace (0.5 s): had the drop counted as leaving, Bob would be hung up.
+    await until(() => Date.now() - droppedAt > 1500, { timeoutMs: 3000, what: 'the call grace to pass' });
+    const again = await RawSignaling.open(service.url, b.token);
+    open.push(again);
+    const resumed = data<ResponseData['resume']>(
+      await again.request('resume', { token: joined.resumeToken!, lastSeq }),
+    );
+    expect(resumed.peerId).toBe(joined.peerId);
+    const now = data<{ call: CallView }>(await again.request('callGet', { callId: call.callId })).call;
+    expect(now.state).toBe('active');
+    expect(now.participants.find((p) => p.userId === bob.userId)?.state).toBe('joined');
+    expect(notifications(a).some((f) => f.notification === 'peerLeft')).toBe(false);
+    data(await a.request('callHangup', { callId: call.callId }));
   });
 
   it('a leave is final: nothing is parked and the token is void', async () => {
