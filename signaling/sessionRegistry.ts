@@ -70,9 +70,8 @@ export class SessionRegistry {
     return n;
   }
 
-  /** A new token for `holder`'s peer (undefined when resume is off). Replaces `previous`. */
-  issue(holder: ResumeHolder, identity: Identity, peer: Peer, previous?: string): string | undefined {
-    if (previous) this.revoke(previous);
+  /** A new token for `holder`'s peer (undefined when resume is off). */
+  issue(holder: ResumeHolder, identity: Identity, peer: Peer): string | undefined {
     if (!this.enabled || peer.closed) return undefined;
     // 144 random bits, base64url: unguessable and inside the protocol's id alphabet.
     const token = randomBytes(18).toString('base64url');
