@@ -202,7 +202,12 @@ export async function startCallingService(
     cleanup.push(() => calls.close());
 
     // `signaling` is created below; the gauge reads it only at scrape time, after start-up.
-    const metrics = createMetrics({ rooms, workers, connections: () => signaling.connectionCount });
+    const metrics = createMetrics({
+      rooms,
+      workers,
+      connections: () => signaling.connectionCount,
+      parkedSessions: () => signaling.parkedSessions,
+    });
 
     const app = createHttpApp({
       metrics: metrics.registry,

@@ -21,6 +21,8 @@ export function createMetrics(opts: {
   rooms: RoomService;
   workers: WorkerPool;
   connections: () => number;
+  /** Sessions whose socket dropped, kept for a resume. */
+  parkedSessions?: () => number;
 }): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'calling_node_' });
@@ -58,6 +60,15 @@ export function createMetrics(opts: {
     registers: [registry],
     collect() {
       this.set(opts.connections());
+    },
+  });
+
+  new Gauge({
+    name: 'calling_parked_sessions',
+    help: 'Signaling sessions whose socket dropped, kept for RESUME_GRACE_MS so the client can resume.',
+    registers: [registry],
+    collect() {
+      this.set(opts.parkedSessions?.() ?? 0);
     },
   });
 

@@ -142,6 +142,9 @@ describe('signaling resume and token refresh', () => {
     const lastSeq = lastSeqOf(alice);
     proxy.cut();
     await until(() => service.signaling.parkedSessions === 1, { what: 'the session to be parked' });
+    // Operators see it on /metrics.
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/^calling_parked_sessions 1$/m);
     // Meanwhile someone comes and goes: Alice must hear of both.
     const carol = await connect(`carol-${n}`, 'd1', { direct: true });
     const invite = await inviteOf(bob);
