@@ -171,6 +171,27 @@ describe('SignalingConnection against the real service', () => {
     await c.request('leave', {});
   });
 
+  it('falls back to a new session when the server cannot resume (RESUME_FAILED): reconnected, not resumed', async () => {
+    const c = await connect({
+      url: `ws://127.0.0.1:${proxy.port}/ws`,
+      getToken: () => devToken('u-noresume', 120),
+    });
+    // A token the server never issued (or one whose grace is over): same answer.
+    c.resumeWith('not-a-session-this-node-holds');
+    const back = new Promise<{ resumed: boolean }>((resolve) => c.once('reconnected', resolve));
+    const dropped = new Promise<boolean>((resolve) => c.once('disconnected', (d) => resolve(d.willResume)));
+    proxy.cut();
+    expect(await dropped).toBe(true);
+    expect((await back).resumed).toBe(false);
+    expect(c.state).toBe('connected');
+    // A new session: it can join, and the next drop is an ordinary reconnect (no token held).
+    await c.request('join', { room: 'sdk-noresume' });
+    const next = new Promise<boolean>((resolve) => c.once('disconnected', (d) => resolve(d.willResume)));
+    proxy.cut();
+    expect(await next).toBe(false);
+    await c.ready();
+  });
+
   it('asks for a fresh token with the refused one when the server closes with 4001, then goes on', async () => {
     const shortLived = devToken('u-refresh', 2);
     const asked: (string | undefined)[] = [];
