@@ -23,8 +23,9 @@ export interface JoinOptions {
   /** A fixed access token. The session ends when it expires (close 4001). Give this or `getToken`. */
   token?: string;
   /**
-   * Supplies access tokens: once to join, and again whenever the server closes the socket because the
-   * token expired (4001), with the refused token as argument; the session then reconnects by itself.
+   * Supplies access tokens: once to join, again ahead of each token's expiry (with the current token
+   * as argument; the new one replaces it on the open socket), and after a 4001 close (with the refused
+   * one); the session then reconnects and resumes by itself.
    * `(rejected) => accountClient.getAccessToken(rejected)` fits.
    */
   getToken?: (rejectedToken?: string) => Promise<string>;
