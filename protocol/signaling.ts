@@ -16,7 +16,8 @@
  * producers, consumers, room and call membership; nobody sees `peerLeft`) for RESUME_GRACE_MS. The
  * client opens a new socket (authenticated like any other, with a fresh token if the old one
  * expired) and sends `resume {token, lastSeq}` as its first request, `lastSeq` being the highest
- * `seq` it received from that session. The answer gives the same `peerId` and a new `resumeToken`;
+ * `seq` it received from that session. (A socket closed with 4001 because its token expired without
+ * a refresh is not resumable: its peer leaves at once.) The answer gives the same `peerId` and a new `resumeToken`;
  * right after it, every notification with seq > lastSeq is sent again in order, then live ones. If
  * the session is gone (grace over, token used or unknown, another node: tokens live in the node
  * holding the peer) or the buffer no longer reaches back to lastSeq, the answer is RESUME_FAILED

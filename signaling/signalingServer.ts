@@ -248,10 +248,7 @@ export class SignalingServer {
     let expiry: NodeJS.Timeout | undefined;
     const armExpiry = (expiresAt: number): void => {
       clearTimeout(expiry);
-      expiry = setTimeout(
-        () => ws.close(CloseCode.TokenExpired, 'access token expired'),
-        Math.max(0, expiresAt * 1000 - Date.now()),
-      );
+      expiry = setTimeout(() => session.expire(), Math.max(0, expiresAt * 1000 - Date.now()));
       expiry.unref();
     };
     armExpiry(identity.expiresAt);

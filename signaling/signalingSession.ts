@@ -162,6 +162,16 @@ export class SignalingSession implements ResumeHolder {
     this.#membership.socketGone((opts.resumable ?? true) && !this.#final);
   }
 
+  /**
+   * The token expired without a refresh: the server ends the session (4001). Not resumable: a
+   * client that cannot refresh in time may not be able to prove it is the same device either (a
+   * development token is a new user each time), and its peer must not linger for the grace.
+   */
+  expire(): void {
+    this.#final = true;
+    this.#o.ws.close(CloseCode.TokenExpired, 'access token expired');
+  }
+
   /** A resume on another socket claims this session: give it up and close this stale socket. */
   handOver(): ResumableState | undefined {
     const state = this.#membership.release();

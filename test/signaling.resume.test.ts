@@ -300,6 +300,21 @@ describe('signaling resume and token refresh', () => {
     data(await a.request('callHangup', { callId: call.callId }));
   });
 
+  it('a token that expires without a refresh ends the session (4001): nothing is parked', async () => {
+    n++;
+    const room = `expiry-${n}`;
+    const bob = await connect(`bob-${n}`, 'd1', { direct: true });
+    data(await bob.request('join', { room }));
+    const invite = await inviteOf(bob);
+    const alice = await connect(`alice-${n}`, 'd1', { direct: true, ttl: 2 });
+    const closed = closeOf(alice);
+    const peerId = data<ResponseData['join']>(await alice.request('join', { room, invite })).peerId;
+    expect((await closed).code).toBe(CloseCode.TokenExpired);
+    const left = await bob.waitForNotification('peerLeft');
+    expect((left.data as { peerId: string }).peerId).toBe(peerId);
+    expect(service.signaling.parkedSessions).toBe(0);
+  }, 10_000);
+
   it('a leave is final: nothing is parked and the token is void', async () => {
     const { alice, bob, resumeToken, users } = await twoInRoom();
     data(await alice.request('leave', {}));
