@@ -40,6 +40,8 @@ export const ErrorCode = {
   AlreadyInCall: 'ALREADY_IN_CALL',
   UnknownUser: 'UNKNOWN_USER',
   BlockListFull: 'BLOCK_LIST_FULL',
+  /** `resume` cannot take the session back (gone, grace over, token used, buffer gap): join again. */
+  ResumeFailed: 'RESUME_FAILED',
   Internal: 'INTERNAL',
 } as const;
 
@@ -108,6 +110,8 @@ export const CloseCode = {
   NodeDraining: 4012,
   /** The client did not read what the server sent (its backlog stayed over WS_MAX_BUFFERED_BYTES). */
   SlowReader: 4011,
+  /** The session was resumed on another socket: this one is stale (the client has moved on). */
+  SessionResumed: 4012,
 } as const;
 
 /** LIMIT_EXCEEDED (HTTP 429) naming the limit, so clients and metrics can tell which quota it was. */

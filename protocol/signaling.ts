@@ -6,7 +6,29 @@
  *   client → server  { "id": 7, "method": "join", "data": { ... } }
  *   server → client  { "id": 7, "ok": true, "data": { ... } }
  *                    { "id": 7, "ok": false, "error": { "code": "NOT_IN_ROOM", "message": "..." } }
- *                    { "notification": "peerJoined", "data": { ... } }
+ *                    { "notification": "peerJoined", "data": { ... }, "seq": 12 }
+ *
+ * Sequence numbers and resume (issue 10): every notification carries `seq`, counting up from 1 per
+ * session (a session outlives its socket when it is resumed; a fresh session starts again at 1; older
+ * servers send none, so clients treat it as optional). The answer to `join`/`callJoinMedia` carries a
+ * `resumeToken` (random, bound to user + device + peer, single use). When the socket drops — anything
+ * but a `leave`, a sign-out/revocation or a server shutdown — the server keeps the peer (transports,
+ * producers, consumers, room and call membership; nobody sees `peerLeft`) for RESUME_GRACE_MS. The
+ * client opens a new socket (authenticated like any other, with a fresh token if the old one
+ * expired) and sends `resume {token, lastSeq}` as its first request, `lastSeq` being the highest
+ * `seq` it received from that session. (A socket closed with 4001 because its token expired without
+ * a refresh is not resumable: its peer leaves at once.) The answer gives the same `peerId` and a new `resumeToken`;
+ * right after it, every notification with seq > lastSeq is sent again in order, then live ones. If
+ * the session is gone (grace over, token used or unknown, another node: tokens live in the node
+ * holding the peer) or the buffer no longer reaches back to lastSeq, the answer is RESUME_FAILED
+ * (the peer, if any, leaves its room) and the client joins again from scratch. The client should
+ * restart ICE on both transports after a resume: the network path has probably changed. A socket of
+ * a session resumed elsewhere is closed with 4012 (SessionResumed).
+ *
+ * Token refresh: `refreshToken {token}` replaces the socket's access token before it expires: the new
+ * token is verified like the one of the upgrade and must name the same user and device (FORBIDDEN
+ * otherwise); the socket's expiry moves to the new token's. Without it the socket closes with 4001
+ * at expiry, as before.
  */
 import { z } from 'zod';
 import type { types as ms } from 'mediasoup-client';
@@ -84,6 +106,13 @@ export const requestSchemas = {
     temporalLayer: z.number().int().min(0).max(3).optional(),
   }),
   leave: z.object({}).strict(),
+  /** Replaces this socket's access token before it expires (same user and device); see the header. */
+  refreshToken: z.object({ token: z.string().min(1).max(8192) }),
+  /** Takes back a session whose socket dropped (see the header); the first request of a new socket. */
+  resume: z.object({
+    token: idSchema,
+    lastSeq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  }),
 
   // Calls: ringing 1:1 and group calls between registered users (see calls/callStateMachine.ts).
   /** Rings every connected device of each callee. One callee is a 1:1 call; several, a group call. */
@@ -130,7 +159,13 @@ export interface TransportOptions {
 }
 
 export interface ResponseData {
-  join: { peerId: string; routerRtpCapabilities: ms.RtpCapabilities; peers: PeerInfo[] };
+  join: {
+    peerId: string;
+    routerRtpCapabilities: ms.RtpCapabilities;
+    peers: PeerInfo[];
+    /** For `resume` after a dropped socket; absent when the server keeps no session (resume off). */
+    resumeToken?: string;
+  };
   setRtpCapabilities: Record<string, never>;
   createTransport: TransportOptions;
   connectTransport: Record<string, never>;
@@ -149,6 +184,10 @@ export interface ResponseData {
   resumeConsumer: Record<string, never>;
   setConsumerPreferredLayers: Record<string, never>;
   leave: Record<string, never>;
+  /** `expiresAt` (Unix seconds): when the socket now closes with 4001 unless refreshed again. */
+  refreshToken: { expiresAt: number };
+  /** The same peer; `replayed` notifications follow this answer, then live ones. */
+  resume: { peerId: string; resumeToken: string; replayed: number };
   /** `expiresAt` in Unix seconds. */
   roomInvite: { invite: string; expiresAt: number };
   roomAddMembers: Record<string, never>;
@@ -241,6 +280,8 @@ export type ResponseEnvelope =
 export interface NotificationEnvelope<N extends NotificationName = NotificationName> {
   notification: N;
   data: NotificationData[N];
+  /** Per session, from 1 (see the header); absent from servers older than resume. */
+  seq?: number;
 }
 
 export function isMethod(name: string): name is Method {

@@ -23,13 +23,16 @@ export interface RoomMembership {
   readonly peerId: string;
   /** Runs one of the peer's media requests (see rooms/peerRequests.ts). */
   request<M extends PeerMethod>(method: M, data: RequestData<M>): Promise<ResponseData[M]>;
+  /** Left or ended by the room: no request will work any more. */
+  readonly ended: boolean;
   /** Leaves the room, closing the peer's media. Idempotent. */
   leave(): void;
   /**
    * `listener` runs once if the room ends this membership (the room closed, its media worker died,
-   * its host node was lost); never after `leave()`.
+   * its host node was lost); never after `leave()`. Returns what stops listening (a resume token
+   * dropped early must not keep its listener on a long-lived membership).
    */
-  onEnded(listener: () => void): void;
+  onEnded(listener: () => void): () => void;
 }
 
 export interface RoomGateway {
@@ -89,19 +92,25 @@ class LocalMembership implements RoomMembership {
     return handlePeerRequest(this.#peer, method, data);
   }
 
+  get ended(): boolean {
+    return this.#left || this.#peer.closed;
+  }
+
   leave(): void {
     this.#left = true;
     this.#peer.close();
   }
 
-  onEnded(listener: () => void): void {
+  onEnded(listener: () => void): () => void {
     // The listener goes with the peer (it drops all listeners on close), so nothing accumulates.
     if (this.#peer.closed) {
       if (!this.#left) queueMicrotask(listener);
-      return;
+      return () => undefined;
     }
-    this.#peer.once('close', () => {
+    const onClose = (): void => {
       if (!this.#left) listener();
-    });
+    };
+    this.#peer.once('close', onClose);
+    return () => this.#peer.off('close', onClose);
   }
 }

@@ -265,6 +265,7 @@ export async function startCallingService(
       workers,
       connections: () => signaling.connectionCount,
       relayed: () => relay.counts,
+      parkedSessions: () => signaling.parkedSessions,
     });
 
     const app = createHttpApp({
@@ -304,6 +305,7 @@ export async function startCallingService(
         },
       },
       limits: config.limits,
+      resumeGraceMs: config.resumeGraceMs,
       clientAddress: clientAddressResolver(config.trustProxy),
       onLimited: (limit) => metrics.limitsHit.inc({ limit }),
       // The name others see is the account's current one (renames apply from the next join); a dev

@@ -98,6 +98,8 @@ const envSchema = z.object({
   CALL_RING_TIMEOUT_SECONDS: z.coerce.number().min(1).max(300).default(45),
   CALL_MEDIA_TIMEOUT_SECONDS: z.coerce.number().min(1).max(300).default(30),
   CALL_RECONNECT_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
+  /** How long a session whose socket dropped keeps its peer for `resume`; 0 turns resume off. */
+  RESUME_GRACE_MS: z.coerce.number().int().min(0).max(300_000).default(15_000),
   WEBHOOK_URL: z.string().url().optional(),
   WEBHOOK_SECRET: z.string().min(16).optional(),
   // When set, GET /metrics and detailed /healthz require "Authorization: Bearer <METRICS_TOKEN>".
@@ -207,6 +209,8 @@ export interface Config {
   abuse: AbuseLimitsConfig;
   limits: SignalingLimitsConfig;
   calls: { ringTimeoutMs: number; mediaTimeoutMs: number; reconnectGraceMs: number };
+  /** Resume of a dropped signaling session (0: off). */
+  resumeGraceMs: number;
   webhook: { url: string; secret: string } | undefined;
   /** Keys of embedding messengers' backends (server-to-server sign-in); secrets stay inside. */
   apiKeys: ApiKeyRing;
@@ -513,6 +517,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       mediaTimeoutMs: e.CALL_MEDIA_TIMEOUT_SECONDS * 1000,
       reconnectGraceMs: e.CALL_RECONNECT_GRACE_SECONDS * 1000,
     },
+    resumeGraceMs: e.RESUME_GRACE_MS,
     webhook: e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : undefined,
     apiKeys,
   };

@@ -23,6 +23,8 @@ export function createMetrics(opts: {
   connections: () => number;
   /** Room sessions relayed through this node (edge) and served here for other nodes (hosted). */
   relayed?: () => { edge: number; hosted: number };
+  /** Sessions whose socket dropped, kept for a resume. */
+  parkedSessions?: () => number;
 }): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'calling_node_' });
@@ -75,6 +77,15 @@ export function createMetrics(opts: {
     registers: [registry],
     collect() {
       this.set(opts.connections());
+    },
+  });
+
+  new Gauge({
+    name: 'calling_parked_sessions',
+    help: 'Signaling sessions whose socket dropped, kept for RESUME_GRACE_MS so the client can resume.',
+    registers: [registry],
+    collect() {
+      this.set(opts.parkedSessions?.() ?? 0);
     },
   });
 

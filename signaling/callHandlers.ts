@@ -4,7 +4,14 @@
  * the session, which owns the one room a socket may be in.
  */
 import type { Identity } from '../auth/accessTokens.js';
-import type { CallView, Method, RequestData, ResponseData } from '../protocol/signaling.js';
+import type {
+  CallView,
+  Method,
+  NotificationData,
+  NotificationName,
+  RequestData,
+  ResponseData,
+} from '../protocol/signaling.js';
 import type { CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -59,7 +66,8 @@ export function callHandlers(ctx: CallSessionContext): CallHandlers {
 export function deliverCalls(opts: {
   identity: Identity;
   calls: CallService;
-  send: (text: string) => void;
+  /** Sends one notification on the session (numbered like every other). */
+  notify: <N extends NotificationName>(name: N, data: NotificationData[N]) => void;
   /** The device was signed out or revoked: it must not keep a live connection (or a call). */
   revoked: () => void;
   /** A call ended: its media room goes with it, on whichever node this session holds it. */
@@ -70,7 +78,7 @@ export function deliverCalls(opts: {
     deviceId: opts.identity.deviceId,
     deliver: (m) => {
       if (m.notification === 'deviceRevoked') return opts.revoked();
-      opts.send(JSON.stringify({ notification: m.notification, data: m.data }));
+      opts.notify(m.notification, m.data as never);
       const call = m.notification === 'callUpdated' ? (m.data as { call: CallView }).call : undefined;
       if (call?.state === 'ended') opts.callEnded(call.callId);
     },

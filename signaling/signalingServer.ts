@@ -3,6 +3,8 @@
  * unauthenticated client never holds a socket, then hands each connection to a SignalingSession.
  * The token comes from `Authorization: Bearer` (non-browser clients) or a `calling.token.<jwt>`
  * subprotocol (browsers; see protocol/wsAuth.ts); `?token=` only while WS_QUERY_TOKEN allows it.
+ * A socket lives until its token expires (4001) unless the client sends `refreshToken` in time;
+ * a session whose socket drops is parked for RESUME_GRACE_MS (see sessionRegistry.ts).
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -17,12 +19,16 @@ import type { SignalingLimitsConfig } from '../server/config.js';
 import type { ClientAddressOf } from '../server/clientAddress.js';
 import { ConnectionLimits } from './connectionLimits.js';
 import { SIGNALING_SUBPROTOCOL, tokenFromProtocols } from '../protocol/wsAuth.js';
+import { SessionRegistry } from './sessionRegistry.js';
+import { endForGood } from './sessionMembership.js';
 import { SignalingSession, type SessionObserver } from './signalingSession.js';
 
 export const SIGNALING_PATH = '/ws';
 /** Hard cap above the protocol's limit so an oversized request still gets a typed answer. */
 const HARD_MAX_PAYLOAD = 1024 * 1024;
 const PING_INTERVAL_MS = 25_000;
+/** The default of RESUME_GRACE_MS (server/config.ts). */
+const DEFAULT_RESUME_GRACE_MS = 15_000;
 
 export interface SignalingServerOptions {
   http: HttpServer;
@@ -45,6 +51,8 @@ export interface SignalingServerOptions {
   onLimited?: (limit: string) => void;
   /** The name peers are shown for this identity (the account's current name); never the client's word. */
   displayNameOf?: (identity: Identity) => Promise<string>;
+  /** How long a dropped session waits for `resume` (default 15 s; 0 turns resume off). */
+  resumeGraceMs?: number;
 }
 
 export class SignalingServer {
@@ -57,6 +65,7 @@ export class SignalingServer {
   readonly #connectionLimits: ConnectionLimits;
   readonly #gateway: RoomGateway;
   #draining = false;
+  readonly #registry: SessionRegistry;
 
   constructor(opts: SignalingServerOptions) {
     this.#opts = opts;
@@ -65,6 +74,11 @@ export class SignalingServer {
       perUser: opts.limits.socketsPerUser,
       perDevice: opts.limits.socketsPerDevice,
       perIp: opts.limits.socketsPerIp,
+    });
+    this.#registry = new SessionRegistry({
+      graceMs: opts.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS,
+      maxParkedPerDevice: opts.limits.socketsPerDevice,
+      expire: (state) => endForGood(state, opts.calls),
     });
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -89,6 +103,25 @@ export class SignalingServer {
 
   get connectionCount(): number {
     return this.#wss.clients.size;
+  }
+
+  /** Sessions whose socket dropped, waiting for their client to resume them. */
+  get parkedSessions(): number {
+    return this.#registry.parked;
+  }
+
+  /** Verifies a token sent in-band (`refreshToken`) exactly like one sent with the upgrade. */
+  async #verify(token: string): Promise<Identity> {
+    let identity: Identity;
+    try {
+      identity = this.#opts.tokens.verify(token);
+    } catch (err) {
+      throw err instanceof ServiceError
+        ? err
+        : new ServiceError(ErrorCode.Unauthorized, 'invalid access token', 401);
+    }
+    await (this.#opts.authorize ?? (async () => undefined))(identity);
+    return identity;
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -208,6 +241,9 @@ export class SignalingServer {
       limits: this.#opts.limits,
       onLimited: this.#opts.onLimited,
       displayName: this.#opts.displayNameOf ?? (async (id) => id.displayName),
+      registry: this.#registry,
+      verifyToken: (token) => this.#verify(token),
+      refreshed: (next) => armExpiry(next.expiresAt),
     });
     this.#sessions.add(session);
     session.start().catch((error: unknown) => log.warn('cannot deliver calls to this device', { error }));
@@ -215,12 +251,15 @@ export class SignalingServer {
     ws.on('pong', () => this.#alive.set(ws, true));
     ws.on('message', (data, isBinary) => void session.handleFrame(data, isBinary));
     ws.on('error', (error) => log.debug('websocket error', { error }));
-    // The token's expiry ends the session with a distinct code so the SDK refreshes and reconnects.
-    const expiry = setTimeout(
-      () => ws.close(CloseCode.TokenExpired, 'access token expired'),
-      Math.max(0, identity.expiresAt * 1000 - Date.now()),
-    );
-    expiry.unref();
+    // The token's expiry ends the socket with a distinct code so the SDK refreshes and reconnects;
+    // `refreshToken` moves it.
+    let expiry: NodeJS.Timeout | undefined;
+    const armExpiry = (expiresAt: number): void => {
+      clearTimeout(expiry);
+      expiry = setTimeout(() => session.expire(), Math.max(0, expiresAt * 1000 - Date.now()));
+      expiry.unref();
+    };
+    armExpiry(identity.expiresAt);
     ws.once('close', () => {
       clearTimeout(expiry);
       this.#sessions.delete(session);
@@ -243,8 +282,10 @@ export class SignalingServer {
   async close(): Promise<void> {
     clearInterval(this.#pinger);
     this.#opts.http.off('upgrade', this.#onUpgrade);
+    // Nothing is parked for a resume: this node is going away, its peers with it.
+    await Promise.allSettled([...this.#sessions].map((s) => s.close({ resumable: false })));
     for (const ws of this.#wss.clients) ws.close(CloseCode.ServerShutdown, 'server shutting down');
-    await Promise.allSettled([...this.#sessions].map((s) => s.close()));
+    this.#registry.close();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 }

@@ -4,6 +4,8 @@
  * CallService, calls one method and answers each request exactly once. Media decisions live in
  * rooms/, not here; so does which node hosts the room (the RoomGateway relays if it is not this one).
  * A bad frame costs an error response, never the connection.
+ * Its room membership and numbered notifications can outlive the socket: parked in the
+ * SessionRegistry when the socket drops, and adopted by a new socket's session on `resume`.
  */
 import type { WebSocket, RawData } from 'ws';
 import type { Identity } from '../auth/accessTokens.js';
@@ -23,6 +25,9 @@ import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callS
 import type { Logger } from '../lib/logger.js';
 import type { SignalingLimitsConfig } from '../server/config.js';
 import { callHandlers, deliverCalls, done } from './callHandlers.js';
+import { resumeHandlers } from './resumeHandlers.js';
+import { SessionMembership, endForGood } from './sessionMembership.js';
+import type { ResumableState, ResumeHolder, SessionRegistry } from './sessionRegistry.js';
 import { parseFrame } from './frames.js';
 import { Outbox } from './outbox.js';
 import { HeldNotifications } from './heldNotifications.js';
@@ -48,14 +53,21 @@ export interface SignalingSessionOptions {
   onLimited?: (limit: string) => void;
   /** The name peers see: from the account (or the token), never from the client. */
   displayName: (identity: Identity) => Promise<string>;
+  /** Resume tokens and parked sessions of this node. */
+  registry: SessionRegistry;
+  /** Verifies a refreshed token like the upgrade did; `refreshed` moves the socket's expiry. */
+  verifyToken: (token: string) => Promise<Identity>;
+  refreshed: (identity: Identity) => void;
 }
 
-export class SignalingSession {
+export class SignalingSession implements ResumeHolder {
   readonly identity: Identity;
   readonly #o: SignalingSessionOptions;
-  #membership: RoomMembership | undefined;
+  readonly #membership: SessionMembership;
   #joining = false;
   #closed = false;
+  /** Set when the server closes the socket for a reason that rules out a resume (revocation). */
+  #final = false;
   #detachCalls: (() => void) | undefined;
   readonly #onLimited: (limit: string) => void;
   readonly #requests: RequestBudget;
@@ -74,11 +86,18 @@ export class SignalingSession {
       log: opts.log,
       onStalled: () => this.#onLimited('outbound_backlog'),
     });
+    this.#membership = new SessionMembership({
+      identity: opts.identity,
+      registry: opts.registry,
+      calls: opts.calls,
+      holder: this,
+      sink: (text) => this.#sendRaw(text),
+    });
     this.#handlers = this.#makeHandlers();
   }
 
   get peerId(): string | undefined {
-    return this.#membership?.peerId;
+    return this.#membership.peer?.peerId;
   }
 
   async handleFrame(raw: RawData, isBinary: boolean): Promise<void> {
@@ -114,8 +133,7 @@ export class SignalingSession {
   }
 
   notify<N extends NotificationName>(name: N, data: NotificationData[N]): void {
-    if (this.#closed) return;
-    this.#sendRaw(JSON.stringify({ notification: name, data }));
+    if (!this.#closed) this.#membership.log.send(name, data);
   }
 
   /** Starts receiving call messages for this device. */
@@ -123,33 +141,56 @@ export class SignalingSession {
     this.#detachCalls = await deliverCalls({
       identity: this.identity,
       calls: this.#o.calls,
-      send: (text) => this.#sendRaw(text),
-      revoked: () => this.#o.ws.close(CloseCode.TokenInvalid, 'device signed out'),
+      notify: (name, data) => this.notify(name, data),
+      revoked: () => {
+        this.#final = true;
+        this.#o.ws.close(CloseCode.TokenInvalid, 'device signed out');
+      },
       callEnded: (callId) => {
-        if (this.#membership?.roomName === callRoomName(callId)) this.#leave();
+        if (this.#membership.roomName === callRoomName(callId)) this.#membership.leave();
       },
     });
     if (this.#closed) this.#detachCalls();
   }
 
-  /** Leaves the room (closing every media object of this peer) and stops call delivery. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * The socket is gone: stops call delivery and parks the membership for a resume, or (resume off,
+   * revoked, `resumable: false` at shutdown) leaves the room, closing every media object of the
+   * peer; a call's device then gets the call's reconnect grace. Idempotent.
+   */
+  async close(opts: { resumable?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#detachCalls?.();
     this.#outbox.close();
-    const roomName = this.#membership?.roomName;
-    this.#leave();
-    // Dropped out of a call's media: give the device a grace period to come back before hanging up.
-    if (roomName?.startsWith(CALL_ROOM_PREFIX))
-      this.#o.calls.deviceGone(this.identity, roomName.slice(CALL_ROOM_PREFIX.length));
+    this.#membership.socketGone((opts.resumable ?? true) && !this.#final);
+  }
+
+  /**
+   * The token expired without a refresh: the server ends the session (4001). Not resumable: a
+   * client that cannot refresh in time may not be able to prove it is the same device either (a
+   * development token is a new user each time), and its peer must not linger for the grace.
+   */
+  expire(): void {
+    this.#final = true;
+    this.#o.ws.close(CloseCode.TokenExpired, 'access token expired');
+  }
+
+  /** A resume on another socket claims this session: give it up and close this stale socket. */
+  handOver(): ResumableState | undefined {
+    const state = this.#membership.release();
+    this.#final = true;
+    this.#o.ws.close(CloseCode.SessionResumed, 'session resumed on another connection');
+    return state;
   }
 
   async #joinRoom(roomName: string, access: RoomAccess): Promise<ResponseData['join']> {
-    if (this.#membership || this.#joining)
+    if (this.#membership.peer || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
     this.#joining = true;
-    const held = new HeldNotifications((name, data) => this.notify(name, data));
+    // The peer notifies through the log it joined with: after a resume that log goes on elsewhere.
+    const log = this.#membership.log;
+    const held = new HeldNotifications((name, data) => log.send(name, data));
     try {
       const displayName = await this.#o.displayName(this.identity);
       const { membership, joined } = await this.#o.gateway.join(
@@ -162,15 +203,13 @@ export class SignalingSession {
         membership.leave();
         throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
       }
-      this.#membership = membership;
-      // The room may end the membership (room closed, worker died, call ended, host node lost):
-      // forget it, so the next join works.
-      membership.onEnded(() => {
-        if (this.#membership === membership) this.#membership = undefined;
-      });
+      this.#membership.enter(roomName, membership);
       // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
       setImmediate(() => held.release());
-      return joined;
+      return {
+        ...joined,
+        ...(this.#membership.resumeToken ? { resumeToken: this.#membership.resumeToken } : {}),
+      };
     } catch (err) {
       held.drop();
       throw err;
@@ -181,7 +220,7 @@ export class SignalingSession {
 
   /** The name of the (non-call) room this session is in; invites and additions are for it. */
   #memberRoom(): string {
-    const roomName = this.#membership?.roomName;
+    const roomName = this.#membership.roomName;
     if (!roomName) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
     if (roomName.startsWith(CALL_ROOM_PREFIX))
       throw new ServiceError(ErrorCode.Forbidden, 'a call has no invites: add people to it', 403);
@@ -189,20 +228,14 @@ export class SignalingSession {
   }
 
   #peer(): RoomMembership {
-    if (!this.#membership) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
-    return this.#membership;
+    const peer = this.#membership.peer;
+    if (!peer) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
+    return peer;
   }
 
   /** One of the peer's media requests, answered by the room wherever it is hosted. */
   #media<M extends PeerMethod>(method: M): (d: RequestData<M>) => Promise<ResponseData[M]> {
     return (d) => this.#peer().request(method, d);
-  }
-
-  /** Leaving closes the peer: its room announces it and stores it (retrying if it must). */
-  #leave(): void {
-    const m = this.#membership;
-    this.#membership = undefined;
-    m?.leave();
   }
 
   #makeHandlers(): Handlers {
@@ -231,16 +264,28 @@ export class SignalingSession {
       setConsumerPreferredLayers: this.#media('setConsumerPreferredLayers'),
       leave: async () => {
         this.#peer();
-        this.#leave();
+        this.#membership.leave();
         return {};
       },
+      ...resumeHandlers({
+        identity: this.identity,
+        registry: this.#o.registry,
+        verifyToken: this.#o.verifyToken,
+        refreshed: this.#o.refreshed,
+        busy: () => this.#membership.peer !== undefined || this.#joining,
+        adopt: (state, lastSeq) => {
+          this.#o.log.debug('session resumed', { peerId: state.peer.peerId });
+          return this.#membership.adopt(state, lastSeq);
+        },
+        expire: (state) => endForGood(state, this.#o.calls),
+      }),
       ...callHandlers({
         identity: this.identity,
         calls: this.#o.calls,
         log: this.#o.log,
         joinMedia: (callId) => this.#joinRoom(callRoomName(callId), { kind: 'call' }),
         leaveMedia: (callId) => {
-          if (this.#membership?.roomName === callRoomName(callId)) this.#leave();
+          if (this.#membership.roomName === callRoomName(callId)) this.#membership.leave();
         },
       }),
     };

@@ -57,6 +57,7 @@ function bot(id: string, peer: string, others: string[], over: Partial<BotSnapsh
     streams: others.flatMap((o) => [stream(o, 'audio'), stream(o, 'video')]),
     sent: { packets: 2000, bytes: 200_000 },
     reconnects: 0,
+    resumes: 0,
     errorCount: 0,
     errors: [],
     ...over,

@@ -47,6 +47,9 @@ describe.each(backends)('calls (%s state)', (backend) => {
     service = await startTestService(backend, {
       CALL_RING_TIMEOUT_SECONDS: '1.5',
       CALL_RECONNECT_GRACE_SECONDS: '0.5',
+      // A dropped socket's peer is kept RESUME_GRACE_MS for a resume; these tests assert what
+      // follows a drop that is never resumed, so the grace is short.
+      RESUME_GRACE_MS: '200',
       WEBHOOK_URL: hooks.url,
       WEBHOOK_SECRET,
     });

@@ -22,7 +22,11 @@ describe('join/leave cycles in one room', () => {
 
   beforeAll(async () => {
     process.on('warning', onWarning);
-    service = await startTestService('redis');
+    service = await startTestService('redis', {
+      // A dropped socket's peer is kept RESUME_GRACE_MS for a resume; these tests assert what
+      // follows a drop that is never resumed, so the grace is short.
+      RESUME_GRACE_MS: '200',
+    });
     admin = new Redis(inject('redisUrl'));
   }, 30_000);
 

@@ -31,6 +31,9 @@ describe('a room through a 3 s Redis outage', () => {
     service = await startTestService('redis', {
       REDIS_URL: redis.url,
       STATE_TTL_SECONDS: String(TTL_SECONDS),
+      // A dropped socket's peer is kept RESUME_GRACE_MS for a resume; these tests assert what
+      // follows a drop that is never resumed, so the grace is short.
+      RESUME_GRACE_MS: '200',
     });
     admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     admin.on('error', () => undefined); // it is expected to lose its connection during the outage

@@ -2,7 +2,8 @@
  * The SDK's connection core (client/sdk/connection.ts) against the real service: it comes back after
  * the network drops the socket (listeners and requests survive, the resync hook runs first), asks its
  * token source for a fresh token when the server closes with 4001, and stops for good on a fatal
- * token error or a "token invalid" close (signed out).
+ * token error or a "token invalid" close (signed out). It replaces its token in-band before expiry,
+ * and resumes a room session after a drop (same peer, missed notifications delivered).
  */
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,11 +107,98 @@ describe('SignalingConnection against the real service', () => {
     await caller.request('callCancel', { callId: call.callId });
   });
 
+  it('replaces its token in-band before it expires: the socket outlives the first token', async () => {
+    const first = devToken('u-inband', 3);
+    const expiry = (jwt.decode(first) as { exp: number }).exp * 1000;
+    const asked: (string | undefined)[] = [];
+    const c = await connect({
+      url: `${service.url.replace('http', 'ws')}/ws`,
+      getToken: (rejected) => {
+        asked.push(rejected);
+        return asked.length === 1 ? first : devToken('u-inband', 120);
+      },
+    });
+    const disconnects: number[] = [];
+    c.on('disconnected', ({ code }) => disconnects.push(code));
+    const socket = c.socket;
+    const refreshed = await new Promise<{ expiresAt: number }>((resolve) =>
+      c.once('tokenRefreshed', resolve),
+    );
+    expect(refreshed.expiresAt * 1000).toBeGreaterThan(expiry + 60_000);
+    expect(asked).toEqual([undefined, first]);
+    // Past the first token's expiry, on the same socket, with no 4001.
+    await expect.poll(() => Date.now() > expiry + 1000, { timeout: 6_000, interval: 200 }).toBe(true);
+    expect((await c.request('callHistory', {})).missedUnseen).toBe(0);
+    expect(c.socket).toBe(socket);
+    expect(disconnects).toEqual([]);
+  });
+
+  it('resumes a room session after a drop: same peer, the missed notification is delivered', async () => {
+    const url = `ws://127.0.0.1:${proxy.port}/ws`;
+    const c = await connect({ url, getToken: () => devToken('u-resume-a', 120) });
+    const other = await connect({
+      url: `${service.url.replace('http', 'ws')}/ws`,
+      getToken: () => devToken('u-resume-b', 120),
+    });
+    const first = await other.request('join', { room: 'sdk-resume' });
+    const { invite } = await other.request('roomInvite', {});
+    const joined = await c.request('join', { room: 'sdk-resume', invite });
+    c.resumeWith(joined.resumeToken);
+    const otherLeft: string[] = [];
+    other.on('peerLeft', ({ peerId }) => otherLeft.push(peerId));
+    const left: string[] = [];
+    c.on('peerLeft', ({ peerId }) => left.push(peerId));
+    const seen = states(c);
+    const dropped = new Promise<boolean>((resolve) => c.once('disconnected', (d) => resolve(d.willResume)));
+    const back = new Promise<{ resumed: boolean; elapsedMs: number; replayed: number }>((resolve) =>
+      c.once('reconnected', resolve),
+    );
+    proxy.cut();
+    expect(await dropped).toBe(true);
+    // While A is away, B leaves: A must still hear of it.
+    await other.request('leave', {});
+    const outcome = await back;
+    expect(outcome.resumed).toBe(true);
+    expect(seen).toEqual(['resuming', 'connected']);
+    await expect.poll(() => left).toEqual([first.peerId]);
+    expect(service.rooms.snapshot('sdk-resume')?.peers.map((p) => p.peerId)).toEqual([joined.peerId]);
+    expect(otherLeft).toEqual([]);
+    // The server rotated the token; the next drop resumes again.
+    const again = new Promise<{ resumed: boolean }>((resolve) => c.once('reconnected', resolve));
+    proxy.cut();
+    expect((await again).resumed).toBe(true);
+    expect(service.rooms.snapshot('sdk-resume')?.peers.map((p) => p.peerId)).toEqual([joined.peerId]);
+    await c.request('leave', {});
+  });
+
+  it('falls back to a new session when the server cannot resume (RESUME_FAILED): reconnected, not resumed', async () => {
+    const c = await connect({
+      url: `ws://127.0.0.1:${proxy.port}/ws`,
+      getToken: () => devToken('u-noresume', 120),
+    });
+    // A token the server never issued (or one whose grace is over): same answer.
+    c.resumeWith('not-a-session-this-node-holds');
+    const back = new Promise<{ resumed: boolean }>((resolve) => c.once('reconnected', resolve));
+    const dropped = new Promise<boolean>((resolve) => c.once('disconnected', (d) => resolve(d.willResume)));
+    proxy.cut();
+    expect(await dropped).toBe(true);
+    expect((await back).resumed).toBe(false);
+    expect(c.state).toBe('connected');
+    // A new session: it can join, and the next drop is an ordinary reconnect (no token held).
+    await c.request('join', { room: 'sdk-noresume' });
+    const next = new Promise<boolean>((resolve) => c.once('disconnected', (d) => resolve(d.willResume)));
+    proxy.cut();
+    expect(await next).toBe(false);
+    await c.ready();
+  });
+
   it('asks for a fresh token with the refused one when the server closes with 4001, then goes on', async () => {
     const shortLived = devToken('u-refresh', 2);
     const asked: (string | undefined)[] = [];
     const c = await connect({
       url: `${service.url.replace('http', 'ws')}/ws`,
+      // The fallback when the token was not replaced in-band (an older server, a refresh that failed).
+      refreshInBand: false,
       getToken: (rejected) => {
         asked.push(rejected);
         return asked.length === 1 ? shortLived : devToken('u-refresh', 120);
@@ -135,6 +223,7 @@ describe('SignalingConnection against the real service', () => {
     const refused = new ApiError(401, 'REFRESH_TOKEN_INVALID', 'this device was signed out');
     const c = await connect({
       url: `${service.url.replace('http', 'ws')}/ws`,
+      refreshInBand: false,
       getToken: () => {
         asked++;
         if (asked === 1) return devToken('u-fatal', 2);

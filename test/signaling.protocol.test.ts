@@ -53,7 +53,11 @@ describe.each(backends)('signaling protocol (%s state)', (backend) => {
   };
 
   beforeAll(async () => {
-    service = await startTestService(backend);
+    service = await startTestService(backend, {
+      // A dropped socket's peer is kept RESUME_GRACE_MS for a resume; these tests assert what
+      // follows a drop that is never resumed, so the grace is short.
+      RESUME_GRACE_MS: '200',
+    });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));

@@ -50,6 +50,8 @@ export interface EngineStats {
 export type EngineEvents = {
   /** The session ended without close(): signaling dropped or the room closed. */
   disconnected: [reason: string];
+  /** The signaling socket dropped and the server gave the same session back (same peer, media kept). */
+  resumed: [{ elapsedMs: number; replayed: number }];
   /** A non-fatal failure (one consumer failed, a send error …), for the report. */
   error: [Error];
 };

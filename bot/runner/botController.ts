@@ -36,6 +36,8 @@ export interface BotSnapshot {
   streams: StreamStats[];
   sent: { packets: number; bytes: number };
   reconnects: number;
+  /** Signaling drops the server resumed (same session; not counted as reconnects). */
+  resumes: number;
   errorCount: number;
   /** The first few errors (the count above has them all). */
   errors: BotErrorRecord[];
@@ -77,6 +79,7 @@ export class BotController {
   #state: BotState = 'pending';
   #joinedAt: number | undefined;
   #reconnects = 0;
+  #resumes = 0;
   #errorCount = 0;
   #recovering: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
@@ -147,6 +150,7 @@ export class BotController {
         bytes: sessions.reduce((n, s) => n + s.sent.bytes, 0),
       },
       reconnects: this.#reconnects,
+      resumes: this.#resumes,
       errorCount: this.#errorCount,
       errors: [...this.#errors],
     };
@@ -179,6 +183,9 @@ export class BotController {
     });
     this.#engine = engine;
     engine.on('error', (err) => this.#record(err));
+    engine.on('resumed', () => {
+      if (this.#engine === engine) this.#resumes++;
+    });
     engine.on('disconnected', (reason) => {
       if (this.#engine !== engine || this.#stop.signal.aborted || this.#state !== 'joined') return;
       this.#recovering = this.#recover(engine, reason);

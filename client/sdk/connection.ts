@@ -5,13 +5,19 @@
  * survive a socket being replaced, so its users never juggle sockets themselves.
  *
  *   connecting ──► connected ──(socket lost)──► reconnecting ──► connected
- *                      │                             │
- *                      └──── close() / fatal ────────┴──► closed
+ *                      │    └──(lost, resume token)──► resuming ──► connected (same session,
+ *                      │                                  │         or a new one if refused)
+ *                      └──── close() / fatal ─────────────┴──► closed
  *
- * `resuming` is reserved for resuming a server-kept session on a new socket (a resume token, see the
- * network issue); today every reconnect is a new session and the resync hooks catch up.
+ * Resume (protocol/signaling.ts): whoever joins a room hands the join answer's resume token to
+ * `resumeWith`. When the socket drops, the new socket's first request is `resume {token, lastSeq}`
+ * (lastSeq: the highest notification `seq` seen from this session); the server answers with the
+ * same peer and replays what was missed. If it refuses (RESUME_FAILED: grace over, another node...)
+ * the new socket is a new session and `reconnected` says `resumed: false`: the room owner joins
+ * again. The token is refreshed in-band (`refreshToken`) ahead of its expiry (tokenRefresh.ts), so
+ * a long call does not lose its socket to a 4001; a 4001 still reconnects with a fresh token.
  */
-import { CloseCode } from '../../protocol/errors.js';
+import { CloseCode, ErrorCode } from '../../protocol/errors.js';
 import type {
   Method,
   NotificationData,
@@ -28,6 +34,7 @@ import {
   type ReconnectPolicy,
 } from './reconnectPolicy.js';
 import { SignalingClient, SignalingError, type WebSocketFactory } from './signalingClient.js';
+import { refreshDelayMs } from './tokenRefresh.js';
 import { TypedEmitter } from './typedEmitter.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'resuming' | 'closed';
@@ -37,6 +44,18 @@ export interface Disconnect {
   code: number;
   reason: string;
   willReconnect: boolean;
+  /** A resume token is held: the server may give the same session back on the new socket. */
+  willResume: boolean;
+}
+
+/** How a lost socket was replaced. */
+export interface Reconnected {
+  /** The server gave the same session back (same peer, missed notifications replayed). */
+  resumed: boolean;
+  /** From the socket's loss to the new socket being ready. */
+  elapsedMs: number;
+  /** Notifications the server sent again (resumed only). */
+  replayed: number;
 }
 
 export type ConnectionEvents = {
@@ -45,8 +64,10 @@ export type ConnectionEvents = {
   stateChanged: [ConnectionState];
   /** The socket closed (requests in flight on it were rejected with DISCONNECTED). */
   disconnected: [Disconnect];
-  /** A new socket is up and every resync hook has run. */
-  reconnected: [];
+  /** A new socket is up and every resync hook has run; `resumed` tells a resume from a new session. */
+  reconnected: [Reconnected];
+  /** The access token was replaced in-band; the socket now lasts until `expiresAt` (Unix seconds). */
+  tokenRefreshed: [{ expiresAt: number }];
   /** For good: closed here, a close code that must not be retried, a fatal error, or the policy gave up. */
   closed: [{ code: number; reason: string; error?: Error }];
   /** A resync hook failed (the connection stays up). */
@@ -72,6 +93,11 @@ export interface ConnectionOptions {
   reconnectOn?: (code: number) => boolean;
   /** Per-request timeout (default 15 s). */
   requestTimeoutMs?: number;
+  /**
+   * Replace the token on the open socket ahead of its expiry (`refreshToken`, default true). Off,
+   * the server closes the socket with 4001 at expiry and the connection reconnects (and resumes).
+   */
+  refreshInBand?: boolean;
 }
 
 /** Context of a reconnect attempt as the hooks see it. */
@@ -95,6 +121,11 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
   #state: ConnectionState = 'connecting';
   #reconnecting: Promise<SignalingClient> | undefined;
   #closeError: Error | undefined;
+  /** The resume token of the session's room membership (see the header). */
+  #resumeToken: string | undefined;
+  /** The highest notification seq seen from the current session. */
+  #lastSeq = 0;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(opts: ConnectionOptions) {
     super();
@@ -128,6 +159,14 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
   /** The current socket; undefined while reconnecting or after close. */
   get socket(): SignalingClient | undefined {
     return this.#state === 'connected' ? this.#socket : undefined;
+  }
+
+  /**
+   * Makes the session resumable after a drop (the token from a `join`/`callJoinMedia` answer), or
+   * not (undefined: left the room). The connection keeps it up to date across resumes.
+   */
+  resumeWith(token: string | undefined): void {
+    this.#resumeToken = token;
   }
 
   /**
@@ -165,6 +204,7 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
   /** Closes for good (idempotent): no reconnect, waiting requests reject. */
   close(): void {
     if (this.#state === 'closed') return;
+    clearTimeout(this.#refreshTimer);
     const socket = this.#socket;
     this.#finish(1000, 'closed by the client');
     socket?.close();
@@ -183,15 +223,43 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
       throw new RetryAbortedError('the connection is closed');
     }
     this.#token = token;
+    this.#scheduleRefresh(socket, token);
     return socket;
+  }
+
+  /** Refreshes the socket's token in-band ahead of its expiry, again after each refresh. */
+  #scheduleRefresh(socket: SignalingClient, token: string): void {
+    clearTimeout(this.#refreshTimer);
+    const delay = this.#opts.refreshInBand === false ? null : refreshDelayMs(token);
+    if (delay === null) return;
+    this.#refreshTimer = setTimeout(() => void this.#refresh(socket, token), delay);
+  }
+
+  async #refresh(socket: SignalingClient, old: string): Promise<void> {
+    if (socket.closed || this.#state === 'closed') return;
+    try {
+      // Handing back the current token asks the source for a newer one (it may refresh it now).
+      const token = await this.#opts.getToken(old);
+      if (token === old || socket.closed) return;
+      const { expiresAt } = await socket.request('refreshToken', { token });
+      if (this.#socket !== socket) return;
+      this.#token = token;
+      this.#scheduleRefresh(socket, token);
+      this.emit('tokenRefreshed', { expiresAt });
+    } catch (err) {
+      // An older server or a refused token: the 4001 at expiry reconnects with a fresh one.
+      if (!socket.closed) this.emit('error', err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** Makes `socket` the current one: its notifications become the connection's. */
   #install(socket: SignalingClient): void {
     this.#socket = socket;
     const current = (): boolean => this.#socket === socket && this.#state !== 'closed';
-    socket.onNotification((name, data) => {
-      if (current()) this.emit(name, data as never);
+    socket.onNotification((name, data, seq) => {
+      if (!current()) return;
+      if (seq !== undefined) this.#lastSeq = seq;
+      this.emit(name, data as never);
     });
     socket.on('close', ({ code, reason }) => {
       if (current()) this.#onSocketClosed(code, reason);
@@ -200,23 +268,27 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
 
   #onSocketClosed(code: number, reason: string): void {
     // A socket lost while a reconnect is running is that loop's business (it checks, then retries).
-    if (this.#state === 'reconnecting') return;
+    if (this.#state === 'reconnecting' || this.#state === 'resuming') return;
     const reconnectOn = this.#opts.reconnectOn ?? defaultReconnectOn;
+    clearTimeout(this.#refreshTimer);
     if (!reconnectOn(code)) {
-      this.emit('disconnected', { code, reason, willReconnect: false });
+      this.emit('disconnected', { code, reason, willReconnect: false, willResume: false });
       return this.#finish(code, reason);
     }
+    const lostAt = Date.now();
+    const willResume = this.#resumeToken !== undefined;
     // State first: whoever reacts to `disconnected` with a request must wait for the new socket.
-    this.#setState('reconnecting');
-    const run = this.#reconnect(code);
+    this.#setState(willResume ? 'resuming' : 'reconnecting');
+    const outcome = { resumed: false, replayed: 0 };
+    const run = this.#reconnect(code, outcome);
     this.#reconnecting = run;
-    this.emit('disconnected', { code, reason, willReconnect: true });
+    this.emit('disconnected', { code, reason, willReconnect: true, willResume });
     run.then(
       () => {
         if (this.#reconnecting === run) this.#reconnecting = undefined;
         if (this.#state === 'closed') return;
         this.#setState('connected');
-        this.emit('reconnected');
+        this.emit('reconnected', { ...outcome, elapsedMs: Date.now() - lostAt });
       },
       (err: unknown) => {
         if (this.#reconnecting === run) this.#reconnecting = undefined;
@@ -226,7 +298,7 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
   }
 
   /** The reconnect loop: policy-paced attempts, each one a new socket plus the resync hooks. */
-  #reconnect(code: number): Promise<SignalingClient> {
+  #reconnect(code: number, outcome: { resumed: boolean; replayed: number }): Promise<SignalingClient> {
     const lostToken = this.#token;
     return retryWithPolicy(
       async (context) => {
@@ -235,6 +307,13 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
         // Only a 4001 says the token is stale; anything else reconnects with whatever is current.
         const socket = await this.#connect(code === CloseCode.TokenExpired ? lostToken : undefined);
         this.#install(socket);
+        try {
+          Object.assign(outcome, await this.#resume(socket));
+        } catch (err) {
+          // This socket is of no use (the next attempt opens another): do not leave it open.
+          socket.close();
+          throw err;
+        }
         for (const hook of [...this.#resync]) {
           try {
             await hook(socket);
@@ -249,8 +328,31 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
     );
   }
 
+  /**
+   * Asks the server for the session back on `socket`. A refusal means the socket is a new session
+   * (lastSeq starts over); a lost socket fails the attempt, and the policy retries with the token.
+   */
+  async #resume(socket: SignalingClient): Promise<{ resumed: boolean; replayed: number }> {
+    const token = this.#resumeToken;
+    const lastSeq = this.#lastSeq;
+    this.#lastSeq = 0;
+    if (token === undefined) return { resumed: false, replayed: 0 };
+    try {
+      const answer = await socket.request('resume', { token, lastSeq });
+      // Replayed notifications follow the answer, numbered after lastSeq.
+      this.#lastSeq = lastSeq;
+      this.#resumeToken = answer.resumeToken;
+      return { resumed: true, replayed: answer.replayed };
+    } catch (err) {
+      if (err instanceof SignalingError && !RESUME_REFUSALS.has(err.code)) throw err;
+      this.#resumeToken = undefined;
+      return { resumed: false, replayed: 0 };
+    }
+  }
+
   #finish(code: number, reason: string, err?: unknown): void {
     if (this.#state === 'closed') return;
+    clearTimeout(this.#refreshTimer);
     this.#stop.abort();
     if (err !== undefined && !(err instanceof RetryAbortedError))
       this.#closeError = err instanceof Error ? err : new Error(String(err));
@@ -273,6 +375,15 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
     this.emit('stateChanged', state);
   }
 }
+
+/** Answers to `resume` that mean "no session to take back here" (an older server: unknown method). */
+const RESUME_REFUSALS = new Set<string>([
+  ErrorCode.ResumeFailed,
+  ErrorCode.Forbidden,
+  ErrorCode.AlreadyInRoom,
+  ErrorCode.UnknownMethod,
+  ErrorCode.InvalidParams,
+]);
 
 function defaultReconnectOn(code: number): boolean {
   return code !== 1000 && code !== CloseCode.TokenInvalid;

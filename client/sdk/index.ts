@@ -25,6 +25,7 @@ export {
   type ConnectionState,
   type Disconnect,
   type ReconnectAttempt,
+  type Reconnected,
 } from './connection.js';
 export {
   DefaultReconnectPolicy,

@@ -4,6 +4,7 @@
  */
 import type { types } from 'mediasoup-client';
 import type { ResponseData } from '../../protocol/signaling.js';
+import { CloseCode } from '../../protocol/errors.js';
 import { SignalingConnection } from './connection.js';
 import type { ReconnectPolicy } from './reconnectPolicy.js';
 import type { WebSocketFactory } from './signalingClient.js';
@@ -22,8 +23,9 @@ export interface JoinOptions {
   /** A fixed access token. The session ends when it expires (close 4001). Give this or `getToken`. */
   token?: string;
   /**
-   * Supplies access tokens: once to join, and again whenever the server closes the socket because the
-   * token expired (4001), with the refused token as argument; the session then reconnects by itself.
+   * Supplies access tokens: once to join, again ahead of each token's expiry (with the current token
+   * as argument; the new one replaces it on the open socket), and after a 4001 close (with the refused
+   * one); the session then reconnects and resumes by itself.
    * `(rejected) => accountClient.getAccessToken(rejected)` fits.
    */
   getToken?: (rejectedToken?: string) => Promise<string>;
@@ -57,22 +59,32 @@ export interface RoomEntry {
 }
 
 /**
- * Enters by name on a connection of its own. A re-entry (after 4001) opens a new one with a fresh
- * token: the server forgot the peer with the old socket, so there is nothing to resume yet.
+ * Enters by name on a connection of its own. The connection reconnects by itself (with a fresh token
+ * after a 4001 when `getToken` is given) and resumes the session; when the server cannot resume it,
+ * the re-entry joins again on that same connection. A connection that gave up is replaced.
  */
 export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: string }) => Promise<RoomEntry> {
   const { token, getToken } = opts;
   const invite = opts.invite;
+  let reusable: SignalingConnection | undefined;
   return async ({ rejectedToken }) => {
-    const signaling = await SignalingConnection.open({
-      url: opts.url,
-      // The first token is the fixed one if given; a refused one is replaced through getToken.
-      getToken: (rejected = rejectedToken) =>
-        rejected === undefined ? (token ?? getToken!()) : getToken ? getToken(rejected) : token!,
-      webSocketFactory: opts.webSocketFactory,
-      // The session re-enters on a connection of its own (a new peer either way).
-      reconnectOn: () => false,
-    });
+    const signaling =
+      reusable && reusable.state !== 'closed'
+        ? reusable
+        : await SignalingConnection.open({
+            url: opts.url,
+            // The first token is the fixed one if given; a refused one is replaced through getToken.
+            getToken: (rejected = rejectedToken) =>
+              rejected === undefined ? (token ?? getToken!()) : getToken ? getToken(rejected) : token!,
+            webSocketFactory: opts.webSocketFactory,
+            // A fixed token cannot come back from its expiry; anything else is worth a new socket.
+            reconnectOn: (code) =>
+              code !== 1000 &&
+              code !== CloseCode.TokenInvalid &&
+              (code !== CloseCode.TokenExpired || !!getToken),
+            ...(opts.reconnect?.policy ? { policy: opts.reconnect.policy } : {}),
+          });
+    reusable = signaling;
     try {
       const joined = await signaling.request('join', {
         room: opts.room,

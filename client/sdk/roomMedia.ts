@@ -165,6 +165,12 @@ export class RoomMedia {
     }
   }
 
+  /** Restarts ICE on both transports (after a resume: the network path has probably changed). */
+  async restartAllIce(): Promise<void> {
+    const transports = [this.#sendTransport, this.#recvTransport].filter((t) => t !== undefined);
+    await Promise.all(transports.map((t) => this.restartIce(t)));
+  }
+
   async consume(peerId: string, producer: ProducerInfo): Promise<void> {
     const transport = this.#recvTransport;
     if (this.#closed || !transport) return;

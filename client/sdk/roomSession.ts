@@ -4,8 +4,11 @@
  * RoomMedia; the connection is a SignalingConnection (its own, or a CallClient's). The web page and
  * the real-media bot both drive rooms through this class only.
  *
- * When the connection is lost, the session enters the room again (new peer id, new transports) as
- * the reconnect policy allows, publishes again what was published, and reports only what changed.
+ * When the connection is lost, the connection first tries to resume the server-kept session (same
+ * peer id, transports, producers and consumers; missed notifications replayed): then only ICE is
+ * restarted on both transports (`resumed`). If the server cannot resume it, the session enters the
+ * room again (new peer id, new transports) as the reconnect policy allows, publishes again what was
+ * published, and reports only what changed (`rejoined`, `reconnected`).
  */
 import type { types } from 'mediasoup-client';
 import type { NotificationData, PeerInfo } from '../../protocol/signaling.js';
@@ -42,6 +45,12 @@ type RoomSessionEvents = {
   reconnecting: [attempt: number];
   /** Back in the room after `reconnecting`: new peer id, transports and producers; remote tracks re-emitted. */
   reconnected: [];
+  /** The connection dropped and the server kept the session: waiting for it to come back. */
+  resuming: [];
+  /** The same peer is back (no one saw it leave); ICE was restarted. `elapsedMs` since the drop. */
+  resumed: [{ elapsedMs: number; replayed: number }];
+  /** Entered again as a new peer after the drop (resume impossible); comes with `reconnected`. */
+  rejoined: [{ elapsedMs: number; peerId: string }];
   /** The session ended: left, the server closed it, the connection dropped, or reconnecting failed. */
   closed: [reason: string];
   error: [Error];
@@ -84,6 +93,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   /** Muted state as the app last set it (survives a re-entry). */
   readonly #muted = { audio: false, video: false };
   #reconnecting = false;
+  #resuming = false;
   #closed = false;
   /** Remote producers the server reports paused, by producer id. */
   readonly #paused = new Set<string>();
@@ -129,7 +139,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   }
 
   get reconnecting(): boolean {
-    return this.#reconnecting;
+    return this.#reconnecting || this.#resuming;
   }
 
   get closed(): boolean {
@@ -280,9 +290,11 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     }
     this.#unlisten.push(
       s.on('disconnected', (d) => {
-        if (current() && !this.#reconnecting) this.#onDisconnected(d);
+        if (current() && !this.#reconnecting && !this.#resuming) this.#onDisconnected(d);
       }),
     );
+    // The server kept this peer for a resume: the connection asks for it back after a drop.
+    s.resumeWith(entry.joined.resumeToken);
     // What arrived between entering the room and now, in order.
     for (const { name, data } of early.stop()) if (current()) (handlers[name] as (d: unknown) => void)(data);
 
@@ -314,18 +326,40 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     await Promise.all([...initial, ...queued.splice(0)].map((fn) => fn()));
   }
 
-  #onDisconnected({ code, willReconnect }: Disconnect): void {
+  #onDisconnected({ code, willReconnect, willResume }: Disconnect): void {
+    if (willReconnect && willResume) return void this.#awaitResume(code, Date.now());
     // The server forgot this peer with its socket: enter again if the connection comes back by
     // itself (a CallClient's) or the owner says this close is worth another entry (4001).
     if (willReconnect || this.#opts.reconnectOn?.(code)) void this.#reenter(code, willReconnect);
     else void this.#end(`signaling closed (${code})`);
   }
 
+  /** The connection is resuming: same peer if it works (restart ICE), else enter again. */
+  async #awaitResume(code: number, lostAt: number): Promise<void> {
+    this.#resuming = true;
+    this.emit('resuming');
+    const s = this.signaling;
+    const outcome = await new Promise<{ resumed: boolean; replayed: number } | null>((resolve) => {
+      const offs = [s.once('reconnected', (r) => done(r)), s.once('closed', () => done(null))];
+      const done = (r: { resumed: boolean; replayed: number } | null): void => {
+        for (const off of offs) off();
+        resolve(r);
+      };
+    });
+    this.#resuming = false;
+    if (this.#closed) return;
+    if (!outcome) return void this.#end(`signaling closed (${code})`);
+    if (!outcome.resumed) return void this.#reenter(code, true, lostAt);
+    // Same transports on the server; the path to them has probably changed.
+    await this.#media?.restartAllIce();
+    if (!this.#closed) this.emit('resumed', { elapsedMs: Date.now() - lostAt, replayed: outcome.replayed });
+  }
+
   /**
    * Enters again (fresh token, new peer id, transports, consumers) and publishes again what was
    * published, as the reconnect policy allows; then `reconnected`, or `closed` when it gives up.
    */
-  async #reenter(closeCode: number, connectionComesBack: boolean): Promise<void> {
+  async #reenter(closeCode: number, connectionComesBack: boolean, lostAt = Date.now()): Promise<void> {
     this.#reconnecting = true;
     // A re-entry has new producers everywhere; a screen share is not carried over (the app may share again).
     this.#paused.clear();
@@ -362,6 +396,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       );
       if (this.#closed) return;
       this.#reconnecting = false;
+      this.emit('rejoined', { elapsedMs: Date.now() - lostAt, peerId: this.peerId });
       this.emit('reconnected');
     } catch (err) {
       this.#reconnecting = false;
@@ -505,6 +540,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
 
   async leave(): Promise<void> {
     if (this.#closed) return;
+    this.signaling.resumeWith(undefined);
     try {
       await this.signaling.socket?.request('leave', {});
     } catch {
@@ -518,6 +554,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     this.#closed = true;
     for (const t of this.#screen?.stream.getTracks() ?? []) t.stop();
     this.#screen = undefined;
+    this.signaling.resumeWith(undefined);
     this.#media?.close();
     this.#media = undefined;
     for (const track of [this.#published.audio, this.#published.video]) track?.stop();

@@ -64,7 +64,7 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
   readonly #ws: WebSocketLike;
   readonly #pending = new Map<number, Pending>();
   readonly #timeoutMs: number;
-  readonly #anyNotification = new Set<(name: NotificationName, data: unknown) => void>();
+  readonly #anyNotification = new Set<(name: NotificationName, data: unknown, seq?: number) => void>();
   #nextId = 1;
   #closed = false;
 
@@ -124,8 +124,8 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
     if (!this.#closed) this.#ws.close(1000, 'bye');
   }
 
-  /** Every notification, whatever its name (a reconnecting connection forwards them all). */
-  onNotification(listener: (name: NotificationName, data: unknown) => void): () => void {
+  /** Every notification, whatever its name, with its `seq` (a reconnecting connection forwards them all). */
+  onNotification(listener: (name: NotificationName, data: unknown, seq?: number) => void): () => void {
     this.#anyNotification.add(listener);
     return () => this.#anyNotification.delete(listener);
   }
@@ -142,7 +142,7 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
       this.emit(msg.notification, msg.data as never);
       for (const listener of [...this.#anyNotification]) {
         try {
-          listener(msg.notification, msg.data);
+          listener(msg.notification, msg.data, typeof msg.seq === 'number' ? msg.seq : undefined);
         } catch (err) {
           console.error(`listener for "${msg.notification}" threw`, err);
         }

@@ -41,8 +41,17 @@ export class RemoteMembership implements RoomMembership {
     this.#o.leave();
   }
 
-  onEnded(listener: () => void): void {
-    if (!this.#over) this.#endedListeners.push(listener);
+  get ended(): boolean {
+    return this.#over;
+  }
+
+  onEnded(listener: () => void): () => void {
+    if (this.#over) return () => undefined;
+    this.#endedListeners.push(listener);
+    return () => {
+      const i = this.#endedListeners.indexOf(listener);
+      if (i >= 0) this.#endedListeners.splice(i, 1);
+    };
   }
 
   /** The host ended the session (or was lost): runs the listeners once. */

@@ -84,6 +84,8 @@ export class RealEngine extends TypedEmitter<EngineEvents> implements BotEngine 
     session.on('track', (t) => this.#onTrack(t));
     session.on('trackEnded', (t) => this.#onTrackEnded(t.consumerId));
     session.on('error', (err) => this.emit('error', err));
+    // The SDK resumes a dropped socket itself (same peer); the report counts it.
+    session.on('resumed', (r) => this.emit('resumed', r));
     session.on('closed', (reason) => {
       if (!this.#closing && reason !== 'left') this.emit('disconnected', reason);
     });

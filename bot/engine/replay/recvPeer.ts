@@ -14,7 +14,8 @@ const TRACK_TIMEOUT_MS = 10_000;
 
 export interface RecvPeerOptions {
   name: string;
-  signaling: SignalingClient;
+  /** Requests go through the bot's connection (which may replace its socket on a resume). */
+  signaling: Pick<SignalingClient, 'request'>;
   transport: TransportOptions;
   bindAddress: string | undefined;
   onRtp: (mid: string, packet: Buffer) => void;

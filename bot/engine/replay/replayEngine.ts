@@ -1,9 +1,14 @@
 /**
- * The cheap engine: joins through the SDK's SignalingClient, sends the pre-encoded clip over a
+ * The cheap engine: joins through the SDK's SignalingConnection, sends the pre-encoded clip over a
  * node-datachannel send transport and measures every consumer's RTP on a receive transport.
  * No encoder or decoder runs, so one process holds hundreds of these.
+ * A dropped signaling socket is resumed like the SDK does (the connection core's resume: same peer,
+ * missed notifications replayed); only a session the server cannot give back is reported lost. The
+ * bot's media sockets are not touched by a signaling drop, so no ICE restart is made here.
  */
-import { SignalingClient } from '../../../client/sdk/signalingClient.js';
+import { SignalingConnection } from '../../../client/sdk/connection.js';
+import { CloseCode } from '../../../protocol/errors.js';
+import { DefaultReconnectPolicy } from '../../../client/sdk/reconnectPolicy.js';
 import { TypedEmitter } from '../../../client/sdk/typedEmitter.js';
 import type { PeerInfo, ProducerInfo, ResponseData, TransportOptions } from '../../../protocol/signaling.js';
 import { BotError, errorMessage, withTimeout } from '../../errors.js';
@@ -21,6 +26,11 @@ import { SendPeer } from './sendPeer.js';
 const LEAVE_TIMEOUT_MS = 3_000;
 /** Upper bound on consume batches per drain; each batch takes everything queued so far. */
 const MAX_DRAIN_ROUNDS = 1_000;
+/**
+ * Resume attempts after a drop: jittered from the first one (a room's bots lost the same server at
+ * once), within the server's default grace of 15 s; then the controller rejoins with its backoff.
+ */
+const RESUME_POLICY = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 3_000, firstAttemptImmediate: false };
 
 interface ReceivedStream {
   consumerId: string;
@@ -46,7 +56,7 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
   readonly #ctx: EngineContext;
   readonly #clip: ReplayClip;
   readonly #ticker: TickerLike;
-  #signaling: SignalingClient | undefined;
+  #signaling: SignalingConnection | undefined;
   #sendTransport: TransportOptions | undefined;
   #recvTransportId: string | undefined;
   #recv: RecvPeer | undefined;
@@ -76,8 +86,15 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
 
   async join(): Promise<void> {
     this.#connectAt = performance.now();
-    const signaling = await SignalingClient.connect(this.#ctx.signalingUrl, this.#ctx.token, {
-      factory: nodeWebSocketFactory,
+    const signaling = await SignalingConnection.open({
+      url: this.#ctx.signalingUrl,
+      // The bot's one token: an expired one cannot come back (4001 ends the session, the
+      // controller signs in again), anything else resumes with it.
+      getToken: () => this.#ctx.token,
+      webSocketFactory: nodeWebSocketFactory,
+      policy: new DefaultReconnectPolicy(RESUME_POLICY),
+      reconnectOn: (code) =>
+        code !== 1000 && code !== CloseCode.TokenInvalid && code !== CloseCode.TokenExpired,
     });
     this.#signaling = signaling;
     this.#listen(signaling);
@@ -94,6 +111,7 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
     }
     this.#joinedAt = performance.now();
     this.#peerId = joined.peerId;
+    signaling.resumeWith(joined.resumeToken);
     if (!routerSupportsReplay(joined.routerRtpCapabilities)) {
       throw new BotError(
         'MEDIA_SETUP_FAILED',
@@ -151,8 +169,11 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
     this.#closing = true;
     this.#sender?.stop();
     const signaling = this.#signaling;
-    if (signaling && !signaling.closed) {
-      await withTimeout(signaling.request('leave', {}), LEAVE_TIMEOUT_MS, 'leave').catch(() => undefined);
+    if (signaling && signaling.state !== 'closed') {
+      signaling.resumeWith(undefined);
+      const socket = signaling.socket;
+      if (socket)
+        await withTimeout(socket.request('leave', {}), LEAVE_TIMEOUT_MS, 'leave').catch(() => undefined);
       signaling.close();
     }
     this.#send?.close();
@@ -184,7 +205,7 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
     };
   }
 
-  #listen(s: SignalingClient): void {
+  #listen(s: SignalingConnection): void {
     s.on('newProducer', ({ peerId, producer }) => {
       this.#queue(peerId, producer);
       this.#kick();
@@ -193,7 +214,11 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
     s.on('producerClosed', ({ producerId }) => this.#closeWhere((st) => st.producerId === producerId));
     s.on('peerLeft', ({ peerId }) => this.#closeWhere((st) => st.peerId === peerId));
     s.on('roomClosed', ({ reason }) => this.#lost(`room closed: ${reason}`));
-    s.on('close', ({ code }) => this.#lost(`signaling closed (${code})`));
+    s.on('closed', ({ code }) => this.#lost(`signaling closed (${code})`));
+    s.on('reconnected', ({ resumed, elapsedMs, replayed }) => {
+      if (resumed) this.emit('resumed', { elapsedMs, replayed });
+      else this.#lost('signaling reconnected, but the session was not resumed');
+    });
   }
 
   #lost(reason: string): void {
@@ -267,7 +292,7 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
   }
 
   async #consume(
-    signaling: SignalingClient,
+    signaling: SignalingConnection,
     transportId: string,
     peerId: string,
     producer: ProducerInfo,

@@ -20,7 +20,8 @@ const OPEN_TIMEOUT_MS = 10_000;
 
 export interface SendPeerOptions {
   name: string;
-  signaling: SignalingClient;
+  /** Requests go through the bot's connection (which may replace its socket on a resume). */
+  signaling: Pick<SignalingClient, 'request'>;
   transport: TransportOptions;
   bindAddress: string | undefined;
   onKeyframeRequest: () => void;
