@@ -14,6 +14,7 @@ import type { CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
 import type { SignalingLimitsConfig } from '../server/config.js';
 import type { ClientAddressOf } from '../server/clientAddress.js';
+import type { IceServerInfo } from '../protocol/signaling.js';
 import { ConnectionLimits } from './connectionLimits.js';
 import { SIGNALING_SUBPROTOCOL, tokenFromProtocols } from '../protocol/wsAuth.js';
 import { SignalingSession, type SessionObserver } from './signalingSession.js';
@@ -42,6 +43,8 @@ export interface SignalingServerOptions {
   onLimited?: (limit: string) => void;
   /** The name peers are shown for this identity (the account's current name); never the client's word. */
   displayNameOf?: (identity: Identity) => Promise<string>;
+  /** TURN relays with fresh credentials for this identity (join answers carry them). */
+  iceServersOf?: (identity: Identity) => IceServerInfo[];
 }
 
 export class SignalingServer {
@@ -200,6 +203,7 @@ export class SignalingServer {
       limits: this.#opts.limits,
       onLimited: this.#opts.onLimited,
       displayName: this.#opts.displayNameOf ?? (async (id) => id.displayName),
+      iceServers: this.#opts.iceServersOf,
     });
     this.#sessions.add(session);
     session.start().catch((error: unknown) => log.warn('cannot deliver calls to this device', { error }));

@@ -8,6 +8,7 @@ import type { WebSocket, RawData } from 'ws';
 import type { Identity } from '../auth/accessTokens.js';
 import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
 import type {
+  IceServerInfo,
   Method,
   NotificationData,
   NotificationName,
@@ -44,6 +45,8 @@ export interface SignalingSessionOptions {
   onLimited?: (limit: string) => void;
   /** The name peers see: from the account (or the token), never from the client. */
   displayName: (identity: Identity) => Promise<string>;
+  /** TURN relays with fresh credentials for this user, sent with every join answer. */
+  iceServers?: (identity: Identity) => IceServerInfo[];
 }
 
 export class SignalingSession {
@@ -170,6 +173,7 @@ export class SignalingSession {
         peerId: peer.peerId,
         routerRtpCapabilities: room.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
         peers: room.peers(peer.peerId),
+        iceServers: this.#o.iceServers?.(this.identity) ?? [],
       };
     } catch (err) {
       held.drop();

@@ -16,8 +16,10 @@ import { enterRoomByName, type JoinOptions, type ReconnectOptions, type RoomEntr
 import { RoomMedia, type MediaKind, type RemoteTrack, type RoomMediaSink } from './roomMedia.js';
 import { recordRoomNotifications, ROOM_NOTIFICATIONS, type EarlyNotifications } from './roomNotifications.js';
 import { TypedEmitter } from './typedEmitter.js';
+import { attachQuality, type ConnectionQuality, type QualityHook } from './connectionQuality.js';
 
 export type { RemoteTrack } from './roomMedia.js';
+export type { ConnectionQuality } from './connectionQuality.js';
 export type { JoinOptions, ReconnectOptions, RoomEntry } from './roomEntry.js';
 
 export interface RemotePeer {
@@ -37,6 +39,11 @@ type RoomSessionEvents = {
   reconnecting: [attempt: number];
   /** Back in the room after `reconnecting`: new peer id, transports and producers; remote tracks re-emitted. */
   reconnected: [];
+  /**
+   * A participant's connection quality changed (`peerId` is this client's own id for its own link);
+   * see connectionQuality.ts for what each level means.
+   */
+  connectionQuality: [peerId: string, quality: ConnectionQuality];
   /** The session ended: left, the server closed it, the connection dropped, or reconnecting failed. */
   closed: [reason: string];
   error: [Error];
@@ -53,6 +60,8 @@ export interface AttachOptions {
   reconnectOn?: (closeCode: number) => boolean;
   deviceOptions?: types.DeviceOptions;
   reconnect?: ReconnectOptions;
+  /** 'relay': media only through the TURN relays of the join answer (default 'all'). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 interface Entered {
@@ -80,6 +89,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   readonly #muted = { audio: false, video: false };
   #reconnecting = false;
   #closed = false;
+  readonly #quality: QualityHook;
 
   private constructor(opts: AttachOptions, c: Entered) {
     super();
@@ -101,6 +111,12 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       transportState: (direction, state) => this.emit('transportState', direction, state),
       error: (err) => this.emit('error', err),
     };
+    this.#quality = attachQuality(this, (peerId, q) => this.emit('connectionQuality', peerId, q));
+  }
+
+  /** Connection quality per participant (this client's own id included), as last reported. */
+  get connectionQuality(): Map<string, ConnectionQuality> {
+    return this.#quality.all();
   }
 
   /** This client's id in the room (a new one after a reconnect). */
@@ -137,6 +153,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       reconnectOn: (code) => code === CloseCode.TokenExpired && getToken !== undefined,
       deviceOptions: opts.deviceOptions,
       reconnect: opts.reconnect,
+      iceTransportPolicy: opts.iceTransportPolicy,
     });
   }
 
@@ -237,6 +254,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       activeSpeaker: ({ peerId }) => this.emit('activeSpeaker', peerId),
       roomClosed: ({ reason }) => void this.#end(`room closed: ${reason}`),
     };
+    this.#unlisten.push(this.#quality.listen(s, current));
     for (const name of ROOM_NOTIFICATIONS) {
       const handler = handlers[name] as (data: unknown) => void;
       this.#unlisten.push(
@@ -253,7 +271,10 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // What arrived between entering the room and now, in order.
     for (const { name, data } of early.stop()) if (current()) (handlers[name] as (d: unknown) => void)(data);
 
-    const created = await RoomMedia.create(this.#device, s, this.#sink);
+    const created = await RoomMedia.create(this.#device, s, this.#sink, {
+      iceServers: entry.joined.iceServers,
+      iceTransportPolicy: this.#opts.iceTransportPolicy,
+    });
     if (!current()) {
       // Lost while creating the transports; a re-entry (or the end) took over.
       created.close();
@@ -293,6 +314,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
    */
   async #reenter(closeCode: number, connectionComesBack: boolean): Promise<void> {
     this.#reconnecting = true;
+    this.#quality.reset();
     this.#media?.close();
     this.#media = undefined;
     for (const off of this.#unlisten.splice(0)) off();
@@ -403,6 +425,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   async #end(reason: string): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#quality.close();
     this.#media?.close();
     this.#media = undefined;
     for (const track of [this.#published.audio, this.#published.video]) track?.stop();
