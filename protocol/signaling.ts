@@ -233,7 +233,13 @@ export interface NotificationData {
    * How well you receive one of your consumers (`score`, 0–10, from your RTCP reports) and how well
    * the SFU receives the producer behind it (`producerScore`, the sender's uplink); sent on change.
    */
-  consumerScore: { consumerId: string; score: number; producerScore: number };
+  consumerScore: {
+    consumerId: string;
+    score: number;
+    producerScore: number;
+    /** Per simulcast stream of the producer (0: that layer is not arriving, e.g. the sender dropped it). */
+    producerScores: number[];
+  };
   /**
    * The simulcast/SVC layer the SFU now forwards on one of your consumers (null: none, e.g. your
    * downlink cannot carry even the lowest); it lowers it when your bandwidth estimate drops.

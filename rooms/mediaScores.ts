@@ -9,7 +9,9 @@
  * throttled here; the listeners live on the media objects and go with them.
  */
 import type { types } from 'mediasoup';
-import type { Notify } from './peer.js';
+import type { NotificationData, NotificationName } from '../protocol/signaling.js';
+
+type Notify = <N extends NotificationName>(name: N, data: NotificationData[N]) => void;
 
 /** Best score among a producer's streams: a simulcast sender whose upper layers stopped still delivers. */
 function bestScore(scores: { score: number }[]): number {
@@ -28,6 +30,7 @@ export function reportConsumerScores(consumer: types.Consumer, notify: Notify): 
       consumerId: consumer.id,
       score,
       producerScore: producerScores.reduce((best, s) => Math.max(best, s), 0),
+      producerScores,
     });
   });
   if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;

@@ -100,6 +100,12 @@ describe('connection quality', () => {
     expect(t.quality('me')).toBe('good');
     t.consumerLayers('v', 0, 3);
     expect(t.quality('me')).toBe('poor');
+    // The sender stopped its top layer (as Chromium does at 640×480): layer 1 is then the best there is.
+    t.consumerScore('v', 10, 10, [10, 10, 0]);
+    t.consumerLayers('v', 1, 3);
+    expect(t.quality('me')).toBe('excellent');
+    t.consumerLayers('v', 0, 3);
+    expect(t.quality('me')).toBe('poor');
     t.linkLost(true);
     expect(t.quality('me')).toBe('lost');
     t.linkLost(false);

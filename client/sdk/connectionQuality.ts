@@ -69,6 +69,8 @@ interface ConsumerState {
   /** Forwarded spatial layer and how many the producer offers (simulcast/SVC video only). */
   spatialLayer?: number | null;
   spatialLayers?: number;
+  /** Score per producer stream: a layer the sender does not send (0) is not one we could get. */
+  producerScores?: number[];
 }
 
 /**
@@ -76,10 +78,15 @@ interface ConsumerState {
  * resolution) is what a receiver gets when its link carries only ~200 kbit/s.
  */
 function qualityOfLayer(c: ConsumerState): ConnectionQuality {
-  if (c.spatialLayers === undefined || c.spatialLayers < 2 || c.spatialLayer === undefined)
-    return 'excellent';
+  if (c.spatialLayers === undefined || c.spatialLayer === undefined) return 'excellent';
+  // The highest layer that arrives at the SFU (Chromium sends only two of three at 640×480).
+  let available = c.spatialLayers;
+  if (c.producerScores && c.producerScores.length === c.spatialLayers) {
+    available = c.producerScores.reduce((n, score, i) => (score > 0 ? i + 1 : n), 0);
+  }
+  if (available < 2) return 'excellent';
   if (c.spatialLayer === null || c.spatialLayer === 0) return 'poor';
-  return c.spatialLayer < c.spatialLayers - 1 ? 'good' : 'excellent';
+  return c.spatialLayer < available - 1 ? 'good' : 'excellent';
 }
 
 export class QualityTracker {
@@ -122,11 +129,12 @@ export class QualityTracker {
     if (!this.#consumers.has(consumerId)) this.#consumers.set(consumerId, { peerId });
   }
 
-  consumerScore(consumerId: string, score: number, producerScore: number): void {
+  consumerScore(consumerId: string, score: number, producerScore: number, producerScores?: number[]): void {
     const c = this.#consumers.get(consumerId);
     if (!c) return;
     c.score = score;
     c.producerScore = producerScore;
+    if (producerScores) c.producerScores = producerScores;
     this.evaluate();
   }
 
@@ -334,7 +342,7 @@ export function attachQuality(
         s.on('producerScore', (d) => current() && tracker.producerScore(d.producerId, d.score)),
         s.on(
           'consumerScore',
-          (d) => current() && tracker.consumerScore(d.consumerId, d.score, d.producerScore),
+          (d) => current() && tracker.consumerScore(d.consumerId, d.score, d.producerScore, d.producerScores),
         ),
         s.on(
           'consumerLayers',
