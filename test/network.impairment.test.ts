@@ -38,6 +38,10 @@ describe('calls over impaired networks', () => {
       expect(m.maxFrameGapMs).toBeLessThan(1000);
       expect(m.nacks).toBeGreaterThan(0);
       expect(m.audioPackets).toBeGreaterThan(0);
+      // Opus in-band FEC is negotiated both ways: what we send and what the SFU forwards to us.
+      const { opusFmtp } = await call.impaired.evaluate(() => window.net.report());
+      expect(opusFmtp.send).toMatch(/useinbandfec=1/);
+      expect(opusFmtp.recv).toMatch(/useinbandfec=1/);
     } finally {
       await rig.hangUp(call);
     }

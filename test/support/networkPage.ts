@@ -48,6 +48,8 @@ export interface PageReport {
     remoteAddress: string;
   } | null;
   quality: Record<string, ConnectionQuality>;
+  /** The negotiated Opus format lines (FEC is `useinbandfec=1`) of what we receive and send. */
+  opusFmtp: { recv: string | null; send: string | null };
   /** Presented remote frames: the first, how many, and the longest gap since `resetGaps()`. */
   frames: {
     firstAt: number | null;
@@ -60,7 +62,8 @@ export interface PageReport {
 
 export interface JoinRequest {
   url: string;
-  token: string;
+  /** A fixed token; without it, tokens come from the host through `window.csGetToken` (exposed by the test). */
+  token?: string;
   room: string;
   invite?: string;
   publish: 'av' | 'audio' | 'none';
@@ -74,12 +77,15 @@ export interface NetworkPageApi {
   report(): Promise<PageReport>;
   events(): PageEvent[];
   resetGaps(): void;
+  /** Epoch ms of the first remote frame presented after `t` (null: none yet). */
+  firstFrameAfter(t: number): number | null;
   leave(): Promise<void>;
 }
 
 declare global {
   interface Window {
     net: NetworkPageApi;
+    csGetToken?: (rejected?: string) => Promise<string>;
   }
 }
 
@@ -92,6 +98,8 @@ const frames = {
   maxGapMs: 0,
   gapsOver500: 0,
 };
+/** Presentation times of the last remote frames (a couple of minutes at 20 fps). */
+const frameTimes: number[] = [];
 const now = (): number => performance.timeOrigin + performance.now();
 const log = (type: string, detail?: string): void => void events.push({ at: now(), type, detail });
 
@@ -117,6 +125,8 @@ function showVideo(track: MediaStreamTrack): void {
     }
     frames.lastAt = t;
     frames.count++;
+    frameTimes.push(t);
+    if (frameTimes.length > 4000) frameTimes.splice(0, 1000);
     video.requestVideoFrameCallback(onFrame);
   };
   video.requestVideoFrameCallback(onFrame);
@@ -180,8 +190,18 @@ async function report(): Promise<PageReport> {
       }
     }
   }
+  const opus = (reports: RTCStatsReport[]): string | null => {
+    let line: string | null = null;
+    for (const r of reports)
+      r.forEach((st: Stat) => {
+        if (st.type === 'codec' && st.mimeType === 'audio/opus') line = String(st.sdpFmtpLine ?? '');
+      });
+    return line;
+  };
+  const sendReports = await Promise.all([...s.producers.values()].map((p) => p.getStats()));
   return {
     peerId: s.peerId,
+    opusFmtp: { recv: opus([...(await s.getReceiveStats()).values()]), send: opus(sendReports) },
     video,
     audio,
     pair,
@@ -202,7 +222,9 @@ window.net = {
           });
     const s = await RoomSession.join({
       url: req.url,
-      token: req.token,
+      ...(req.token !== undefined
+        ? { token: req.token }
+        : { getToken: (rejected?: string) => window.csGetToken!(rejected) }),
       room: req.room,
       ...(req.invite ? { invite: req.invite } : {}),
       ...(req.iceTransportPolicy ? { iceTransportPolicy: req.iceTransportPolicy } : {}),
@@ -235,5 +257,6 @@ window.net = {
     frames.maxGapMs = 0;
     frames.gapsOver500 = 0;
   },
+  firstFrameAfter: (t) => frameTimes.find((f) => f > t) ?? null,
   leave: async () => current().leave(),
 };

@@ -122,3 +122,38 @@ export async function measureThinLink(
       Math.round(((b.video!.framesDecoded - a.video!.framesDecoded) / audioWindowMs) * 1000 * 10) / 10,
   };
 }
+
+export interface RecoveryMeasurement {
+  /**
+   * From the disruption's end (the network change itself, or the moment an outage was lifted)
+   * until the next remote frame is presented, ms.
+   */
+  mediaBackMs: number;
+  /** Longest gap between presented frames from the disruption's start until media was back, ms. */
+  maxFrameGapMs: number;
+}
+
+/**
+ * Disrupts (`disrupt`), lifts it after `liftAfterMs` with `lift` if given, then polls every 100 ms
+ * (at most `timeoutMs`) until a remote frame is presented after that moment.
+ */
+export async function measureRecovery(
+  page: Page,
+  disrupt: () => void,
+  opts: { lift?: () => void; liftAfterMs?: number; timeoutMs: number },
+): Promise<RecoveryMeasurement> {
+  await page.evaluate(() => window.net.resetGaps());
+  disrupt();
+  if (opts.lift) {
+    await sleep(opts.liftAfterMs ?? 0);
+    opts.lift();
+  }
+  const liftedAt = Date.now();
+  const back = await untilValue(
+    () => page.evaluate((t) => window.net.firstFrameAfter(t), liftedAt),
+    (t) => t !== null,
+    { what: 'a remote frame after the disruption', timeoutMs: opts.timeoutMs, intervalMs: 100 },
+  );
+  const r = await pageReport(page);
+  return { mediaBackMs: Math.round(back! - liftedAt), maxFrameGapMs: Math.round(r.frames.maxGapMs) };
+}

@@ -29,6 +29,12 @@ export interface NetworkCall {
 }
 
 export interface CallOptions {
+  /**
+   * Tokens for the impaired side from this function (called again whenever the SDK needs a fresh
+   * one), e.g. an AccountClient's `getAccessToken`; default: one development token.
+   */
+  impairedTokens?: (rejected?: string) => Promise<string>;
+  cleanTokens?: (rejected?: string) => Promise<string>;
   /** What the impaired side publishes (default audio and video). */
   publish?: JoinRequest['publish'];
   iceTransportPolicy?: RTCIceTransportPolicy;
@@ -104,7 +110,7 @@ export class NetworkRig {
     const invite = await clean.evaluate(() => window.net.createInvite());
     const req: JoinRequest = {
       url,
-      token: impairedToken.token,
+      ...(opts.impairedTokens ? {} : { token: impairedToken.token }),
       room,
       invite,
       publish: opts.publish ?? 'av',
