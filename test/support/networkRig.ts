@@ -84,9 +84,10 @@ export class NetworkRig {
     return `${this.url.replace(/^http/, 'ws')}/ws`;
   }
 
-  async #page(browser: Browser): Promise<Page> {
+  async #page(browser: Browser, tokens?: (rejected?: string) => Promise<string>): Promise<Page> {
     // The service's CSP allows only its own scripts; the test page is injected, so bypass it here.
     const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    if (tokens) await page.exposeFunction('csGetToken', tokens);
     await page.goto(`${this.url}/healthz`);
     await page.addScriptTag({ content: await networkPageScript() });
     return page;
