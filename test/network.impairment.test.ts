@@ -8,7 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetworkRig } from './support/networkRig.js';
 import {
+  pageReport,
   measureLoss,
+  measureRecovery,
   measureThinLink,
   timeToFirstFrame,
   waitForFlowingVideo,
@@ -53,8 +55,13 @@ describe('calls over impaired networks', () => {
       await waitForFlowingVideo(call.impaired);
       rig.ns.apply({ kind: 'loss', percent: 15 });
       const m = await measureLoss(call.impaired, 15_000);
+      const seen = await pageReport(call.impaired);
+      const seenByOther = await pageReport(call.clean);
       rig.ns.apply({ kind: 'clear' });
-      console.log(`[network] loss 15%: ${JSON.stringify(m)}`);
+      const quality = { self: seen.quality[seen.peerId], byOther: seenByOther.quality[call.impairedPeerId] };
+      console.log(`[network] loss 15%: ${JSON.stringify({ ...m, quality })}`);
+      // 15 % each way is well past what a call shows as fine: the client's own level drops.
+      expect(['good', 'poor']).toContain(quality.self);
       // At 15 % each way a retransmission is itself lost ~15 % of the time and keyframe requests
       // too: video degrades but keeps going — at least a few frames every second, and freezes
       // (Chromium's own count) take less than half of the window.
@@ -63,6 +70,29 @@ describe('calls over impaired networks', () => {
       expect(m.maxFrameGapMs).toBeLessThan(3000);
       expect(m.audioPackets).toBeGreaterThan(0);
     } finally {
+      await rig.hangUp(call);
+    }
+  });
+
+  it('after a 2 s blackout the receiver asks for a keyframe (PLI) through the SFU and video resumes', async () => {
+    const call = await rig.call();
+    try {
+      const before = await waitForFlowingVideo(call.impaired);
+      const m = await measureRecovery(call.impaired, () => rig.ns.apply({ kind: 'blackhole' }), {
+        lift: () => rig.ns.apply({ kind: 'clear' }),
+        liftAfterMs: 2000,
+        timeoutMs: 10_000,
+      });
+      const after = await waitForFlowingVideo(call.impaired);
+      console.log(
+        `[network] 2 s blackout: ${JSON.stringify({ ...m, plis: after.pliCount - before.pliCount })}`,
+      );
+      // Two seconds of packets are past any retransmission buffer: only a new keyframe, asked for by
+      // the receiver and relayed by mediasoup to the sender, lets it decode again.
+      expect(after.pliCount + after.firCount).toBeGreaterThan(before.pliCount + before.firCount);
+      expect(m.mediaBackMs).toBeLessThan(3000);
+    } finally {
+      rig.ns.apply({ kind: 'clear' });
       await rig.hangUp(call);
     }
   });
