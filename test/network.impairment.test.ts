@@ -154,4 +154,16 @@ describe('calls over impaired networks', () => {
       await rig.hangUp(call);
     }
   });
+
+  it("iceTransportPolicy 'relay' sends media only through the TURN relay the join answer named", async () => {
+    const call = await rig.call({ iceTransportPolicy: 'relay' });
+    try {
+      const ttff = await timeToFirstFrame(call.impaired, call.impairedStartedAt);
+      const report = await pageReport(call.impaired);
+      console.log(`[network] relay policy: ttffMs=${ttff} pair=${JSON.stringify(report.pair)}`);
+      expect(report.pair).toMatchObject({ localType: 'relay', relayProtocol: 'udp' });
+    } finally {
+      await rig.hangUp(call);
+    }
+  });
 });
