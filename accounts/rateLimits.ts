@@ -6,7 +6,7 @@
  * README "Security" / docs/accounts-api.md.
  */
 import type { RedisKeys } from '../state/redisKeys.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../state/redisConnections.js';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -81,12 +81,12 @@ export type AbuseLimits = ReturnType<typeof abuseLimits>;
 export class RateLimits {
   readonly specs: AbuseLimits;
   readonly #limiters = new Map<string, RateLimiterAbstract>();
-  readonly #redis: Redis | undefined;
+  readonly #redis: RedisClient | undefined;
   readonly #keys: Pick<RedisKeys, 'rateLimit'>;
   readonly #onLimited: (limit: string) => void;
 
   constructor(opts: {
-    redis?: Redis;
+    redis?: RedisClient;
     /** Where the counters live (state/redisKeys.ts: `{p}rl:{limit}:{key}`). */
     keys: Pick<RedisKeys, 'rateLimit'>;
     config: AbuseLimitsConfig;

@@ -1,28 +1,47 @@
 /**
- * Capacity: one mediasoup worker pinned to one core, replay bots (rooms of 4) on the other core,
- * added a few rooms at a time until the loss in a measuring window exceeds 0.5%, the worker's
- * core saturates, or the bots' core does. Prints forwarded consumer streams (audio + video, as
- * the server counts them) per SFU core at < 0.5% loss, and appends the run to
- * bench/results/capacity.json.
+ * Capacity at saturation: one mediasoup worker pinned to one core, replay bots (rooms of 4) on the
+ * other core, added a few rooms at a time (bench/lib/saturationRamp.ts). On this 2-core machine the
+ * bots' core saturates before the worker's, so the first run caps the worker with a CPU quota
+ * (bench/lib/cpuQuota.ts, `--quota` of a core, default 0.3) and ramps until loss exceeds 0.5% or the
+ * quota is used up: streams per core = streams at saturation / quota. A second run without the quota
+ * (`--uncapped 1`) ramps until a core saturates, and its CPU per stream beside the capped run's shows
+ * whether the cost scales linearly. Streams are consumer streams (audio + video) as the server counts
+ * them. Appends the run to bench/results/capacity.json.
  */
 import { randomBytes } from 'node:crypto';
 import { prepareEngine } from '../bot/engine/prepareEngine.js';
-import { sleep } from '../bot/runner/backoff.js';
+import type { EngineFactory } from '../bot/engine/botEngine.js';
 import { signalingUrl } from '../bot/targetUrl.js';
-import { BotFleet, windowLossPct } from './lib/botFleet.js';
+import { BotFleet } from './lib/botFleet.js';
 import { parseFlags, runBench, table } from './lib/cli.js';
 import { startBenchRun } from './lib/benchRun.js';
+import { CpuQuota, DEFAULT_PERIOD_MS } from './lib/cpuQuota.js';
 import { scrapeMetrics } from './lib/metricsScrape.js';
 import { pinProcess } from './lib/pin.js';
-import { CoreLoadMeter } from './lib/coreLoad.js';
-import { CpuMeter, SelfCpuMeter } from './lib/procCpu.js';
+import { CpuMeter } from './lib/procCpu.js';
 import { appendResult } from './lib/results.js';
+import { rampToSaturation, type RampResult, type RampStep } from './lib/saturationRamp.js';
+import type { ServiceProcess } from './lib/serviceProcess.js';
 
 const flags = parseFlags(
   {
     'step-rooms': { default: 5, min: 1, max: 50, help: 'rooms added per step' },
     'per-room': { default: 4, min: 2, max: 10, help: 'bots per room' },
     'max-rooms': { default: 80, min: 1, max: 400, help: 'stop after this many rooms' },
+    quota: {
+      default: 0.3,
+      min: 0,
+      max: 1,
+      help: 'CPU quota of the worker in the capped run, share of one core (0: no capped run)',
+    },
+    'quota-period-ms': {
+      default: DEFAULT_PERIOD_MS,
+      min: 1,
+      max: 1000,
+      help: 'the quota is granted per this period (the kernel default is 100)',
+    },
+    'quota-step-rooms': { default: 3, min: 1, max: 50, help: 'rooms added per step in the capped run' },
+    uncapped: { default: 1, min: 0, max: 1, help: '1: also ramp the worker without a quota' },
     'join-rate': { default: 20, min: 1, max: 200, help: 'joins per second while a step ramps' },
     window: { default: 8, min: 2, max: 120, help: 'seconds measured per step' },
     settle: { default: 3, min: 0, max: 60, help: 'seconds between the last join of a step and its window' },
@@ -41,34 +60,87 @@ const HEADER = [
   'receiving',
   'loss %',
   'worker %',
+  'throttled %',
   'core 0 %',
   'bots %',
   'node %',
-  'streams/core',
+  'streams/CPU',
 ];
 
-/** Busy share of the SFU core beyond the worker's own that means another job ran there. */
-const FOREIGN_LOAD = 0.25;
-const MAX_RETRIES = 3;
+function row(step: RampStep): (string | number)[] {
+  return [
+    step.rooms,
+    step.bots,
+    step.joined,
+    step.streams,
+    step.receiving,
+    step.lossPct.toFixed(3),
+    (step.sfuCpu * 100).toFixed(1),
+    (step.throttled * 100).toFixed(0),
+    (step.sfuCoreBusy * 100).toFixed(1),
+    (step.botsCpu * 100).toFixed(1),
+    (step.otherBotsCoreCpu * 100).toFixed(1),
+    Math.round(step.streamsPerCpu),
+  ];
+}
 
-/** A core above this share is saturated (scheduling noise keeps a busy core just under 100%). */
-const SATURATED = 0.95;
-
-interface Step {
-  rooms: number;
-  bots: number;
-  joined: number;
-  /** Consumers on the server (audio + video); half are video in rooms where everyone sends both. */
-  consumers: number;
-  /** Streams the bots received packets on during the window. */
-  receiving: number;
-  lossPct: number;
-  workerCpu: number;
-  botsCpu: number;
-  serverNodeCpu: number;
-  /** The SFU core's total busy share: above workerCpu when something else ran there. */
-  sfuCoreBusy: number;
-  streamsPerCore: number;
+/** One ramp on the running service with a fresh fleet of bots, the worker capped when `quota` > 0. */
+async function ramp(
+  service: ServiceProcess,
+  workerPid: number,
+  sfuCore: number,
+  createEngine: EngineFactory,
+  quota: number,
+  signal: AbortSignal,
+): Promise<RampResult> {
+  const base = new URL(service.url);
+  const fleet = new BotFleet({
+    baseUrl: base,
+    signalingUrl: signalingUrl(base),
+    bindAddress: '127.0.0.1',
+    createEngine,
+    perRoom: flags['per-room'],
+    roomPrefix: `cap-${randomBytes(3).toString('hex')}`,
+  });
+  const cap = quota > 0 ? CpuQuota.create(quota, flags['quota-period-ms']) : undefined;
+  const serverNode = new CpuMeter(service.pid);
+  try {
+    if (cap) {
+      cap.add(workerPid);
+      console.log(
+        `\ncapped run: worker in a cgroup ${cap.version} group with ${(quota * 100).toFixed(0)}% of a core per ${cap.periodMs} ms`,
+      );
+    } else console.log('\nuncapped run: the worker may use its whole core');
+    console.log(table(HEADER, []));
+    const result = await rampToSaturation({
+      fleet,
+      sfuPid: workerPid,
+      sfuCore,
+      quota: cap,
+      stepRooms: cap ? flags['quota-step-rooms'] : flags['step-rooms'],
+      maxRooms: flags['max-rooms'],
+      joinRate: flags['join-rate'],
+      settleSeconds: flags.settle,
+      windowSeconds: flags.window,
+      maxLoss: flags['max-loss'],
+      signal,
+      streams: async () =>
+        (await scrapeMetrics(service.url, service.metricsToken)).get('calling_consumers') ?? 0,
+      otherBotsCoreLoad: () => serverNode.sample(),
+      onStep: (step) =>
+        console.log(
+          table(HEADER, [row(step)])
+            .split('\n')
+            .slice(2)
+            .join('\n'),
+        ),
+    });
+    console.log(`stopped: ${result.stopReason}`);
+    return result;
+  } finally {
+    await fleet.stop();
+    cap?.remove();
+  }
 }
 
 runBench(flags['time-limit'], async (signal) => {
@@ -76,9 +148,7 @@ runBench(flags['time-limit'], async (signal) => {
     serviceCore: 'bots',
     env: { MEDIASOUP_NUM_WORKERS: '1' },
   });
-  const steps: Step[] = [];
-  let stopReason = 'max rooms reached';
-  let fleet: BotFleet | undefined;
+  const runs: RampResult[] = [];
   try {
     const [workerPid] = await service.workerPids();
     if (workerPid === undefined) throw new Error('the service reports no worker');
@@ -92,123 +162,44 @@ runBench(flags['time-limit'], async (signal) => {
       videoKbps: flags['video-kbps'],
       simulcast: false,
     });
-    const base = new URL(service.url);
-    const bots = new BotFleet({
-      baseUrl: base,
-      signalingUrl: signalingUrl(base),
-      bindAddress: '127.0.0.1',
-      createEngine,
-      perRoom: flags['per-room'],
-      roomPrefix: `cap-${randomBytes(3).toString('hex')}`,
-    });
-    fleet = bots;
-    const worker = new CpuMeter(workerPid);
-    const serverNode = new CpuMeter(service.pid);
-    const self = new SelfCpuMeter();
-    const sfuCore = new CoreLoadMeter(cores.sfu);
-    const measureWindow = async (): Promise<Step> => {
-      const before = bots.totals();
-      worker.sample();
-      serverNode.sample();
-      self.sample();
-      sfuCore.sample();
-      await sleep(flags.window * 1000, signal);
-      const after = bots.totals();
-      const metrics = await scrapeMetrics(service.url, service.metricsToken);
-      return {
-        rooms: bots.rooms,
-        bots: after.bots,
-        joined: after.joined,
-        consumers: metrics.get('calling_consumers') ?? 0,
-        receiving: after.streams,
-        lossPct: windowLossPct(before, after),
-        workerCpu: worker.sample(),
-        botsCpu: self.sample(),
-        serverNodeCpu: serverNode.sample(),
-        sfuCoreBusy: sfuCore.sample(),
-        streamsPerCore: 0,
-      };
-    };
-    console.log(table(HEADER, []));
-    while (!signal.aborted && bots.rooms < flags['max-rooms']) {
-      const add = Math.min(flags['step-rooms'], flags['max-rooms'] - bots.rooms);
-      await bots.addRooms(add, flags['join-rate'], signal);
-      await bots.settled(20_000);
-      await sleep(flags.settle * 1000, signal);
-      if (signal.aborted) break;
-      let step = await measureWindow();
-      // Another job on the machine took the SFU core during the window: its loss and CPU say
-      // nothing about the SFU, so the window is measured again (a few times at most).
-      for (let retry = 0; retry < MAX_RETRIES && !signal.aborted; retry++) {
-        if (step.sfuCoreBusy - step.workerCpu <= FOREIGN_LOAD) break;
-        console.log(
-          `  (core ${cores.sfu} was ${(step.sfuCoreBusy * 100).toFixed(0)}% busy with the worker at ${(step.workerCpu * 100).toFixed(0)}%: another job ran there; measuring again)`,
-        );
-        step = await measureWindow();
-      }
-      if (signal.aborted) break;
-      step.streamsPerCore = step.consumers / Math.max(0.01, step.workerCpu);
-      steps.push(step);
-      console.log(
-        table(HEADER, [
-          [
-            step.rooms,
-            step.bots,
-            step.joined,
-            step.consumers,
-            step.receiving,
-            step.lossPct.toFixed(3),
-            (step.workerCpu * 100).toFixed(1),
-            (step.sfuCoreBusy * 100).toFixed(1),
-            (step.botsCpu * 100).toFixed(1),
-            (step.serverNodeCpu * 100).toFixed(1),
-            Math.round(step.streamsPerCore),
-          ],
-        ])
-          .split('\n')
-          .slice(2)
-          .join('\n'),
-      );
-      if (step.lossPct > flags['max-loss']) {
-        stopReason = `loss ${step.lossPct.toFixed(2)}% > ${flags['max-loss']}%`;
-        break;
-      }
-      if (step.workerCpu >= SATURATED) {
-        stopReason = `the SFU core saturated (worker ${(step.workerCpu * 100).toFixed(0)}%)`;
-        break;
-      }
-      if (step.botsCpu + step.serverNodeCpu >= SATURATED) {
-        stopReason = `the bots' core saturated (bots ${(step.botsCpu * 100).toFixed(0)}% + service node ${(step.serverNodeCpu * 100).toFixed(0)}%)`;
-        break;
-      }
-    }
-    if (signal.aborted) stopReason = 'stopped early (Ctrl-C or time limit)';
+    if (flags.quota > 0)
+      runs.push(await ramp(service, workerPid, cores.sfu, createEngine, flags.quota, signal));
+    if (flags.uncapped === 1 && !signal.aborted)
+      runs.push(await ramp(service, workerPid, cores.sfu, createEngine, 0, signal));
   } finally {
-    await fleet?.stop();
     await service.stop();
   }
 
-  const good = steps.filter((s) => s.lossPct <= flags['max-loss'] && s.workerCpu < SATURATED);
-  const best = good.at(-1);
-  console.log(`\nstopped: ${stopReason}`);
-  if (best) {
+  console.log('');
+  for (const r of runs) {
+    const what = r.quota ? `capped at ${(r.quota * 100).toFixed(0)}% of a core` : 'uncapped';
+    if (!r.best) {
+      console.log(`${what}: no step stayed under the loss limit (${r.stopReason})`);
+      continue;
+    }
+    const b = r.best;
     console.log(
-      `highest step at <= ${flags['max-loss']}% loss: ${best.consumers} consumer streams (${best.consumers / 2} video + ${best.consumers / 2} audio) ` +
-        `with the worker at ${(best.workerCpu * 100).toFixed(1)}% of its core, loss ${best.lossPct.toFixed(3)}%`,
+      `${what}: ${b.streams} consumer streams at ${b.lossPct.toFixed(3)}% loss, worker ${(b.sfuCpu * 100).toFixed(1)}% of a core ` +
+        `(${Math.round(b.streamsPerCpu)} streams per core of CPU used); stopped: ${r.stopReason}`,
     );
+    if (r.streamsPerCore !== null)
+      console.log(
+        `  => at saturation: ${Math.round(r.streamsPerCore)} forwarded consumer streams per worker core (streams / ${r.quota ?? 1} core)`,
+      );
+    else console.log('  => not at saturation (the bots or a limit stopped the ramp): no per-core figure');
+  }
+  const [capped, uncapped] = flags.quota > 0 ? [runs[0], runs[1]] : [undefined, runs[0]];
+  if (capped?.best && uncapped?.best)
     console.log(
-      `=> ${Math.round(best.streamsPerCore)} forwarded consumer streams per SFU core (audio + video), ` +
-        `${Math.round(best.streamsPerCore / 2)} video streams per core` +
-        (best.workerCpu < 0.9 ? ' (projected from a core that was not full)' : ''),
+      `CPU per stream, uncapped / capped: ${(uncapped.best.streamsPerCpu / capped.best.streamsPerCpu).toFixed(2)} ` +
+        '(1.00 = the cost per stream is the same at both loads: linear scaling)',
     );
-  } else console.log('no step stayed under the loss limit');
   const file = await appendResult('capacity', {
     busyAtStart,
     flags,
-    split: 'mediasoup worker alone on core 0; bots and the service node process on core 1',
-    stopReason,
-    best: best ?? null,
-    steps,
+    split:
+      'mediasoup worker alone on core 0 (in a CPU-quota cgroup for the capped run); bots and the service node process on core 1',
+    runs,
   });
   console.log(`appended to ${file}`);
 });

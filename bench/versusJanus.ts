@@ -5,7 +5,11 @@
  * core 0 inside a network namespace the benchmark creates (Janus gathers no ICE candidates on
  * loopback); the bots and our Node.js process run on core 1, bound to the host end of the veth.
  * Both SFUs negotiate SRTP with the bots (node-datachannel), and the profile each used is
- * read back and printed. Appends the run to bench/results/janus.json.
+ * read back and printed. With `--quota` (a share of one core) each SFU runs in a CPU-quota cgroup
+ * (bench/lib/cpuQuota.ts) and the load is ramped, the same way for both (bench/lib/saturationRamp.ts),
+ * until loss exceeds 0.5% or the quota is used up: streams per core is then measured at saturation
+ * (streams / quota), not projected from a core the bots could not fill. Appends the run to
+ * bench/results/janus.json.
  */
 import { randomBytes } from 'node:crypto';
 import type { EngineFactory } from '../bot/engine/botEngine.js';
@@ -17,6 +21,8 @@ import { sleep } from '../bot/runner/backoff.js';
 import { signalingUrl } from '../bot/targetUrl.js';
 import { JanusProcess } from './janus/janusProcess.js';
 import { BotFleet, windowLossPct } from './lib/botFleet.js';
+import { CpuQuota, DEFAULT_PERIOD_MS } from './lib/cpuQuota.js';
+import { rampToSaturation, type RampResult } from './lib/saturationRamp.js';
 import { parseFlags, runBench, runBenchSetup, table, waitForQuietMachine } from './lib/cli.js';
 import { BENCH_NETNS, createNetns, deleteNetns } from './lib/netns.js';
 import { coreSplit, pinProcess } from './lib/pin.js';
@@ -35,6 +41,21 @@ const flags = parseFlags(
     window: { default: 20, min: 2, max: 300, help: 'seconds measured on each SFU' },
     'video-kbps': { default: 800, min: 50, max: 5000, help: 'bitrate of the replayed VP8 clip' },
     'janus-default': { default: 0, min: 0, max: 1, help: '1: also run Janus with one thread per handle' },
+    quota: {
+      default: 0,
+      min: 0,
+      max: 1,
+      help: 'CPU quota of each SFU, share of one core: ramp to saturation instead of a fixed load (0: fixed --rooms)',
+    },
+    'quota-period-ms': {
+      default: DEFAULT_PERIOD_MS,
+      min: 1,
+      max: 1000,
+      help: 'the quota is granted per this period (the kernel default is 100)',
+    },
+    'step-rooms': { default: 3, min: 1, max: 50, help: 'rooms added per step when ramping (--quota)' },
+    'max-rooms': { default: 60, min: 1, max: 400, help: 'stop the ramp after this many rooms (--quota)' },
+    'max-loss': { default: 0.5, min: 0, max: 100, help: 'loss % that ends the ramp (--quota)' },
     'time-limit': { default: 300, min: 30, max: 3600, help: 'hard limit for the whole run, seconds' },
   },
   'npm run bench:janus -- [flags]',
@@ -59,6 +80,8 @@ interface PhaseResult {
   botsCpu: number;
   streamsPerCore: number;
   srtpProfiles: Record<string, number>;
+  /** With --quota: the ramp to saturation (streamsPerCore is then streams at saturation / quota). */
+  ramp?: RampResult;
 }
 
 interface Phase {
@@ -83,6 +106,7 @@ async function measure(phase: Phase, signal: AbortSignal): Promise<PhaseResult> 
     ...(phase.getToken ? { getToken: phase.getToken } : {}),
   });
   try {
+    if (flags.quota > 0) return await rampPhase(phase, fleet, signal);
     console.log(`${phase.sfu}: ${flags.rooms} rooms × ${flags['per-room']} bots joining…`);
     await fleet.addRooms(flags.rooms, flags['join-rate'], signal);
     await fleet.settled(30_000);
@@ -129,6 +153,58 @@ async function measure(phase: Phase, signal: AbortSignal): Promise<PhaseResult> 
     return result;
   } finally {
     await fleet.stop();
+  }
+}
+
+/** --quota: the SFU in a CPU-quota group, rooms added until it saturates (same ramp for both SFUs). */
+async function rampPhase(phase: Phase, fleet: BotFleet, signal: AbortSignal): Promise<PhaseResult> {
+  const cap = CpuQuota.create(flags.quota, flags['quota-period-ms']);
+  try {
+    cap.add(phase.sfuPid);
+    console.log(
+      `${phase.sfu}: in a cgroup ${cap.version} group with ${(flags.quota * 100).toFixed(0)}% of a core per ${cap.periodMs} ms; ramping ${flags['step-rooms']} rooms × ${flags['per-room']} bots per step`,
+    );
+    const ramp = await rampToSaturation({
+      fleet,
+      sfuPid: phase.sfuPid,
+      sfuCore: phase.sfuCore,
+      quota: cap,
+      stepRooms: flags['step-rooms'],
+      maxRooms: flags['max-rooms'],
+      joinRate: flags['join-rate'],
+      settleSeconds: flags.settle,
+      windowSeconds: flags.window,
+      maxLoss: flags['max-loss'],
+      signal,
+      // Counted the same way for both SFUs: streams the bots receive packets on.
+      streams: (after) => Promise.resolve(after.streams),
+      onStep: (st) =>
+        console.log(
+          `  ${st.rooms} rooms: ${st.streams} streams, SFU ${(st.sfuCpu * 100).toFixed(1)}% (throttled ${(st.throttled * 100).toFixed(0)}% of periods), loss ${st.lossPct.toFixed(3)}%`,
+        ),
+    });
+    const best = ramp.best;
+    const srtpProfiles = await phase.srtpProfiles();
+    console.log(
+      `${phase.sfu}: stopped: ${ramp.stopReason}; at saturation ${best?.streams ?? 0} streams => ${ramp.streamsPerCore === null ? 'not saturated' : `${Math.round(ramp.streamsPerCore)} streams per core`}`,
+    );
+    return {
+      sfu: phase.sfu,
+      bots: best?.bots ?? 0,
+      joined: best?.joined ?? 0,
+      failed: fleet.totals().failed,
+      streams: best?.streams ?? 0,
+      videoStreams: 0,
+      lossPct: best?.lossPct ?? 0,
+      sfuCpu: best?.sfuCpu ?? 0,
+      sfuCoreBusy: best?.sfuCoreBusy ?? 0,
+      botsCpu: best?.botsCpu ?? 0,
+      streamsPerCore: ramp.streamsPerCore ?? 0,
+      srtpProfiles,
+      ramp,
+    };
+  } finally {
+    cap.remove();
   }
 }
 
@@ -268,9 +344,13 @@ runBench(flags['time-limit'], async (signal) => {
     )}`,
   );
   const [ours, theirs] = results;
-  const ratio = ours && theirs ? ours.streamsPerCore / theirs.streamsPerCore : undefined;
+  const ratio =
+    ours && theirs && theirs.streamsPerCore > 0 ? ours.streamsPerCore / theirs.streamsPerCore : undefined;
   if (ratio !== undefined)
-    console.log(`\nstreams per core, ours / Janus (event_loops = 1): ${ratio.toFixed(2)}×`);
+    console.log(
+      `\nstreams per core, ours / Janus (event_loops = 1): ${ratio.toFixed(2)}×` +
+        (flags.quota > 0 ? ` (both at saturation under a ${(flags.quota * 100).toFixed(0)}% quota)` : ''),
+    );
   const file = await appendResult('janus', {
     busyAtStart,
     flags,

@@ -22,8 +22,11 @@ export const accountRequests = {
   verify: z.object({ phone, code: z.string().regex(/^\d{6}$/, 'must be 6 digits'), deviceLabel }),
   /** POST /auth/register */
   register: z.object({ registrationToken: z.string().min(16).max(128), name, deviceLabel }),
-  /** POST /auth/refresh */
-  refresh: z.object({ refreshToken: z.string().min(16).max(256) }),
+  /**
+   * POST /auth/refresh. Without `refreshToken` the token comes from the HttpOnly cookie, which counts
+   * only with the `X-Calling-Session: cookie` header (SESSION_MODE_HEADER in accountLimits.ts).
+   */
+  refresh: z.object({ refreshToken: z.string().min(16).max(256).optional() }),
   /** PATCH /me */
   rename: z.object({ name }),
   /** POST /contacts/lookup */
@@ -55,7 +58,11 @@ export const sessionSchema = z.object({
   accessToken: z.string(),
   /** Epoch seconds, server clock. */
   accessTokenExpiresAt: z.number(),
-  refreshToken: z.string(),
+  /**
+   * Absent when the client asked for the cookie transport (`X-Calling-Session: cookie`): the refresh
+   * token is then an HttpOnly cookie the page's script never sees.
+   */
+  refreshToken: z.string().optional(),
   deviceId: z.string(),
   user: userSchema,
 });

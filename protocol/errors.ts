@@ -13,7 +13,6 @@ export const ErrorCode = {
   NotFound: 'NOT_FOUND',
   NotInRoom: 'NOT_IN_ROOM',
   AlreadyInRoom: 'ALREADY_IN_ROOM',
-  RoomHostedElsewhere: 'ROOM_HOSTED_ELSEWHERE',
   RtpCapabilitiesRequired: 'RTP_CAPABILITIES_REQUIRED',
   TransportNotFound: 'TRANSPORT_NOT_FOUND',
   ProducerNotFound: 'PRODUCER_NOT_FOUND',
@@ -49,7 +48,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
-  /** Machine-readable extras, e.g. { url } of the node hosting a room for ROOM_HOSTED_ELSEWHERE. */
+  /** Machine-readable extras, e.g. { limit } of LIMIT_EXCEEDED or { retryAfterMs } of UNAVAILABLE. */
   details?: Record<string, string>;
 }
 

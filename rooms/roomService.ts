@@ -1,6 +1,8 @@
 /**
  * The rooms this node hosts, and the only part of rooms/ that talks to the RoomStateStore.
- * Creates a room on first join (claiming it in the store so no other node hosts it too), persists
+ * Creates a room on first join (claiming it in the store so no other node hosts it too; a room
+ * another live node hosts is refused with RoomHostedElsewhereError, which the relay turns into a
+ * session relayed to that node), persists
  * membership and producers from the rooms' events, and re-asserts every hosted room's full record
  * on each heartbeat, so keys lost from the store come back within one heartbeat.
  *
@@ -27,6 +29,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Notify, Peer } from './peer.js';
 import { Room, type RoomSnapshot } from './room.js';
 import { RoomCreationLimit } from './roomCreationLimit.js';
+import { RoomHostedElsewhereError } from './roomHostedElsewhere.js';
 import { retryUntil, withTimeout } from './storeWrites.js';
 
 export interface RoomServiceOptions {
@@ -246,6 +249,11 @@ export class RoomService {
     if (existing && !existing.closed) return existing;
     let pending = this.#creating.get(name);
     if (!pending) {
+      // A room another node hosts is joined there (through the relay): no router made here for it.
+      await this.#assertNotHostedElsewhere(name);
+      pending = this.#creating.get(name);
+    }
+    if (!pending) {
       // Only the join that creates the room (and so a router) is charged.
       const waitMs = this.#creationLimit.take(userId);
       if (waitMs > 0) {
@@ -255,6 +263,21 @@ export class RoomService {
       this.#creating.set(name, pending);
     }
     return pending;
+  }
+
+  /** Throws RoomHostedElsewhereError if a live node other than this one hosts the room. */
+  async #assertNotHostedElsewhere(name: string): Promise<void> {
+    let elsewhere: string | undefined;
+    try {
+      const host = await withTimeout(this.#store.getRoomHost(name), this.#joinWriteTimeoutMs);
+      if (host && host.nodeId !== this.#node.nodeId) {
+        const alive = await withTimeout(this.#store.isNodeAlive(host.nodeId), this.#joinWriteTimeoutMs);
+        if (alive) elsewhere = host.nodeId;
+      }
+    } catch (error) {
+      throw unavailable('cannot look up the room host', error, this.#log);
+    }
+    if (elsewhere) throw new RoomHostedElsewhereError(name, elsewhere);
   }
 
   async #createRoom(name: string): Promise<Room> {
@@ -275,15 +298,8 @@ export class RoomService {
     if (current.nodeId !== this.#node.nodeId || this.#closed) {
       media.close();
       if (this.#closed) throw new ServiceError(ErrorCode.Unavailable, 'server is shutting down', 503);
-      const nodes = await this.#store.listNodes().catch(() => []);
-      const address = nodes.find((n) => n.nodeId === current.nodeId)?.address ?? 'unknown';
-      throw new ServiceError(
-        ErrorCode.RoomHostedElsewhere,
-        `room is hosted by node ${current.nodeId} at ${address}`,
-        409,
-        undefined,
-        { nodeId: current.nodeId, url: address },
-      );
+      // Claimed by another node between the check in #getOrCreate and here: relayed there.
+      throw new RoomHostedElsewhereError(name, current.nodeId);
     }
     const room = new Room({ name, media });
     this.#rooms.set(name, { room, host });

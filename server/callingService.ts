@@ -8,6 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccessTokens } from '../auth/accessTokens.js';
 import { RoomService } from '../rooms/roomService.js';
+import { LocalRoomGateway } from '../rooms/roomGateway.js';
+import { AnyNodeRoomGateway } from '../rooms/relay/anyNodeRoomGateway.js';
+import { RoomRelay } from '../rooms/relay/roomRelay.js';
 import { SignalingServer } from '../signaling/signalingServer.js';
 import { turnCredentials } from '../auth/turnCredentials.js';
 import { WorkerPool } from '../sfu/workerPool.js';
@@ -56,6 +59,8 @@ export interface CallingService {
   readonly calls: CallService;
   readonly workers: WorkerPool;
   readonly rooms: RoomService;
+  /** Sessions relayed to and from other nodes. */
+  readonly relay: RoomRelay;
   readonly tokens: AccessTokens;
   readonly signaling: SignalingServer;
   health(): Promise<HealthReport>;
@@ -68,7 +73,7 @@ export async function startCallingService(
   opts: { stateKeyPrefix?: string; clientDir?: string } = {},
 ): Promise<CallingService> {
   const stores = await createStateStores({
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     ttlSeconds: config.stateTtlSeconds,
     keyPrefix: opts.stateKeyPrefix,
     log,
@@ -82,7 +87,9 @@ export async function startCallingService(
   try {
     await stores.ping();
     log.info(
-      store.kind === 'redis' ? 'state store: redis' : 'state store: embedded (single node, in memory)',
+      store.kind === 'redis'
+        ? `state store: redis (${config.redis?.kind ?? 'url'})`
+        : 'state store: embedded (single node, in memory)',
     );
     log.info(`accounts and history: ${describeTarget(config.database)}`);
 
@@ -162,6 +169,18 @@ export async function startCallingService(
     });
     cleanup.push(() => rooms.close());
 
+    // Any node serves any room: a session whose room another node hosts is relayed there.
+    const local = new LocalRoomGateway(rooms);
+    const relay = await RoomRelay.start({
+      nodeId: config.nodeId,
+      bus: stores.relay,
+      local,
+      log,
+      requestTimeoutMs: config.relay.requestTimeoutMs,
+      checkIntervalMs: config.relay.checkIntervalMs,
+    });
+    cleanup.push(() => relay.close());
+
     const health = async (): Promise<HealthReport> => {
       const stateOk = await stores.ping().then(
         () => true,
@@ -203,7 +222,12 @@ export async function startCallingService(
     cleanup.push(() => calls.close());
 
     // `signaling` is created below; the gauge reads it only at scrape time, after start-up.
-    const metrics = createMetrics({ rooms, workers, connections: () => signaling.connectionCount });
+    const metrics = createMetrics({
+      rooms,
+      workers,
+      connections: () => signaling.connectionCount,
+      relayed: () => relay.counts,
+    });
 
     const app = createHttpApp({
       metrics: metrics.registry,
@@ -216,6 +240,7 @@ export async function startCallingService(
       accounts,
       blocks,
       devTokens: config.devTokens,
+      refreshCookie: { secure: config.refreshCookieSecure, maxAgeSeconds: config.refreshTokenTtlSeconds },
       health,
       clientDir: opts.clientDir ?? DEFAULT_CLIENT_DIR,
       log,
@@ -225,6 +250,7 @@ export async function startCallingService(
       http: server,
       tokens,
       rooms,
+      gateway: new AnyNodeRoomGateway({ local, relay }),
       calls,
       log,
       maxConnections: config.wsMaxConnections,
@@ -312,6 +338,7 @@ export async function startCallingService(
       calls,
       workers,
       rooms,
+      relay,
       tokens,
       signaling,
       health,

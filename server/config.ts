@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import type { RedisAddress, RedisTarget } from '../state/redisConnections.js';
 import type { DatabaseTarget } from '../state/sql/openDatabase.js';
 import type { TurnConfig } from '../auth/turnCredentials.js';
 
@@ -28,6 +29,14 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .optional(),
   REDIS_URL: z.string().url().optional(),
+  // Sentinel instead of one server: "host:port,host:port" of the sentinels, and the primary's name.
+  REDIS_SENTINELS: z.string().trim().min(1).optional(),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .default('mymaster'),
+  // A Redis Cluster instead: "host:port,…" of some of its nodes (the client discovers the rest).
+  REDIS_CLUSTER_NODES: z.string().trim().min(1).optional(),
   // postgres://… for several nodes; "memory:" keeps accounts in this process only (tests, demos).
   DATABASE_URL: z
     .string()
@@ -36,6 +45,10 @@ const envSchema = z.object({
   // The embedded SQLite database lives here (when DATABASE_URL is not set).
   DATA_DIR: z.string().min(1).optional(),
   STATE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
+  // The room relay between nodes (rooms/relay/): how long a relayed request may wait for the room's
+  // host node, and how often nodes check the sessions they relay for each other.
+  RELAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  RELAY_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   ROOM_INVITE_TTL_SECONDS: z.coerce
     .number()
     .int()
@@ -118,6 +131,8 @@ const envSchema = z.object({
   PEER_MAX_PRODUCERS: z.coerce.number().int().min(1).default(8),
   // Deprecated `/ws?token=…` (tokens leak into logs through URLs): on outside production by default.
   WS_QUERY_TOKEN: boolean.optional(),
+  // The web app's refresh-token cookie is Secure (HTTPS only): on in production by default.
+  REFRESH_COOKIE_SECURE: boolean.optional(),
 });
 
 export interface Config {
@@ -126,10 +141,14 @@ export interface Config {
   port: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   nodeId: string;
+  /** REDIS_URL as given (the single-server case of `redis`). */
   redisUrl: string | undefined;
+  /** Where the shared state lives: one server, a Sentinel-watched primary, or a Cluster; none: embedded. */
+  redis: RedisTarget | undefined;
   /** Accounts, devices, photos and call history. */
   database: DatabaseTarget;
   stateTtlSeconds: number;
+  relay: { requestTimeoutMs: number; checkIntervalMs: number };
   rooms: {
     /** How long an invite link is valid. */
     inviteTtlSeconds: number;
@@ -145,6 +164,8 @@ export interface Config {
     ttlSeconds: number;
   };
   refreshTokenTtlSeconds: number;
+  /** Mark the web app's HttpOnly refresh-token cookie Secure. */
+  refreshCookieSecure: boolean;
   /** Fictional numbers that accept a fixed code and send nothing (tests, demos, load bots). */
   testPhoneNumbers: Map<string, string>;
   sms: { gatewayUrl: string | undefined; gatewayToken: string | undefined };
@@ -400,6 +421,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n  FRAME_ANCESTORS: ${(err as Error).message}`);
   }
 
+  const redis = redisTarget(e.REDIS_URL, e.REDIS_SENTINELS, e.REDIS_SENTINEL_NAME, e.REDIS_CLUSTER_NODES);
+
   const listenIp = e.RTC_LISTEN_IP;
   const unspecified = listenIp === '0.0.0.0' || listenIp === '::';
   const announcedAddress =
@@ -422,8 +445,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     nodeId: e.NODE_ID ?? `${os.hostname().slice(0, 32)}-${randomUUID().slice(0, 8)}`,
     redisUrl: e.REDIS_URL,
+    redis,
     database: databaseTarget(e.DATABASE_URL, e.DATA_DIR ?? defaultDataDir(env)),
     stateTtlSeconds: e.STATE_TTL_SECONDS,
+    relay: { requestTimeoutMs: e.RELAY_REQUEST_TIMEOUT_MS, checkIntervalMs: e.RELAY_CHECK_INTERVAL_MS },
     rooms: {
       inviteTtlSeconds: e.ROOM_INVITE_TTL_SECONDS,
       membershipTtlSeconds: e.ROOM_MEMBERSHIP_TTL_SECONDS,
@@ -436,6 +461,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ttlSeconds: e.JWT_TTL_SECONDS,
     },
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_DAYS * 86_400,
+    refreshCookieSecure: e.REFRESH_COOKIE_SECURE ?? production,
     testPhoneNumbers,
     sms: { gatewayUrl: e.SMS_GATEWAY_URL, gatewayToken: e.SMS_GATEWAY_TOKEN },
     devTokens: production ? false : (e.DEV_TOKENS ?? true),
@@ -487,6 +513,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** Every environment variable the service reads (test/deploy.files.test.ts checks compose.yaml against it). */
 export const CONFIG_ENV_NAMES: readonly string[] = Object.keys(envSchema.shape);
+
+/** At most one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES names the deployment's Redis. */
+function redisTarget(
+  url: string | undefined,
+  sentinels: string | undefined,
+  sentinelName: string,
+  clusterNodes: string | undefined,
+): RedisTarget | undefined {
+  const given = [
+    ['REDIS_URL', url],
+    ['REDIS_SENTINELS', sentinels],
+    ['REDIS_CLUSTER_NODES', clusterNodes],
+  ].filter(([, v]) => v !== undefined);
+  if (given.length > 1) {
+    throw new ConfigError(
+      `Invalid configuration:\n  ${given.map(([k]) => k).join(', ')}: set only one of them (one Redis deployment)`,
+    );
+  }
+  if (url !== undefined) return { kind: 'url', url };
+  if (sentinels !== undefined) {
+    return { kind: 'sentinel', sentinels: parseAddresses('REDIS_SENTINELS', sentinels), name: sentinelName };
+  }
+  if (clusterNodes !== undefined) {
+    return { kind: 'cluster', nodes: parseAddresses('REDIS_CLUSTER_NODES', clusterNodes) };
+  }
+  return undefined;
+}
+
+/** "host:port,host:port" (an IPv6 host in brackets: "[::1]:26379"). */
+function parseAddresses(name: string, list: string): RedisAddress[] {
+  return list.split(',').map((item) => {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+)):(\d{1,5})$/.exec(item.trim());
+    const portNumber = m ? Number(m[3]) : 0;
+    if (!m || portNumber < 1 || portNumber > 65535) {
+      throw new ConfigError(`Invalid configuration:\n  ${name}: "${item.trim()}" is not host:port`);
+    }
+    return { host: (m[1] ?? m[2])!, port: portNumber };
+  });
+}
 
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);

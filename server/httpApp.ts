@@ -18,6 +18,7 @@ import { StoreUnavailableError } from '../state/storeUnavailableError.js';
 import { displayNameSchema } from '../protocol/signaling.js';
 import type { Logger } from '../lib/logger.js';
 import type { TrustProxy } from './config.js';
+import type { RefreshCookieOptions } from './routes/refreshCookie.js';
 import { observabilityRoutes, type HealthReport } from './observabilityRoutes.js';
 import { securityHeaders } from './securityHeaders.js';
 
@@ -28,6 +29,8 @@ export interface HttpAppOptions {
   accounts: AccountService;
   blocks: BlockList;
   devTokens: boolean;
+  /** The web app's HttpOnly refresh-token cookie (server/routes/refreshCookie.ts). */
+  refreshCookie: RefreshCookieOptions;
   health: () => Promise<HealthReport>;
   metrics: Registry;
   metricsToken: string | undefined;
@@ -82,7 +85,12 @@ export function createHttpApp(opts: HttpAppOptions): express.Express {
 
   app.use(
     '/api/v1',
-    accountRoutes({ accounts: opts.accounts, tokens: opts.tokens, devTokens: opts.devTokens }),
+    accountRoutes({
+      accounts: opts.accounts,
+      tokens: opts.tokens,
+      devTokens: opts.devTokens,
+      refreshCookie: opts.refreshCookie,
+    }),
   );
   app.use('/api/v1', blockRoutes({ ...opts, blocks: opts.blocks }));
 

@@ -21,6 +21,8 @@ export function createMetrics(opts: {
   rooms: RoomService;
   workers: WorkerPool;
   connections: () => number;
+  /** Room sessions relayed through this node (edge) and served here for other nodes (hosted). */
+  relayed?: () => { edge: number; hosted: number };
 }): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'calling_node_' });
@@ -51,6 +53,21 @@ export function createMetrics(opts: {
     labelNames: ['limit'] as const,
     registers: [registry],
   });
+
+  const relayed = opts.relayed;
+  if (relayed) {
+    new Gauge({
+      name: 'calling_relayed_room_sessions',
+      help: 'Room sessions relayed between nodes: side="edge" holds the socket, side="hosted" the room.',
+      labelNames: ['side'] as const,
+      registers: [registry],
+      collect() {
+        const counts = relayed();
+        this.set({ side: 'edge' }, counts.edge);
+        this.set({ side: 'hosted' }, counts.hosted);
+      },
+    });
+  }
 
   new Gauge({
     name: 'calling_websocket_connections',

@@ -10,6 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { TokenExpiredError, type AccessTokens, type Identity } from '../auth/accessTokens.js';
 import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { RoomService } from '../rooms/roomService.js';
+import { LocalRoomGateway, type RoomGateway } from '../rooms/roomGateway.js';
 import type { CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
 import type { SignalingLimitsConfig } from '../server/config.js';
@@ -28,6 +29,8 @@ export interface SignalingServerOptions {
   http: HttpServer;
   tokens: AccessTokens;
   rooms: RoomService;
+  /** Where sessions join rooms; default: this node's rooms only (no relay). */
+  gateway?: RoomGateway;
   calls: CallService;
   log: Logger;
   maxConnections: number;
@@ -55,9 +58,11 @@ export class SignalingServer {
   readonly #pinger: NodeJS.Timeout;
   readonly #onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly #connectionLimits: ConnectionLimits;
+  readonly #gateway: RoomGateway;
 
   constructor(opts: SignalingServerOptions) {
     this.#opts = opts;
+    this.#gateway = opts.gateway ?? new LocalRoomGateway(opts.rooms);
     this.#connectionLimits = new ConnectionLimits({
       perUser: opts.limits.socketsPerUser,
       perDevice: opts.limits.socketsPerDevice,
@@ -197,6 +202,7 @@ export class SignalingServer {
       ws,
       identity,
       rooms: this.#opts.rooms,
+      gateway: this.#gateway,
       calls: this.#opts.calls,
       log,
       observer: this.#opts.observer,

@@ -1,7 +1,8 @@
 /**
  * One authenticated WebSocket: a thin adapter between the protocol and the owners of each concept.
- * It validates every frame (signaling/frames.ts), finds the caller's Peer or the CallService, calls
- * one method and answers each request exactly once. Media decisions live in rooms/, not here.
+ * It validates every frame (signaling/frames.ts), finds the caller's room membership or the
+ * CallService, calls one method and answers each request exactly once. Media decisions live in
+ * rooms/, not here; so does which node hosts the room (the RoomGateway relays if it is not this one).
  * A bad frame costs an error response, never the connection.
  */
 import type { WebSocket, RawData } from 'ws';
@@ -16,7 +17,8 @@ import type {
   ResponseData,
   ResponseEnvelope,
 } from '../protocol/signaling.js';
-import type { Peer } from '../rooms/peer.js';
+import type { RoomGateway, RoomMembership } from '../rooms/roomGateway.js';
+import type { PeerMethod } from '../rooms/peerRequests.js';
 import type { RoomAccess, RoomService } from '../rooms/roomService.js';
 import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
@@ -38,6 +40,8 @@ export interface SignalingSessionOptions {
   ws: WebSocket;
   identity: Identity;
   rooms: RoomService;
+  /** Where rooms are joined: on this node or, relayed, on the node hosting them. */
+  gateway: RoomGateway;
   calls: CallService;
   log: Logger;
   observer?: SessionObserver;
@@ -52,7 +56,7 @@ export interface SignalingSessionOptions {
 export class SignalingSession {
   readonly identity: Identity;
   readonly #o: SignalingSessionOptions;
-  #membership: { roomName: string; peer: Peer } | undefined;
+  #membership: RoomMembership | undefined;
   #joining = false;
   #closed = false;
   #detachCalls: (() => void) | undefined;
@@ -77,7 +81,7 @@ export class SignalingSession {
   }
 
   get peerId(): string | undefined {
-    return this.#membership?.peer.peerId;
+    return this.#membership?.peerId;
   }
 
   async handleFrame(raw: RawData, isBinary: boolean): Promise<void> {
@@ -151,30 +155,27 @@ export class SignalingSession {
     const held = new HeldNotifications((name, data) => this.notify(name, data));
     try {
       const displayName = await this.#o.displayName(this.identity);
-      const { room, peer } = await this.#o.rooms.join(
+      const { membership, joined } = await this.#o.gateway.join(
         roomName,
         { userId: this.identity.userId, displayName },
         held.notify,
         access,
       );
       if (this.#closed) {
-        peer.close();
+        membership.leave();
         throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
       }
-      this.#membership = { roomName, peer };
-      // The peer closes with its room (worker died, call ended): forget it, so the next join works.
-      // The listener goes with the peer, so nothing accumulates on long-lived objects.
-      peer.once('close', () => {
-        if (this.#membership?.peer === peer) this.#membership = undefined;
+      this.#membership = membership;
+      // The room may end the membership (room closed, worker died, call ended, host node lost):
+      // forget it, so the next join works.
+      membership.onEnded(() => {
+        if (this.#membership === membership) this.#membership = undefined;
       });
       // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
       setImmediate(() => held.release());
-      return {
-        peerId: peer.peerId,
-        routerRtpCapabilities: room.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
-        peers: room.peers(peer.peerId),
-        iceServers: this.#o.iceServers?.(this.identity) ?? [],
-      };
+      // TURN credentials are minted here, on the node that holds the user's socket, whichever
+      // node hosts the room.
+      return { ...joined, iceServers: this.#o.iceServers?.(this.identity) ?? [] };
     } catch (err) {
       held.drop();
       throw err;
@@ -192,16 +193,21 @@ export class SignalingSession {
     return roomName;
   }
 
-  #peer(): Peer {
+  #peer(): RoomMembership {
     if (!this.#membership) throw new ServiceError(ErrorCode.NotInRoom, 'join a room first');
-    return this.#membership.peer;
+    return this.#membership;
   }
 
-  /** Leaving is closing the peer: its room announces it and stores it (retrying if it must). */
+  /** One of the peer's media requests, answered by the room wherever it is hosted. */
+  #media<M extends PeerMethod>(method: M): (d: RequestData<M>) => Promise<ResponseData[M]> {
+    return (d) => this.#peer().request(method, d);
+  }
+
+  /** Leaving closes the peer: its room announces it and stores it (retrying if it must). */
   #leave(): void {
     const m = this.#membership;
     this.#membership = undefined;
-    m?.peer.close();
+    m?.leave();
   }
 
   #makeHandlers(): Handlers {
@@ -217,17 +223,17 @@ export class SignalingSession {
       roomInvite: () => this.#o.rooms.createInvite(this.#memberRoom(), this.identity.userId),
       roomAddMembers: ({ userIds }) =>
         done(this.#o.rooms.addMembers(this.#memberRoom(), this.identity.userId, userIds)),
-      setRtpCapabilities: (d) => this.#peer().setRtpCapabilities(d),
-      createTransport: (d) => this.#peer().createTransport(d),
-      connectTransport: (d) => this.#peer().connectTransport(d),
-      restartIce: (d) => this.#peer().restartIce(d),
-      produce: (d) => this.#peer().produce(d),
-      closeProducer: (d) => this.#peer().closeProducer(d),
-      pauseProducer: (d) => this.#peer().pauseProducer(d),
-      resumeProducer: (d) => this.#peer().resumeProducer(d),
-      consume: (d) => this.#peer().consume(d),
-      resumeConsumer: (d) => this.#peer().resumeConsumer(d),
-      setConsumerPreferredLayers: (d) => this.#peer().setConsumerPreferredLayers(d),
+      setRtpCapabilities: this.#media('setRtpCapabilities'),
+      createTransport: this.#media('createTransport'),
+      connectTransport: this.#media('connectTransport'),
+      restartIce: this.#media('restartIce'),
+      produce: this.#media('produce'),
+      closeProducer: this.#media('closeProducer'),
+      pauseProducer: this.#media('pauseProducer'),
+      resumeProducer: this.#media('resumeProducer'),
+      consume: this.#media('consume'),
+      resumeConsumer: this.#media('resumeConsumer'),
+      setConsumerPreferredLayers: this.#media('setConsumerPreferredLayers'),
       leave: async () => {
         this.#peer();
         this.#leave();

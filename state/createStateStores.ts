@@ -1,11 +1,12 @@
 /**
  * Chooses the stores: durable records (accounts, devices, photos, call history) in the database —
  * PostgreSQL, or SQLite in a file when embedded, or process memory when asked — and ephemeral state
- * (rooms, live calls, codes, rate limits, pub/sub) in Redis when a URL is configured, otherwise in
+ * (rooms, live calls, codes, rate limits, pub/sub) in Redis when one is configured (a server, a
+ * Sentinel-watched primary or a Cluster), otherwise in
  * this process. With Redis, all connections come from one RedisConnections registry, so /healthz
  * pings each of them and shutdown closes each.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnections.js';
 import type { AccountStore } from './accountStore.js';
 import type { VerificationStore } from './verificationStore.js';
 import { openDatabase, type DatabaseTarget } from './sql/openDatabase.js';
@@ -20,9 +21,10 @@ import type { RoomStateStore } from './roomStateStore.js';
 import type { CallStore } from './callStore.js';
 import { MemoryCallStore } from './memoryCallStore.js';
 import { RedisCallStore } from './redisCallStore.js';
-import { RedisConnections, type ConnectionLog } from './redisConnections.js';
+import { RedisConnections, type ConnectionLog, type RedisTarget } from './redisConnections.js';
 import { redisKeys, type RedisKeys } from './redisKeys.js';
 import { MemoryUserMessageBus, RedisUserMessageBus, type UserMessageBus } from './userMessageBus.js';
+import { MemoryNodeRelayBus, RedisNodeRelayBus, type NodeRelayBus } from './nodeRelayBus.js';
 
 export interface StateStores {
   kind: 'memory' | 'redis';
@@ -34,8 +36,10 @@ export interface StateStores {
   /** The database behind accounts and history; undefined when they are kept in memory. */
   database: SqlDatabase | undefined;
   bus: UserMessageBus;
+  /** Messages between nodes for the room relay (rooms/relay/). */
+  relay: NodeRelayBus;
   /** A connection for counters that must be shared by all nodes (rate limits); none when embedded. */
-  counters: Redis | undefined;
+  counters: RedisClient | undefined;
   /** Every Redis key name (also the prefix the rate limits' keys start with). */
   keys: RedisKeys;
   /** Throws unless every store (with Redis: every connection) answers. */
@@ -45,7 +49,7 @@ export interface StateStores {
 
 /** Opens the database (applying migrations) and the ephemeral stores. */
 export async function createStateStores(opts: {
-  redisUrl: string | undefined;
+  redis: RedisTarget | undefined;
   ttlSeconds: number;
   keyPrefix?: string;
   database: DatabaseTarget;
@@ -76,15 +80,15 @@ export async function createStateStores(opts: {
   };
 }
 
-/** Redis when a URL is configured, otherwise the embedded single-node stores (accounts in memory). */
+/** Redis when configured, otherwise the embedded single-node stores (accounts in memory). */
 function createEphemeralStores(opts: {
-  redisUrl: string | undefined;
+  redis: RedisTarget | undefined;
   ttlSeconds: number;
   keyPrefix?: string;
   log: ConnectionLog;
 }): StateStores {
   const keys = redisKeys(opts.keyPrefix);
-  if (!opts.redisUrl) {
+  if (!opts.redis) {
     const rooms = new MemoryRoomStateStore({ ttlSeconds: opts.ttlSeconds });
     const accounts = new MemoryAccountStore();
     const calls = new MemoryCallStore();
@@ -97,6 +101,7 @@ function createEphemeralStores(opts: {
       calls,
       database: undefined,
       bus,
+      relay: new MemoryNodeRelayBus(),
       counters: undefined,
       keys,
       ping: async () => undefined,
@@ -105,7 +110,7 @@ function createEphemeralStores(opts: {
       },
     };
   }
-  const connections = new RedisConnections({ url: opts.redisUrl, log: opts.log });
+  const connections = new RedisConnections({ target: opts.redis, log: opts.log });
   const rooms = new RedisRoomStateStore({
     redis: connections.open('rooms'),
     keys,
@@ -118,6 +123,11 @@ function createEphemeralStores(opts: {
     sub: connections.open('bus-sub'),
     keys,
   });
+  const relay = new RedisNodeRelayBus({
+    pub: connections.open('relay-pub'),
+    sub: connections.open('relay-sub'),
+    keys,
+  });
   const counters = connections.open('rate-limits');
   return {
     kind: 'redis',
@@ -127,6 +137,7 @@ function createEphemeralStores(opts: {
     calls,
     database: undefined,
     bus,
+    relay,
     counters,
     keys,
     ping: () => connections.ping(),

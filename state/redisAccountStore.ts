@@ -3,7 +3,7 @@
  * phones, photos and devices have no TTL: production Redis must persist, appendonly yes); the
  * connection comes from state/redisConnections.ts.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnections.js';
 import {
   DeviceExistsError,
   type AccountStore,
@@ -125,11 +125,11 @@ function parseDevice(raw: string): DeviceRecord {
 }
 
 export class RedisAccountStore implements AccountStore, VerificationStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: RedisKeys;
 
   /** `redis` belongs to the caller (a RedisConnections registry), which closes it. */
-  constructor(opts: { redis: Redis; keys: RedisKeys }) {
+  constructor(opts: { redis: RedisClient; keys: RedisKeys }) {
     this.#redis = opts.redis;
     this.#keys = opts.keys;
   }

@@ -2,7 +2,7 @@
  * Calls in Redis: the CallStore contract with one Lua script for the compare-and-set write.
  * Keys are listed in state/redisKeys.ts; the connection comes from state/redisConnections.ts.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnections.js';
 import { holdsCall, type CallRecord } from '../calls/callRecord.js';
 import {
   CALL_RETENTION_SECONDS,
@@ -43,11 +43,11 @@ end
 return 1`;
 
 export class RedisCallStore implements CallStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: RedisKeys;
 
   /** `redis` belongs to the caller (a RedisConnections registry), which closes it. */
-  constructor(opts: { redis: Redis; keys: RedisKeys }) {
+  constructor(opts: { redis: RedisClient; keys: RedisKeys }) {
     this.#redis = opts.redis;
     this.#keys = opts.keys;
   }
@@ -76,7 +76,7 @@ export class RedisCallStore implements CallStore {
       expectedVersion,
       JSON.stringify(call),
       CALL_RETENTION_SECONDS,
-      this.#keys.userPrefix,
+      this.#keys.callUserPrefix,
       this.#keys.userCurrentCallSuffix,
       call.callId,
       expect.length,

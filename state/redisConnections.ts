@@ -3,8 +3,13 @@
  * while Redis is down, reports an outage once (not once per reconnect attempt), turns connection
  * and timeout failures into StoreUnavailableError, and is pinged by /healthz and closed at shutdown
  * because this registry knows all of them.
+ *
+ * Three deployments (RedisTarget): one server by URL; a primary watched by Redis Sentinel (ioredis
+ * asks the sentinels for the primary, and moves to the new one on failover); a Redis Cluster
+ * (ioredis's Cluster client routes each command by its key's hash slot — which is why every
+ * multi-key script and transaction uses keys of one slot, see state/redisKeys.ts).
  */
-import { Redis, type Command, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type Command, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './storeUnavailableError.js';
 
 /** What the registry needs of a logger (kept narrow so the state layer imports no server module). */
@@ -56,55 +61,134 @@ interface Health {
   answered(): void;
 }
 
+/** Where the Redis of a deployment is (server/config.ts builds it from the REDIS_* variables). */
+export type RedisTarget =
+  | { kind: 'url'; url: string }
+  | { kind: 'sentinel'; sentinels: readonly RedisAddress[]; name: string }
+  | { kind: 'cluster'; nodes: readonly RedisAddress[] };
+
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
 /**
- * A Redis client whose commands reject with StoreUnavailableError when the server is unreachable.
- * Every command — single, pipelined, in MULTI, or a Lua script — passes through sendCommand, so
- * wrapping each command's reject there covers all of them without touching the stores. A stalled
- * server raises no connection error at all, only command timeouts, so outcomes go to `health` too.
+ * A connection of any deployment. The stores use only commands both clients share; ioredis's
+ * Cluster routes each by its key's slot, so the stores need not know which one they were given.
  */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Wraps one command's outcome: a connection failure rejects with StoreUnavailableError (which the
+ * edges map to a retry hint), and every outcome tells `health`. Every command — single, pipelined,
+ * in MULTI, or a Lua script — passes through sendCommand, so wrapping there covers all of them
+ * without touching the stores. A stalled server raises no connection error, only command timeouts.
+ */
+function guard(command: Command, name: string, health: Health): void {
+  const { reject, resolve } = command;
+  command.reject = (err: Error) => {
+    if (!isConnectionFailure(err)) return reject(err);
+    health.failed(err);
+    reject(new StoreUnavailableError(name, err, RETRY_AFTER_MS));
+  };
+  command.resolve = (result: unknown) => {
+    health.answered();
+    resolve(result);
+  };
+}
+
+/** A single server, or the primary that Sentinel names (the options carry `sentinels` then). */
 class NamedRedis extends Redis {
   readonly connectionName: string;
-  readonly #health: Health;
+  // Not a #private field: ioredis takes a URL and options, or options alone, so `super` is called
+  // conditionally, which TypeScript allows only in classes without #private fields.
+  private readonly health: Health;
 
-  constructor(url: string, name: string, options: RedisOptions, health: Health) {
-    super(url, { ...options, connectionName: name });
+  constructor(url: string | undefined, name: string, options: RedisOptions, health: Health) {
+    const named = { ...options, connectionName: name };
+    if (url === undefined) super(named);
+    else super(url, named);
     this.connectionName = name;
-    this.#health = health;
+    this.health = health;
   }
 
   override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
-    const { reject, resolve } = command;
-    command.reject = (err: Error) => {
-      if (!isConnectionFailure(err)) return reject(err);
-      this.#health.failed(err);
-      reject(new StoreUnavailableError(this.connectionName, err, RETRY_AFTER_MS));
-    };
-    command.resolve = (result: unknown) => {
-      this.#health.answered();
-      resolve(result);
-    };
+    guard(command, this.connectionName, this.health);
     return super.sendCommand(command, stream);
   }
 }
 
+/** Commands already wrapped by a NamedCluster (a redirected command passes through it again). */
+const wrapped = new WeakSet<Command>();
+
+/** A Redis Cluster: commands are wrapped once, before the cluster routes (and re-routes) them. */
+class NamedCluster extends Cluster {
+  readonly connectionName: string;
+  readonly #health: Health;
+
+  constructor(
+    nodes: ClusterNode[],
+    name: string,
+    options: ConstructorParameters<typeof Cluster>[1],
+    health: Health,
+  ) {
+    super(nodes, options);
+    this.connectionName = name;
+    this.#health = health;
+  }
+
+  override sendCommand(
+    command: Command,
+    stream?: Parameters<Cluster['sendCommand']>[1],
+    node?: Parameters<Cluster['sendCommand']>[2],
+  ): unknown {
+    // A command the cluster redirects (MOVED/ASK) comes through here again: wrap it only once.
+    if (!wrapped.has(command)) {
+      wrapped.add(command);
+      guard(command, this.connectionName, this.#health);
+    }
+    return super.sendCommand(command, stream, node);
+  }
+}
+
+/** Every connection gives up on a command after about a second (see COMMAND_TIMEOUT_MS). */
+const COMMON: RedisOptions = {
+  maxRetriesPerRequest: 1,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  connectTimeout: 2000,
+};
+/** Reconnect quickly after an outage (Redis restarted, failover), at most once a second. */
+const retryStrategy = (times: number): number => Math.min(times * 100, 1000);
+
+/**
+ * The replies by which a former primary refuses writes. Right after a failover a connection may
+ * still reach the demoted server (before Sentinel's +switch-master arrives): reconnecting asks the
+ * sentinels for the new primary, and `2` resends the refused command there instead of failing it.
+ */
+const reconnectOnError = (err: Error): 2 | false =>
+  /^(READONLY|MASTERDOWN)\b/.test(err.message) ? 2 : false;
+
 export class RedisConnections {
-  readonly #url: string;
+  readonly #target: RedisTarget;
   readonly #log: ConnectionLog;
-  readonly #connections = new Map<string, NamedRedis>();
+  readonly #connections = new Map<string, NamedRedis | NamedCluster>();
   #closed = false;
 
-  constructor(opts: { url: string; log: ConnectionLog }) {
-    this.#url = opts.url;
+  /** `url` is shorthand for `target: { kind: 'url', url }`. */
+  constructor(opts: { url: string; log: ConnectionLog } | { target: RedisTarget; log: ConnectionLog }) {
+    this.#target = 'target' in opts ? opts.target : { kind: 'url', url: opts.url };
     this.#log = opts.log;
   }
 
   /**
    * Opens the connection `name` (unique: e.g. "rooms", "calls", "bus-sub").
    * The offline queue stays on so commands issued while connecting (start-up, a reconnect in
-   * progress) wait for the connection instead of failing at once; the command timeout and
-   * maxRetriesPerRequest bound that wait, so a request learns of an outage in about a second.
+   * progress, a Sentinel failover) wait for the connection instead of failing at once; the command
+   * timeout and maxRetriesPerRequest bound that wait, so a request learns of an outage in about a
+   * second. A subscriber connection is re-subscribed by ioredis after any reconnect, on the new
+   * primary after a failover (messages published during the switch are lost, as with any outage).
    */
-  open(name: string): Redis {
+  open(name: string): RedisClient {
     if (this.#closed) throw new Error('redis connections are closed');
     if (this.#connections.has(name)) throw new Error(`redis connection "${name}" is already open`);
     // ioredis emits an error on every failed reconnect attempt, and a stalled server fails every
@@ -122,23 +206,53 @@ export class RedisConnections {
         this.#log.info('redis reachable again', { connection: name });
       },
     };
-    const redis = new NamedRedis(
-      this.#url,
-      name,
-      {
-        maxRetriesPerRequest: 1,
-        commandTimeout: COMMAND_TIMEOUT_MS,
-        enableOfflineQueue: true,
-        connectTimeout: 2000,
-        // Reconnect quickly after an outage (Redis restarted, failover), at most once a second.
-        retryStrategy: (times) => Math.min(times * 100, 1000),
-      },
-      health,
-    );
-    redis.on('error', (error: unknown) => health.failed(error));
-    redis.on('ready', () => health.answered());
-    this.#connections.set(name, redis);
-    return redis;
+    const client = this.#create(name, health);
+    client.on('error', (error: unknown) => health.failed(error));
+    client.on('ready', () => health.answered());
+    this.#connections.set(name, client);
+    return client;
+  }
+
+  #create(name: string, health: Health): NamedRedis | NamedCluster {
+    const t = this.#target;
+    switch (t.kind) {
+      case 'url':
+        return new NamedRedis(t.url, name, { ...COMMON, enableOfflineQueue: true, retryStrategy }, health);
+      case 'sentinel':
+        return new NamedRedis(
+          undefined,
+          name,
+          {
+            ...COMMON,
+            enableOfflineQueue: true,
+            retryStrategy,
+            sentinels: t.sentinels.map((a) => ({ ...a })),
+            name: t.name,
+            // Listen for Sentinel's +switch-master and move at once, rather than only when the old
+            // primary's socket breaks (a demoted primary keeps its connections open).
+            failoverDetector: true,
+            reconnectOnError,
+            // All sentinels unreachable: ask again soon, at most once a second.
+            sentinelRetryStrategy: retryStrategy,
+          },
+          health,
+        );
+      case 'cluster':
+        return new NamedCluster(
+          t.nodes.map((a) => ({ ...a })),
+          name,
+          {
+            enableOfflineQueue: true,
+            clusterRetryStrategy: retryStrategy,
+            // A failed-over slot answers CLUSTERDOWN/TRYAGAIN briefly: retry inside the command's time.
+            retryDelayOnClusterDown: 100,
+            retryDelayOnTryAgain: 100,
+            slotsRefreshTimeout: 2000,
+            redisOptions: { ...COMMON, connectionName: name, reconnectOnError },
+          },
+          health,
+        );
+    }
   }
 
   /** Names of the connections opened so far. */

@@ -6,7 +6,7 @@
  * Nodes live in one hash (listed with one HGETALL, not a SCAN); a field counts as alive until
  * its expiresAt, read against Redis's own clock so nodes' clocks need not agree.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnections.js';
 import type { RedisKeys } from './redisKeys.js';
 import type {
   HostedRoomRecord,
@@ -127,14 +127,14 @@ return 'admitted'`;
 
 export interface RedisRoomStateStoreOptions {
   /** Belongs to the caller (a RedisConnections registry), which closes it. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   ttlSeconds: number;
 }
 
 export class RedisRoomStateStore implements RoomStateStore {
   readonly kind = 'redis' as const;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #ttl: number;
   readonly #keys: RedisKeys;
 

@@ -5,7 +5,7 @@
  */
 export interface NodeRecord {
   nodeId: string;
-  /** Where clients reach this node's HTTP/WebSocket endpoint (for redirects between nodes). */
+  /** This node's own HTTP address, for operators (clients use one address for all nodes: rooms/relay/). */
   address: string;
   startedAt: number;
 }

@@ -4,7 +4,7 @@
  * names in state/redisKeys.ts); an in-process emitter for the embedded single-node mode.
  */
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnections.js';
 import type { NotificationData } from '../protocol/signaling.js';
 import type { RedisKeys } from './redisKeys.js';
 import { StoreUnavailableError } from './storeUnavailableError.js';
@@ -66,8 +66,8 @@ export class MemoryUserMessageBus implements UserMessageBus {
 }
 
 export class RedisUserMessageBus implements UserMessageBus {
-  readonly #pub: Redis;
-  readonly #sub: Redis;
+  readonly #pub: RedisClient;
+  readonly #sub: RedisClient;
   readonly #keys: RedisKeys;
   readonly #handlers = new Map<string, Set<UserMessageHandler>>();
 
@@ -75,7 +75,7 @@ export class RedisUserMessageBus implements UserMessageBus {
    * `pub` and `sub` belong to the caller (a RedisConnections registry), which closes them;
    * `sub` must be a connection of its own (a subscribed connection can send nothing else).
    */
-  constructor(opts: { pub: Redis; sub: Redis; keys: RedisKeys }) {
+  constructor(opts: { pub: RedisClient; sub: RedisClient; keys: RedisKeys }) {
     this.#keys = opts.keys;
     this.#pub = opts.pub;
     this.#sub = opts.sub;

@@ -11,9 +11,12 @@ import { SqlAccountStore } from '../state/sql/sqlAccountStore.js';
 import type { VerificationStore } from '../state/verificationStore.js';
 import { freshDatabase } from './support/testDatabases.js';
 import { TestRedis } from './support/redisConnections.js';
+import { clusterForThisFile } from './support/clusterProcess.js';
 
 const redis = new TestRedis(inject('redisUrl'));
 afterAll(() => redis.close());
+/** The same store against a real 3-primary Redis Cluster: every multi-key script must stay in one slot. */
+const cluster = await clusterForThisFile();
 
 interface Made<T> {
   store: T;
@@ -21,6 +24,7 @@ interface Made<T> {
 }
 
 const redisStore = (): RedisAccountStore => new RedisAccountStore(redis.open('acct'));
+const clusterStore = (): RedisAccountStore => new RedisAccountStore(cluster.open('acct'));
 
 const accountMakers: Record<string, () => Promise<Made<AccountStore>>> = {
   sqlite: async () => {
@@ -39,12 +43,20 @@ const accountMakers: Record<string, () => Promise<Made<AccountStore>>> = {
     const store = redisStore();
     return { store, close: () => store.close() };
   },
+  'redis cluster': async () => {
+    const store = clusterStore();
+    return { store, close: () => store.close() };
+  },
 };
 
 const verificationMakers: Record<string, () => Promise<Made<VerificationStore>>> = {
   memory: async () => ({ store: new MemoryAccountStore(), close: async () => undefined }),
   redis: async () => {
     const store = redisStore();
+    return { store, close: () => store.close() };
+  },
+  'redis cluster': async () => {
+    const store = clusterStore();
     return { store, close: () => store.close() };
   },
 };

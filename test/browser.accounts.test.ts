@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Cookie, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.js';
 import { startTestService } from './support/testService.js';
 import {
@@ -18,6 +18,7 @@ import {
   TEST_CODE,
 } from './support/accountsBrowser.js';
 import { poll } from './support/pageMedia.js';
+import { signUp } from './support/signUp.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -40,6 +41,13 @@ function framesDecoded(page: Page): Promise<number> {
     }
     return frames;
   });
+}
+
+/** The HttpOnly refresh-token cookie the browser holds for this page's origin, as Chromium sees it. */
+async function refreshCookie(page: Page): Promise<Cookie | undefined> {
+  // Path=/api/v1/auth: ask for the cookies the browser would send to the refresh endpoint.
+  const refreshUrl = new URL('/api/v1/auth/refresh', page.url()).href;
+  return (await page.context().cookies(refreshUrl)).find((c) => c.name === 'calling_refresh');
 }
 
 const text = (page: Page, selector: string): Promise<string> =>
@@ -174,17 +182,39 @@ describe('phone accounts in the browser', () => {
     await page.click('#leave');
     await page.waitForSelector('#joinForm:not([hidden])');
 
-    // Sign out: back to the sign-in screen, nothing stored, the refresh token is dead.
-    const stored = await page.evaluate(() => localStorage.getItem('calling.session'));
-    const { refreshToken } = JSON.parse(stored!) as { refreshToken: string };
+    // Nothing that signs anyone in is readable by the page's script: the refresh token is an HttpOnly,
+    // SameSite=Strict cookie on the auth path only, the access token lives in memory; Web Storage holds
+    // only who is signed in.
+    const refresh = await refreshCookie(page);
+    expect(refresh).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/api/v1/auth' });
+    const storage = await page.evaluate(() => ({
+      local: Object.keys(localStorage).map((k) => localStorage.getItem(k)),
+      session: Object.keys(sessionStorage).map((k) => sessionStorage.getItem(k)),
+      cookies: document.cookie,
+      accessToken: window.callApp.account.session?.accessToken,
+    }));
+    expect(storage.cookies).not.toContain('calling_refresh');
+    expect(storage.accessToken).toEqual(expect.any(String));
+    const stored = [...storage.local, ...storage.session].join('\n');
+    expect(stored).toContain(userId);
+    expect(stored).not.toContain(refresh!.value);
+    expect(stored).not.toContain(storage.accessToken!);
+    expect(stored).not.toMatch(/refreshToken|accessToken/);
+
+    // Sign out: back to the sign-in screen, nothing stored, the cookie gone and its token dead.
     await page.click('#signOut');
     await page.waitForSelector('#signIn:not([hidden])');
     expect(await page.isHidden('#account')).toBe(true);
     expect(await page.evaluate(() => localStorage.getItem('calling.session'))).toBeNull();
+    expect(await refreshCookie(page)).toBeUndefined();
     const dead = await fetch(new URL('/api/v1/auth/refresh', service.url), {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ refreshToken }),
+      headers: {
+        'content-type': 'application/json',
+        'x-calling-session': 'cookie',
+        cookie: `calling_refresh=${refresh!.value}`,
+      },
+      body: '{}',
     });
     expect(dead.status).toBe(401);
 
@@ -195,7 +225,7 @@ describe('phone accounts in the browser', () => {
     await page.waitForSelector(`#headerThumb[data-etag="${replaced.etag}"]`);
     expect(await page.evaluate(() => window.callApp.account.user?.userId)).toBe(userId);
 
-    // A reload keeps the session (localStorage) and shows the account without signing in.
+    // A reload keeps the session (the cookie) and shows the account without signing in.
     await page.reload();
     await page.waitForSelector('#account:not([hidden])');
     expect(await text(page, '#headerName')).toBe(renamed);
@@ -216,14 +246,17 @@ describe('phone accounts in the browser', () => {
       }, at);
     const startAt = Date.now() + 500;
     await Promise.all([refreshRace(page, startAt), refreshRace(second, startAt)]);
-    const refreshTokenIn = (p: Page): Promise<string | undefined> =>
-      p.evaluate(async () => {
-        await window.callApp.account.me(); // 401 here would mean the device was revoked
-        return window.callApp.account.session?.refreshToken;
-      });
-    await expect.poll(async () => (await refreshTokenIn(page)) === (await refreshTokenIn(second))).toBe(true);
-    expect(await page.evaluate(() => localStorage.getItem('calling.session'))).toContain(
-      (await refreshTokenIn(page))!,
+    // Both tabs are still signed in (a 401 here would mean the device was revoked for token reuse),
+    // on one device, and each holds its own access token only in memory.
+    for (const p of [page, second]) {
+      const me = await p.evaluate(async () => (await window.callApp.account.me()).userId);
+      expect(me).toBe(userId);
+    }
+    const devices = await page.evaluate(async () => window.callApp.account.listDevices());
+    expect(devices).toHaveLength(1);
+    expect(await refreshCookie(page)).toMatchObject({ httpOnly: true });
+    expect(await page.evaluate(() => localStorage.getItem('calling.session'))).not.toMatch(
+      /refreshToken|accessToken/,
     );
 
     // Signing out in one tab signs the other one out as well.
@@ -231,6 +264,37 @@ describe('phone accounts in the browser', () => {
     await page.waitForSelector('#signIn:not([hidden])');
     expect(await text(page, '#authError')).toBe('You signed out in another window.');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('moves a refresh token an older page version left in localStorage into the cookie', async () => {
+    // What LocalStorageTokenStore (the page before the cookie) saved: the whole session.
+    const old = await signUp(service.url, testPhone().e164, 'Legacy Lee');
+    const page = await (await browser.newContext()).newPage();
+    const pageErrors = watchErrors(page);
+    await page.goto(service.url);
+    await page.evaluate((session) => {
+      const now = Date.now();
+      const legacy = {
+        ...session,
+        accessTokenLocalExpiresAt: now + 60_000,
+        accessTokenRefreshAt: now + 30_000,
+      };
+      localStorage.setItem('calling.session', JSON.stringify(legacy));
+    }, old);
+    await page.reload();
+    await page.waitForSelector('#account:not([hidden])');
+    expect(await text(page, '#headerName')).toBe('Legacy Lee');
+    // The first refresh presents the old token once; from then on it is the cookie's.
+    await page.evaluate(async () => window.callApp.account.refresh());
+    expect(await refreshCookie(page)).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect(await page.evaluate(() => localStorage.getItem('calling.session'))).not.toMatch(
+      /refreshToken|accessToken/,
+    );
+    await page.reload();
+    await page.waitForSelector('#account:not([hidden])');
+    expect(await page.evaluate(async () => (await window.callApp.account.me()).name)).toBe('Legacy Lee');
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
   });
 
   describe('with 15-second access tokens', () => {
@@ -270,9 +334,8 @@ describe('phone accounts in the browser', () => {
 
       const peerIdOf = (page: Page): Promise<string | undefined> =>
         page.evaluate(() => window.callApp.session()?.peerId);
-      const firstRefresh = await alice.evaluate(
-        () => (JSON.parse(localStorage.getItem('calling.session')!) as { refreshToken: string }).refreshToken,
-      );
+      const firstRefresh = (await refreshCookie(alice))?.value;
+      expect(firstRefresh).toEqual(expect.any(String));
       const before = { alice: await peerIdOf(alice), bob: await peerIdOf(bob) };
 
       // The server closes each socket with 4001 when its token expires; both sessions rejoin.
@@ -312,11 +375,9 @@ describe('phone accounts in the browser', () => {
       ]);
 
       // Alice's tokens rotated without ever reusing one: the device is still signed in.
-      const now = await alice.evaluate(async () => {
-        const account = window.callApp.account;
-        await account.me();
-        return account.session!.refreshToken;
-      });
+      await alice.evaluate(async () => window.callApp.account.me());
+      const now = (await refreshCookie(alice))?.value;
+      expect(now).toEqual(expect.any(String));
       expect(now).not.toBe(firstRefresh);
       expect(await alice.isHidden('#account')).toBe(false);
 

@@ -541,10 +541,10 @@ describe('messenger calls in the browser', () => {
       await nodeB?.stop();
     });
 
-    it('Alice on node A calls Bob on node B: it rings across nodes and Bob follows the media to node A', async () => {
+    it("Alice on node A calls Bob on node B: it rings across nodes and node B relays Bob's media session to node A", async () => {
       const alice = await person(main.url, 190, 'Alice Eight');
       // Bob's page comes from node B. Its first callJoinMedia is held until Alice's media room exists
-      // on node A, so that Bob (not Alice) is the one sent elsewhere, every time.
+      // on node A, so that Bob (not Alice) is the one relayed to the other node, every time.
       const held: string[] = [];
       const bob = await person(nodeB.url, 191, 'Bob Eight', {
         prepare: (page: Page) =>
@@ -589,15 +589,17 @@ describe('messenger calls in the browser', () => {
       await expectMediaFrom(bob.page, alice, 30_000);
       await expectMediaFrom(alice.page, bob, 30_000);
       expect(held).toEqual([callId]);
-      // Bob's call signaling stays on node B; his media session went to node A.
+      // Bob's call signaling and his media session both stay on node B's one socket; node B relays
+      // the media session to node A, which hosts the room (media itself goes straight to node A).
       const urls = await bob.page.evaluate(() => ({
         calls: window.callApp.calls()!.signaling!.url,
         media: window.callApp.currentCall()!.session!.signaling.url,
       }));
       expect(new URL(urls.calls).port).toBe(String(nodeB.port));
-      expect(new URL(urls.media).port).toBe(String(main.port));
+      expect(new URL(urls.media).port).toBe(String(nodeB.port));
       const peers = main.rooms.snapshot(`call-${callId}`)?.peers ?? [];
       expect(peers.map((p) => p.userId).sort()).toEqual([alice.userId, bob.userId].sort());
+      expect(main.relay.counts.hosted).toBe(1);
 
       await bob.page.click('#callHangup');
       expect(await endedMessage(bob.page)).toBe('Call ended');

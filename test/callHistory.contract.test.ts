@@ -10,6 +10,7 @@ import { HISTORY_LIMIT, type CallStore } from '../state/callStore.js';
 import { MemoryCallStore } from '../state/memoryCallStore.js';
 import { RedisCallStore } from '../state/redisCallStore.js';
 import { TestRedis } from './support/redisConnections.js';
+import { clusterForThisFile } from './support/clusterProcess.js';
 import { SqlCallHistory } from '../state/sql/sqlCallHistory.js';
 import { freshDatabase, type SqlKind } from './support/testDatabases.js';
 
@@ -20,6 +21,8 @@ interface Made {
 
 const redis = new TestRedis(inject('redisUrl'));
 afterAll(() => redis.close());
+/** The same store against a real 3-primary Redis Cluster: every multi-key script must stay in one slot. */
+const cluster = await clusterForThisFile();
 
 const redisLive = (): RedisCallStore => new RedisCallStore(redis.open('hist'));
 
@@ -44,6 +47,10 @@ const makers: Record<string, () => Promise<Made>> = {
   },
   redis: async () => {
     const store = redisLive();
+    return { store, close: () => store.close() };
+  },
+  'redis cluster': async () => {
+    const store = new RedisCallStore(cluster.open('hist'));
     return { store, close: () => store.close() };
   },
 };

@@ -5,13 +5,17 @@ import { HISTORY_LIMIT, type CallStore } from '../state/callStore.js';
 import { MemoryCallStore } from '../state/memoryCallStore.js';
 import { RedisCallStore } from '../state/redisCallStore.js';
 import { TestRedis } from './support/redisConnections.js';
+import { clusterForThisFile } from './support/clusterProcess.js';
 
 const redis = new TestRedis(inject('redisUrl'));
 afterAll(() => redis.close());
+/** The same store against a real 3-primary Redis Cluster: every multi-key script must stay in one slot. */
+const cluster = await clusterForThisFile();
 
 const makers: Record<string, () => CallStore> = {
   memory: () => new MemoryCallStore(),
   redis: () => new RedisCallStore(redis.open('calls')),
+  'redis cluster': () => new RedisCallStore(cluster.open('calls')),
 };
 
 /** A call from `a` to the others, as the state machine would write it (caller calling, others ringing). */

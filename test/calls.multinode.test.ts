@@ -1,11 +1,11 @@
 /**
  * Two server nodes sharing one Redis: a call placed on one node rings a device connected to the
- * other, answers flow back, and the call's media room is found on the node that hosts it.
+ * other, answers flow back, and the callee's media requests are relayed by its own node to the node
+ * hosting the call's media room (no redirect, no second socket).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../protocol/errors.js';
 import type { CallView } from '../protocol/signaling.js';
-import { RawSignaling } from './support/rawSignaling.js';
+import type { RawSignaling } from './support/rawSignaling.js';
 import { callOf, signUp, waitForCall } from './support/callTestKit.js';
 import { PhoneNumbers } from './support/phoneNumbers.js';
 import { startTestService } from './support/testService.js';
@@ -29,7 +29,7 @@ describe('calls across two nodes sharing Redis', () => {
     await nodeA?.close();
   });
 
-  it('rings across nodes and sends the callee to the node hosting the media room', async () => {
+  it('rings across nodes and relays the callee to the node hosting the media room', async () => {
     const alice = await signUp(nodeA.url, phones.next(), 'Alice');
     const bob = await signUp(nodeB.url, phones.next(), 'Bob');
     const a = await alice.device('a');
@@ -47,20 +47,27 @@ describe('calls across two nodes sharing Redis', () => {
     await waitForCall(a, (c) => c.state === 'active');
 
     expect((await a.request('callJoinMedia', { callId })).ok).toBe(true);
-    const elsewhere = await b.request('callJoinMedia', { callId });
-    expect(elsewhere.ok).toBe(false);
-    if (elsewhere.ok) return;
-    expect(elsewhere.error.code).toBe(ErrorCode.RoomHostedElsewhere);
-    expect(elsewhere.error.details?.url).toBe(nodeA.url);
-
-    // Bob's device follows the redirect with a second socket on node A (same device token).
-    const bOnA = await RawSignaling.open(elsewhere.error.details!.url!, b.token);
-    sockets.push(bOnA);
-    const joined = await bOnA.request('callJoinMedia', { callId });
+    // Bob's socket stays on node B; his join is relayed to node A, which hosts the call's room.
+    const joined = await b.request('callJoinMedia', { callId });
     if (!joined.ok) throw new Error(JSON.stringify(joined.error));
     expect((joined.data as { peers: { userId: string }[] }).peers.map((p) => p.userId)).toEqual([
       alice.userId,
     ]);
+    expect(nodeB.rooms.snapshot(`call-${callId}`)).toBeUndefined();
+    const onA = nodeA.rooms.snapshot(`call-${callId}`)?.peers.map((p) => p.userId) ?? [];
+    expect(onA.sort()).toEqual([alice.userId, bob.userId].sort());
+    expect(nodeB.relay.counts.edge).toBe(1);
+    expect(nodeA.relay.counts.hosted).toBe(1);
+    // Alice hears of Bob on node A, through the room itself.
+    const joinedNote = await a.waitForNotification('peerJoined');
+    expect((joinedNote.data as { userId: string }).userId).toBe(bob.userId);
+    // Media requests relayed too: the transport is made on node A's worker.
+    const transport = await b.request('createTransport', { direction: 'recv' });
+    if (!transport.ok) throw new Error(JSON.stringify(transport.error));
+    const transportId = (transport.data as { id: string }).id;
+    expect(nodeA.rooms.snapshot(`call-${callId}`)).toBeDefined();
+    const again = await b.request('restartIce', { transportId });
+    expect(again.ok).toBe(true);
 
     expect((await b.request('callHangup', { callId })).ok).toBe(true);
     expect((await waitForCall(a, (c) => c.state === 'ended')).endReason).toBe('hung-up');
@@ -68,6 +75,9 @@ describe('calls across two nodes sharing Redis', () => {
     // holding the call's media leaves when it hears the call ended.
     await until(() => nodeA.rooms.snapshot(`call-${callId}`) === undefined, {
       what: "node A's media room to close",
+    });
+    await until(() => nodeA.relay.counts.hosted === 0 && nodeB.relay.counts.edge === 0, {
+      what: 'the relayed session to end on both nodes',
     });
     // The history is shared by both nodes.
     const hist = await b.request('callHistory', {});

@@ -6,16 +6,45 @@ describe('configuration from the environment', () => {
     const c = loadConfig({});
     expect(c.port).toBe(3000);
     expect(c.redisUrl).toBeUndefined();
+    expect(c.redis).toBeUndefined();
     expect(c.devTokens).toBe(true);
     expect(c.jwt.secretIsEphemeral).toBe(true);
     expect(c.mediasoup.numWorkers).toBeGreaterThanOrEqual(1);
     expect(c.mediasoup.portBase).toBe(40000);
   });
 
+  it('names one Redis deployment: a server, a Sentinel-watched primary, or a Cluster', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://r:6379' }).redis).toEqual({ kind: 'url', url: 'redis://r:6379' });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379, [::1]:26380' }).redis).toEqual({
+      kind: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'mymaster',
+    });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'calls' }).redis).toMatchObject({
+      name: 'calls',
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000,r2:7001' }).redis).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+      ],
+    });
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ REDIS_SENTINELS: 'sentinel-a' }, 'REDIS_SENTINELS'],
+    [{ REDIS_SENTINELS: 'a:26379,b:0' }, 'REDIS_SENTINELS'],
+    [{ REDIS_CLUSTER_NODES: 'a:7000,b' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_URL: 'redis://r:6379', REDIS_SENTINELS: 'a:26379' }, 'REDIS_SENTINELS'],
+    [{ REDIS_SENTINELS: 'a:26379', REDIS_CLUSTER_NODES: 'a:7000' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'my master' }, 'REDIS_SENTINEL_NAME'],
     [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL'],
     [{ DATA_DIR: '' }, 'DATA_DIR'],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],

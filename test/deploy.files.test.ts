@@ -4,13 +4,15 @@
  * base images (Node major from package.json engines), a non-root runtime user, exposed ports that are
  * the configuration's defaults, COPY sources that exist, no compiler in the runtime stage, and
  * compose services with images pinned to a major, environment names the service knows and published
- * ports that match that environment. compose.yaml is read with a real YAML parser.
+ * ports that match that environment, sentinels watching the primary the nodes are pointed at; and the
+ * Kubernetes manifests under deploy/k8s/ (env names, probes on the service's port, drain time, media
+ * ports, selectors). YAML is read with a real parser.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { CONFIG_ENV_NAMES, loadConfig, MEDIASOUP_VERSION } from '../server/config.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -184,75 +186,254 @@ interface ComposeService {
   command?: string[] | string;
 }
 
+/** Resolves "${NAME:-default}" / "${NAME:?message}" as compose would with the required variables set. */
+function resolveInterpolations(e: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(e).map(([k, v]) => [
+      k,
+      v.replace(/\$\{(\w+)(?::[-?]([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) =>
+        name === 'JWT_SECRET' ? 'x'.repeat(32) : (fallback ?? ''),
+      ),
+    ]),
+  );
+}
+
 describe('compose.yaml', async () => {
   const compose = parseYaml(await readFile(path.join(root, 'compose.yaml'), 'utf8')) as {
     services: Record<string, ComposeService>;
   };
   const services = compose.services;
-  const service = services['calling-service']!;
+  /** The calling-service nodes: the services built from this repository. */
+  const nodes = Object.entries(services).filter(([, s]) => s.build !== undefined);
   const env = (s: ComposeService): Record<string, string> =>
     Array.isArray(s.environment)
       ? Object.fromEntries(s.environment.map((e) => [e.split('=')[0]!, e.split('=').slice(1).join('=')]))
       : (s.environment ?? {});
+  const words = (s: ComposeService): string[] =>
+    Array.isArray(s.command) ? s.command : (s.command ?? '').split(/\s+/);
 
-  it('starts the service with Redis, PostgreSQL and coturn', () => {
-    expect(Object.keys(services).sort()).toEqual(['calling-service', 'coturn', 'postgres', 'redis']);
-    const context = typeof service.build === 'string' ? service.build : service.build?.context;
-    expect(context).toBe('.');
-    expect(existsSync(path.join(root, context!, 'Dockerfile'))).toBe(true);
+  it('starts two nodes with Redis (primary, replica, three sentinels), PostgreSQL and coturn', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      [
+        'calling-service',
+        'calling-service-2',
+        'coturn',
+        'postgres',
+        'redis',
+        'redis-replica',
+        'sentinel-1',
+        'sentinel-2',
+        'sentinel-3',
+      ].sort(),
+    );
+    expect(nodes.map(([name]) => name).sort()).toEqual(['calling-service', 'calling-service-2']);
+    for (const [, node] of nodes) {
+      const context = typeof node.build === 'string' ? node.build : node.build?.context;
+      expect(context).toBe('.');
+      expect(existsSync(path.join(root, context!, 'Dockerfile'))).toBe(true);
+    }
   });
 
   it('pins every pulled image to a major version', () => {
     for (const [name, s] of Object.entries(services)) {
-      if (name === 'calling-service') continue;
+      if (s.build !== undefined) continue;
       expect(s.image, name).toMatch(/^[a-z0-9./-]+:\d+(\.\d+)*(-[a-z0-9.]+)?$/);
     }
   });
 
-  it('gives the service only environment variables that server/config.ts reads, and they validate', () => {
-    const e = env(service);
-    for (const name of Object.keys(e)) expect(CONFIG_ENV_NAMES, name).toContain(name);
-    expect(e.REDIS_URL).toMatch(/^redis:\/\/redis:\d+$/);
-    // Interpolations resolved as compose would with the required variables set.
-    const resolved = Object.fromEntries(
-      Object.entries(e).map(([k, v]) => [
-        k,
-        v.replace(/\$\{(\w+)(?::[-?]([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) =>
-          name === 'JWT_SECRET' ? 'x'.repeat(32) : (fallback ?? ''),
-        ),
-      ]),
-    );
-    expect(() => loadConfig(resolved)).not.toThrow();
+  it('gives each node only environment variables that server/config.ts reads, and they validate', () => {
+    for (const [name, node] of nodes) {
+      const e = env(node);
+      for (const key of Object.keys(e)) expect(CONFIG_ENV_NAMES, `${name}: ${key}`).toContain(key);
+      expect(() => loadConfig(resolveInterpolations(e)), name).not.toThrow();
+    }
+    // Two nodes of one deployment: distinct ids, one Redis, one database, one JWT secret.
+    const envs = nodes.map(([, n]) => env(n));
+    expect(new Set(envs.map((e) => e.NODE_ID)).size).toBe(nodes.length);
+    for (const key of ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'DATABASE_URL', 'JWT_SECRET'])
+      expect(new Set(envs.map((e) => e[key])).size, key).toBe(1);
   });
 
-  it('publishes the HTTP port and exactly the RTC ports its workers listen on', () => {
-    const e = env(service);
-    // "HOST:CONTAINER/PROTO": the protocol applies to both sides.
-    const published = (service.ports ?? []).map((p) => {
-      const [mapping, proto = 'tcp'] = p.split('/') as [string, string | undefined];
-      const [host, container] = mapping.split(/:(?=[^:]*$)/) as [string, string];
-      return { host: portSpec(`${host}/${proto}`), container: portSpec(`${container}/${proto}`) };
-    });
-    for (const p of published) expect(p.host).toEqual(p.container);
-    const httpPort = Number(e.PORT);
-    expect(published.map((p) => p.container)).toContainEqual({ from: httpPort, to: httpPort, proto: 'tcp' });
-    const base = Number(e.RTC_PORT_BASE);
-    const workers = Number(e.MEDIASOUP_NUM_WORKERS);
-    expect(workers).toBeGreaterThanOrEqual(1);
-    for (const proto of ['udp', 'tcp']) {
-      expect(published.map((p) => p.container)).toContainEqual({ from: base, to: base + workers - 1, proto });
+  it('points the nodes at sentinels that monitor the primary under the configured name, with a replica', () => {
+    const e = env(nodes[0]![1]);
+    const config = loadConfig(resolveInterpolations(e));
+    if (config.redis?.kind !== 'sentinel') throw new Error('the nodes should reach Redis through Sentinel');
+    expect(config.redis.sentinels.length).toBe(3);
+    for (const { host, port } of config.redis.sentinels) {
+      const sentinel = services[host];
+      expect(sentinel, `sentinel service ${host}`).toBeDefined();
+      const script = words(sentinel!).join(' ');
+      expect(script).toContain(`port ${port}`);
+      // "sentinel monitor <name> <host> <port> <quorum>": the name the nodes ask for, the primary service.
+      const monitor = /sentinel monitor (\S+) (\S+) (\d+) (\d+)/.exec(script);
+      expect(monitor?.slice(1, 4)).toEqual([config.redis.name, 'redis', '6379']);
+      expect(Number(monitor![4])).toBe(2);
+      expect(script).toContain('redis-sentinel');
+    }
+    const replica = words(services['redis-replica']!);
+    expect(replica.slice(replica.indexOf('--replicaof') + 1, replica.indexOf('--replicaof') + 3)).toEqual([
+      'redis',
+      '6379',
+    ]);
+    expect(words(services.redis!)).toContain('--appendonly');
+  });
+
+  it("publishes each node's HTTP port and exactly the RTC ports its workers listen on, none shared", () => {
+    const taken = new Set<string>();
+    for (const [name, node] of nodes) {
+      const e = env(node);
+      // "HOST:CONTAINER/PROTO": the protocol applies to both sides.
+      const published = (node.ports ?? []).map((p) => {
+        const [mapping, proto = 'tcp'] = p.split('/') as [string, string | undefined];
+        const [host, container] = mapping.split(/:(?=[^:]*$)/) as [string, string];
+        return { host: portSpec(`${host}/${proto}`), container: portSpec(`${container}/${proto}`) };
+      });
+      for (const p of published) {
+        expect(p.host, name).toEqual(p.container);
+        for (let port = p.host.from; port <= p.host.to; port++) {
+          const key = `${port}/${p.host.proto}`;
+          expect(taken.has(key), `${name} publishes ${key} twice on the host`).toBe(false);
+          taken.add(key);
+        }
+      }
+      const httpPort = Number(e.PORT);
+      expect(published.map((p) => p.container)).toContainEqual({
+        from: httpPort,
+        to: httpPort,
+        proto: 'tcp',
+      });
+      const base = Number(e.RTC_PORT_BASE);
+      const workers = Number(e.MEDIASOUP_NUM_WORKERS);
+      expect(workers).toBeGreaterThanOrEqual(1);
+      for (const proto of ['udp', 'tcp']) {
+        expect(published.map((p) => p.container)).toContainEqual({
+          from: base,
+          to: base + workers - 1,
+          proto,
+        });
+      }
     }
   });
 
   it('runs coturn with a shared auth secret taken from the environment', () => {
-    const cmd = services.coturn!.command;
-    const words = Array.isArray(cmd) ? cmd : (cmd ?? '').split(/\s+/);
-    expect(words).toContain('--use-auth-secret');
-    expect(words.find((w) => w.startsWith('--static-auth-secret='))).toMatch(
-      /^--static-auth-secret=\$\{\w+:\?/,
-    );
-    expect(words).toContain('--listening-port=3478');
+    const w = words(services.coturn!);
+    expect(w).toContain('--use-auth-secret');
+    expect(w.find((x) => x.startsWith('--static-auth-secret='))).toMatch(/^--static-auth-secret=\$\{\w+:\?/);
+    expect(w).toContain('--listening-port=3478');
     const published = (services.coturn!.ports ?? []).join(' ');
     expect(published).toContain('3478:3478/udp');
+  });
+});
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
+  spec?: Record<string, unknown>;
+}
+interface Container {
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  ports?: { name?: string; containerPort: number; protocol?: string }[];
+  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  lifecycle?: { preStop?: { exec?: { command: string[] } } };
+}
+interface PodSpec {
+  hostNetwork?: boolean;
+  terminationGracePeriodSeconds?: number;
+  containers: Container[];
+}
+
+describe('Kubernetes manifests (deploy/k8s)', async () => {
+  const dir = path.join(root, 'deploy', 'k8s');
+  const kustomization = parseYaml(await readFile(path.join(dir, 'kustomization.yaml'), 'utf8')) as {
+    resources: string[];
+  };
+  const objects: K8sObject[] = [];
+  for (const file of kustomization.resources) {
+    for (const doc of parseAllDocuments(await readFile(path.join(dir, file), 'utf8'))) {
+      objects.push(doc.toJS() as K8sObject);
+    }
+  }
+  const one = (kind: string): K8sObject => {
+    const found = objects.filter((o) => o.kind === kind);
+    expect(found.length, kind).toBe(1);
+    return found[0]!;
+  };
+  const deployment = one('Deployment');
+  const pod = (deployment.spec!.template as { metadata: { labels: Record<string, string> }; spec: PodSpec })
+    .spec;
+  const podLabels = (deployment.spec!.template as { metadata: { labels: Record<string, string> } }).metadata
+    .labels;
+  const container = pod.containers[0]!;
+  const configMap = one('ConfigMap');
+
+  it('lists every manifest in the directory in its kustomization', () => {
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service'].sort(),
+    );
+  });
+
+  it('configures the nodes only with variables server/config.ts reads, and the result validates', () => {
+    expect(container.envFrom?.map((e) => e.configMapRef?.name ?? e.secretRef?.name)).toContain(
+      configMap.metadata.name,
+    );
+    const names = [...Object.keys(configMap.data!), ...(container.env ?? []).map((e) => e.name)];
+    for (const name of names) expect(CONFIG_ENV_NAMES, name).toContain(name);
+    // The Secret supplies these; the downward API the rest (placeholders stand in for both).
+    const config = loadConfig({
+      ...configMap.data,
+      NODE_ID: 'calling-service-abc12',
+      RTC_ANNOUNCED_ADDRESS: '203.0.113.7',
+      JWT_SECRET: 'x'.repeat(32),
+      DATABASE_URL: 'postgres://calling:secret@postgres:5432/calling',
+    });
+    expect(config.env).toBe('production');
+    expect(config.redis?.kind).toBe('sentinel');
+  });
+
+  it('puts media on the node network with every worker port declared, and probes /healthz on the HTTP port', () => {
+    expect(pod.hostNetwork).toBe(true);
+    const data = configMap.data!;
+    const http = container.ports!.find((p) => p.name === 'http');
+    expect(http?.containerPort).toBe(Number(data.PORT));
+    expect(container.ports!.find((p) => p.name === 'metrics')?.containerPort).toBe(Number(data.METRICS_PORT));
+    const base = Number(data.RTC_PORT_BASE);
+    const workers = Number(data.MEDIASOUP_NUM_WORKERS);
+    for (const protocol of ['UDP', 'TCP']) {
+      const declared = container
+        .ports!.filter((p) => p.protocol === protocol && p.name?.startsWith('rtc-'))
+        .map((p) => p.containerPort)
+        .sort((a, b) => a - b);
+      expect(declared, protocol).toEqual(Array.from({ length: workers }, (_, i) => base + i));
+    }
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+  });
+
+  it('drains before it is killed: a preStop pause and a grace period longer than pause plus drain', () => {
+    const preStop = container.lifecycle?.preStop?.exec?.command ?? [];
+    expect(preStop[0]).toBe('sleep');
+    const pauseSeconds = Number(preStop[1]);
+    expect(pauseSeconds).toBeGreaterThan(0);
+    // DRAIN_TIMEOUT_MS when the ConfigMap sets it; otherwise assume 60 s (set it there to be exact).
+    const drainSeconds = Number(configMap.data!.DRAIN_TIMEOUT_MS ?? 60_000) / 1000;
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(pauseSeconds + drainSeconds);
+  });
+
+  it('selects the pods from the Service and the PodDisruptionBudget, one node disrupted at a time', () => {
+    const service = one('Service');
+    const pdb = one('PodDisruptionBudget');
+    for (const selector of [
+      service.spec!.selector as Record<string, string>,
+      (pdb.spec!.selector as { matchLabels: Record<string, string> }).matchLabels,
+      (deployment.spec!.selector as { matchLabels: Record<string, string> }).matchLabels,
+    ]) {
+      for (const [k, v] of Object.entries(selector)) expect(podLabels[k], k).toBe(v);
+    }
+    expect((service.spec!.ports as { targetPort: string }[])[0]!.targetPort).toBe('http');
+    expect(pdb.spec!.maxUnavailable).toBe(1);
   });
 });

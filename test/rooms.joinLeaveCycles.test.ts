@@ -96,9 +96,9 @@ describe('join/leave cycles in one room', () => {
     expect([...service.rooms.rooms]).toEqual([]);
     expect((await worker.dump()).routerIds).not.toContain(routerId);
     // Who is in the room goes with it; who may join it (its members) stays, with an expiry.
-    const membersKey = `${service.keyPrefix}room:${room}:members`;
+    const membersKey = service.stores.keys.roomMembers(room);
     const roomKeys = async (): Promise<string[]> =>
-      (await admin.keys(`${service.keyPrefix}room:*`)).filter((k) => k !== membersKey);
+      (await admin.keys(service.stores.keys.roomPattern)).filter((k) => k !== membersKey);
     await until(async () => (await roomKeys()).length === 0, { what: "the room's Redis keys to go" });
     expect(await admin.scard(membersKey)).toBe(CYCLES + 1);
     const ttl = await admin.ttl(membersKey);

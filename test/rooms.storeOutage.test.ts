@@ -133,7 +133,11 @@ describe('a room through a 3 s Redis outage', () => {
     await until(async () => (await inRedis(room)).includes(d), { what: "Dave's membership in Redis" });
 
     // Room keys lost from Redis are back within one heartbeat.
-    const keys = ['host', 'participants', 'producers'].map((k) => `${service.keyPrefix}room:${room}:${k}`);
+    const keys = [
+      service.stores.keys.roomHost(room),
+      service.stores.keys.roomParticipants(room),
+      service.stores.keys.roomProducers(room),
+    ];
     expect(await admin.exists(...keys)).toBe(3);
     const deletedAt = Date.now();
     await admin.del(...keys);
@@ -145,7 +149,7 @@ describe('a room through a 3 s Redis outage', () => {
     expect(await inRedis(room)).toEqual([a, b, d].sort());
 
     // A lost members list is back within one heartbeat too: a stranger cannot take the room over.
-    const membersKey = `${service.keyPrefix}room:${room}:members`;
+    const membersKey = service.stores.keys.roomMembers(room);
     await admin.del(membersKey);
     await until(async () => (await admin.scard(membersKey)) === 3, {
       timeoutMs: 3 * HEARTBEAT_MS,

@@ -146,8 +146,18 @@ describe('state store outage (redis)', () => {
       const second = await startTestService('redis', { REDIS_URL: redis.url });
       const added = await names();
       for (const n of before) added.splice(added.indexOf(n), 1);
-      // Each store, both bus directions and the rate-limit counters: one named connection each.
-      expect(added).toEqual(['accounts', 'bus-pub', 'bus-sub', 'calls', 'rate-limits', 'rooms']);
+      // Each store, both directions of the user bus and of the node relay, and the rate-limit
+      // counters: one named connection each.
+      expect(added).toEqual([
+        'accounts',
+        'bus-pub',
+        'bus-sub',
+        'calls',
+        'rate-limits',
+        'relay-pub',
+        'relay-sub',
+        'rooms',
+      ]);
       await second.close();
       // ...and every one of them is gone after close() (the server drops a connection after QUIT).
       await until(async () => JSON.stringify(await names()) === JSON.stringify(before), 5000);

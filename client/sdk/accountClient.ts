@@ -8,7 +8,7 @@
  * guarantee to other tabs sharing the same stored session.
  */
 import type { AccountRequest, AccountResponse, Session, User } from '../../protocol/accounts.js';
-import { MAX_CONTACT_LOOKUP } from '../../protocol/accountLimits.js';
+import { MAX_CONTACT_LOOKUP, SESSION_MODE_HEADER } from '../../protocol/accountLimits.js';
 import { readJson, sendRequest, type SendOptions } from './accountHttp.js';
 import { ApiError, notSignedIn } from './apiError.js';
 import { readClaims } from './jwt.js';
@@ -351,11 +351,21 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
       if (stored !== this.#session) this.#onStoreChanged(stored);
       return stored;
     }
+    // Cookie mode sends no token: the browser attaches the HttpOnly cookie. A token still in the store
+    // there is a session saved by an older page version: presented once, the server moves it into
+    // the cookie.
+    const refreshToken = stored.refreshToken;
+    if (refreshToken === undefined && this.#store.refreshTokenInCookie !== true) {
+      await this.#drop('no refresh token stored');
+      throw notSignedIn();
+    }
     const started = Date.now();
     try {
-      const { session } = await this.#json<'refresh'>('POST', '/api/v1/auth/refresh', {
-        refreshToken: stored.refreshToken,
-      } satisfies AccountRequest['refresh']);
+      const { session } = await this.#json<'refresh'>(
+        'POST',
+        '/api/v1/auth/refresh',
+        (refreshToken !== undefined ? { refreshToken } : {}) satisfies AccountRequest['refresh'],
+      );
       return await this.#set(session, started);
     } catch (err) {
       // Refused (revoked device, reused or expired refresh token): the session is over.
@@ -369,8 +379,12 @@ export class AccountClient extends TypedEmitter<AccountEvents> {
   // ---- HTTP ----
 
   #send(method: string, path: string, opts: SendOptions): Promise<Response> {
+    // The auth endpoints are told when the refresh token lives in the HttpOnly cookie: they set it
+    // instead of answering it, and read it on refresh (the header is also that refresh's CSRF check).
+    const cookieMode = this.#store.refreshTokenInCookie === true && path.startsWith('/api/v1/auth/');
     return sendRequest(this.#fetch, new URL(path, this.baseUrl), method, {
       ...opts,
+      ...(cookieMode ? { headers: { ...opts.headers, [SESSION_MODE_HEADER]: 'cookie' } } : {}),
       timeoutMs: opts.timeoutMs ?? this.#timeoutMs,
     });
   }

@@ -9,6 +9,8 @@ export interface SendOptions {
   body?: BodyInit;
   contentType?: string;
   token?: string;
+  /** Extra request headers (e.g. the cookie-transport opt-in, SESSION_MODE_HEADER). */
+  headers?: Record<string, string>;
   timeoutMs?: number;
   cache?: RequestCache;
 }
@@ -19,7 +21,7 @@ export async function sendRequest(
   method: string,
   opts: SendOptions & { timeoutMs: number },
 ): Promise<Response> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { ...opts.headers, accept: 'application/json' };
   if (opts.contentType) headers['content-type'] = opts.contentType;
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   try {

@@ -6,8 +6,8 @@
  * from `AccountClient.getAccessToken`; a 4001 close refreshes it, other drops reconnect as the
  * reconnect policy allows, and live calls are caught up on the new socket). It reports
  * `incomingCall`, places calls with `call()` (sorting out glare: both sides calling each other at
- * once), and reads the history. A call's media joins on this connection, or on a second one to the
- * node hosting the room when the server answers ROOM_HOSTED_ELSEWHERE.
+ * once), and reads the history. A call's media joins on this same connection, whichever node hosts
+ * the call's room (the server relays to it).
  *
  *   const calls = await CallClient.connect({ url, getToken: (r) => account.getAccessToken(r) });
  *   calls.on('incomingCall', (call) => { show(call); });   // the client confirms "ringing" itself
@@ -88,7 +88,7 @@ export class CallClient extends TypedEmitter<CallClientEvents> {
       deviceOptions: opts.deviceOptions,
       simulcast: opts.simulcast ?? true,
       request: (method, data) => this.#request(method, data),
-      enterMedia: (callId, ctx) => this.#enterMedia(callId, ctx),
+      enterMedia: (callId) => this.#enterMedia(callId),
       getUserMedia: (media) => (opts.getUserMedia ?? defaultUserMedia)(media),
       ended: (call, reason) => {
         this.#deferred.delete(call.callId);
@@ -272,30 +272,10 @@ export class CallClient extends TypedEmitter<CallClientEvents> {
     return this.#connection.request(method, data);
   }
 
-  /** Joins a call's media room here, or on the node that hosts it (a connection of its own). */
-  async #enterMedia(callId: string, ctx: { rejectedToken?: string }): Promise<RoomEntry> {
-    try {
-      const joined = await this.#request('callJoinMedia', { callId });
-      return { signaling: this.#connection, joined, ownsSignaling: false };
-    } catch (err) {
-      const url =
-        err instanceof SignalingError && err.code === ErrorCode.RoomHostedElsewhere && err.details.url;
-      if (!url) throw err;
-      // A connection of the media session's own: when it drops, the session enters again through here.
-      const remote = await SignalingConnection.open({
-        url: signalingUrlFor(url, this.#opts.url),
-        getToken: () => this.#opts.getToken(ctx.rejectedToken),
-        webSocketFactory: this.#opts.webSocketFactory,
-        reconnectOn: () => false,
-      });
-      try {
-        const joined = await remote.request('callJoinMedia', { callId });
-        return { signaling: remote, joined, ownsSignaling: true, token: remote.token };
-      } catch (e) {
-        remote.close();
-        throw e;
-      }
-    }
+  /** Joins a call's media room on this connection (the server relays to the node hosting it). */
+  async #enterMedia(callId: string): Promise<RoomEntry> {
+    const joined = await this.#request('callJoinMedia', { callId });
+    return { signaling: this.#connection, joined, ownsSignaling: false };
   }
 
   // ---- incoming ------------------------------------------------------------------------------------
@@ -358,15 +338,6 @@ function defaultUserMedia(media: CallMedia): Promise<MediaStream> {
     audio: true,
     video: media === 'video' ? { width: 640, height: 480 } : false,
   });
-}
-
-/** The signaling endpoint of the node at `address` (its HTTP URL, as the server reports it). */
-export function signalingUrlFor(address: string, like: string): string {
-  const target = new URL(address);
-  const secure = target.protocol === 'https:' || target.protocol === 'wss:';
-  target.protocol = secure ? 'wss:' : 'ws:';
-  if (target.pathname === '/' || target.pathname === '') target.pathname = new URL(like).pathname;
-  return target.toString();
 }
 
 function connectionStateOf(state: ConnectionState): CallConnectionState {

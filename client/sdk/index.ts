@@ -19,12 +19,7 @@ export {
   type CallParticipant,
   type CallTrack,
 } from './call.js';
-export {
-  CallClient,
-  signalingUrlFor,
-  type CallClientOptions,
-  type CallConnectionState,
-} from './callClient.js';
+export { CallClient, type CallClientOptions, type CallConnectionState } from './callClient.js';
 export {
   SignalingConnection,
   type ConnectionOptions,
@@ -69,6 +64,7 @@ export {
   type VerifyResult,
 } from './accountClient.js';
 export {
+  CookieSessionTokenStore,
   LocalStorageTokenStore,
   MemoryTokenStore,
   type StoredSession,

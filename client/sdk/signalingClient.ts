@@ -18,7 +18,7 @@ import { TypedEmitter } from './typedEmitter.js';
 /** The error a request rejects with: the server's typed error, or a local one. */
 export class SignalingError extends Error {
   readonly code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED';
-  /** The server's machine-readable extras, e.g. `{ url }` with ROOM_HOSTED_ELSEWHERE. */
+  /** The server's machine-readable extras, e.g. `{ retryAfterMs }` with UNAVAILABLE. */
   readonly details: Readonly<Record<string, string>>;
   /** No retry can help (the connection was closed for good): retry loops stop on it. */
   readonly fatal: boolean;

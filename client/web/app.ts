@@ -6,7 +6,7 @@
  */
 import {
   AccountClient,
-  LocalStorageTokenStore,
+  CookieSessionTokenStore,
   fetchDevToken,
   parseRoomInviteLink,
   type AnyCall,
@@ -43,7 +43,7 @@ type Screen = 'call' | 'history' | 'profile';
 
 const account = new AccountClient({
   baseUrl: location.origin,
-  store: new LocalStorageTokenStore(),
+  store: new CookieSessionTokenStore(),
   deviceLabel: deviceLabel(),
 });
 const photos = new PhotoLoader(account);

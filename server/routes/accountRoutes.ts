@@ -4,13 +4,20 @@
  * is typed by the same module), and every answer is checked against its schema's type at compile
  * time; rules live in AccountService. See docs/accounts-api.md.
  */
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import type { AccessTokens } from '../../auth/accessTokens.js';
-import type { AccountService } from '../../accounts/accountService.js';
+import type { AccountService, SessionView } from '../../accounts/accountService.js';
 import { MAX_PHOTO_BYTES } from '../../accounts/profilePhotos.js';
-import { accountRequests, type AccountResponse } from '../../protocol/accounts.js';
+import { accountRequests, type AccountResponse, type Session } from '../../protocol/accounts.js';
 import { ErrorCode, ServiceError } from '../../protocol/errors.js';
+import {
+  clearRefreshCookie,
+  refreshTokenOf,
+  setRefreshCookie,
+  wantsCookie,
+  type RefreshCookieOptions,
+} from './refreshCookie.js';
 import { identityOf, requireUser } from './requireUser.js';
 
 const schemas = accountRequests;
@@ -39,10 +46,19 @@ export function accountRoutes(opts: {
   accounts: AccountService;
   tokens: AccessTokens;
   devTokens: boolean;
+  refreshCookie: RefreshCookieOptions;
 }): Router {
   const { accounts } = opts;
   const router = Router();
   const auth = requireUser(opts.tokens, accounts, opts.devTokens);
+
+  /** A new session as answered: in cookie mode the refresh token goes into the cookie, not the JSON. */
+  const deliver = (req: Request, res: Response, session: SessionView): Session => {
+    if (!wantsCookie(req)) return session;
+    setRefreshCookie(res, session.refreshToken, opts.refreshCookie);
+    const { refreshToken: _inCookie, ...withoutRefreshToken } = session;
+    return withoutRefreshToken;
+  };
 
   router.post('/auth/code', async (req, res) => {
     const { phone: p } = parse(schemas.code, req.body);
@@ -58,7 +74,9 @@ export function accountRoutes(opts: {
       labelFor(req, body.deviceLabel),
       clientIp(req),
     );
-    res.json(result satisfies AccountResponse['verify']);
+    const answer =
+      result.status === 'signed-in' ? { ...result, session: deliver(req, res, result.session) } : result;
+    res.json(answer satisfies AccountResponse['verify']);
   });
 
   router.post('/auth/register', async (req, res) => {
@@ -68,16 +86,31 @@ export function accountRoutes(opts: {
       body.name,
       labelFor(req, body.deviceLabel),
     );
-    res.status(201).json({ status: 'signed-in', session } satisfies AccountResponse['register']);
+    res.status(201).json({
+      status: 'signed-in',
+      session: deliver(req, res, session),
+    } satisfies AccountResponse['register']);
   });
 
   router.post('/auth/refresh', async (req, res) => {
-    const { refreshToken } = parse(schemas.refresh, req.body);
-    res.json({ session: await accounts.refresh(refreshToken) } satisfies AccountResponse['refresh']);
+    const body = parse(schemas.refresh, req.body);
+    const fromCookie = body.refreshToken === undefined;
+    const refreshToken = refreshTokenOf(req, body.refreshToken);
+    let session: SessionView;
+    try {
+      session = await accounts.refresh(refreshToken);
+    } catch (err) {
+      // A dead cookie (revoked device, expired, reused) is forgotten, so the page stops presenting it.
+      if (fromCookie && err instanceof ServiceError && err.status === 401)
+        clearRefreshCookie(res, opts.refreshCookie);
+      throw err;
+    }
+    res.json({ session: deliver(req, res, session) } satisfies AccountResponse['refresh']);
   });
 
   router.post('/auth/sign-out', auth, async (_req, res) => {
     await accounts.signOut(identityOf(res));
+    clearRefreshCookie(res, opts.refreshCookie);
     res.status(204).end();
   });
 

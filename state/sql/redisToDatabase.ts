@@ -66,7 +66,7 @@ export async function copyRedisToDatabase(opts: {
   /** A call shared by two users is written with the first of them (not counted as present for the second). */
   const callsWritten = new Set<string>();
   try {
-    const userKey = new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}user:([^:]+)$`);
+    const userKey = new RegExp(`^${keys.userPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([^:]+)$`);
     let cursor = '0';
     // SCAN visits every key present for the whole scan at least once; ends when the cursor is 0.
     do {

@@ -10,7 +10,7 @@ type Frame = ResponseEnvelope | NotificationEnvelope;
 
 export class RawSignaling {
   readonly ws: WebSocket;
-  /** The access token this socket authenticated with (a redirect reuses it on another node). */
+  /** The access token this socket authenticated with (to open another socket as the same device). */
   readonly token: string;
   readonly frames: Frame[] = [];
   readonly #waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];

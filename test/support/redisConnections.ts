@@ -4,16 +4,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createLogger, type LogLevel } from '../../lib/logger.js';
-import { RedisConnections } from '../../state/redisConnections.js';
+import { RedisConnections, type RedisTarget } from '../../state/redisConnections.js';
 import { redisKeys, type RedisKeys } from '../../state/redisKeys.js';
 
 export class TestRedis {
   readonly #connections: RedisConnections;
   #count = 0;
 
-  constructor(url: string) {
+  /** A URL, or any target (a cluster started by test/support/clusterProcess.ts). */
+  constructor(target: string | RedisTarget) {
     const level = (process.env.TEST_LOG_LEVEL ?? 'warn') as LogLevel;
-    this.#connections = new RedisConnections({ url, log: createLogger(level, { test: true }) });
+    const log = createLogger(level, { test: true });
+    this.#connections = new RedisConnections(
+      typeof target === 'string' ? { url: target, log } : { target, log },
+    );
   }
 
   /** A new connection and a key space no other test shares. */

@@ -63,9 +63,14 @@ export class RedisProcess {
     this.#child?.kill('SIGCONT');
   }
 
+  /** Kills the server outright (SIGKILL), as a crash would; `destroy()` still cleans up. */
+  kill(): void {
+    this.#child?.kill('SIGKILL');
+  }
+
   async stop(): Promise<void> {
     const child = this.#child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');

@@ -1,0 +1,46 @@
+/**
+ * The gateway a signaling session uses: any room, whichever node hosts it. A room hosted here (or
+ * hosted by nobody yet, so created here) is joined directly; a room another live node hosts is
+ * joined through the relay, so clients need one address only and never hear of node boundaries.
+ */
+import { ErrorCode, ServiceError } from '../../protocol/errors.js';
+import type { Notify } from '../peer.js';
+import { RoomHostedElsewhereError } from '../roomHostedElsewhere.js';
+import type { JoinAnswer, RoomGateway, RoomMembership, RoomUser } from '../roomGateway.js';
+import type { RoomAccess } from '../roomService.js';
+import type { RoomRelay } from './roomRelay.js';
+
+/** A room may close on its host and be claimed anew while we join: look it up again, this often. */
+const MAX_ATTEMPTS = 3;
+
+export class AnyNodeRoomGateway implements RoomGateway {
+  readonly #local: RoomGateway;
+  readonly #relay: RoomRelay;
+
+  constructor(opts: { local: RoomGateway; relay: RoomRelay }) {
+    this.#local = opts.local;
+    this.#relay = opts.relay;
+  }
+
+  async join(
+    roomName: string,
+    user: RoomUser,
+    notify: Notify,
+    access: RoomAccess,
+  ): Promise<{ membership: RoomMembership; joined: JoinAnswer }> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      let host: string;
+      try {
+        return await this.#local.join(roomName, user, notify, access);
+      } catch (err) {
+        if (!(err instanceof RoomHostedElsewhereError)) throw err;
+        host = err.nodeId;
+      }
+      const remote = await this.#relay.join(host, roomName, user, notify, access);
+      if (!('moved' in remote)) return remote;
+    }
+    throw new ServiceError(ErrorCode.Unavailable, 'the room moved while joining; retry', 503, 1, {
+      retryAfterMs: '1000',
+    });
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * A session's place in a room hosted by another node, as the session sees it: the same
+ * RoomMembership as a local one, with every request relayed (rooms/relay/roomRelay.ts owns the
+ * messages; this object only keeps the session's side of the lifecycle).
+ */
+import { ErrorCode, ServiceError } from '../../protocol/errors.js';
+import type { RequestData, ResponseData } from '../../protocol/signaling.js';
+import type { PeerMethod } from '../peerRequests.js';
+import type { RoomMembership } from '../roomGateway.js';
+
+export interface RemoteMembershipOptions {
+  roomName: string;
+  peerId: string;
+  request: <M extends PeerMethod>(method: M, data: RequestData<M>) => Promise<ResponseData[M]>;
+  /** Tells the host the session left. */
+  leave: () => void;
+}
+
+export class RemoteMembership implements RoomMembership {
+  readonly roomName: string;
+  readonly peerId: string;
+  readonly #o: RemoteMembershipOptions;
+  readonly #endedListeners: (() => void)[] = [];
+  #over = false;
+
+  constructor(opts: RemoteMembershipOptions) {
+    this.roomName = opts.roomName;
+    this.peerId = opts.peerId;
+    this.#o = opts;
+  }
+
+  request<M extends PeerMethod>(method: M, data: RequestData<M>): Promise<ResponseData[M]> {
+    if (this.#over) return Promise.reject(new ServiceError(ErrorCode.NotInRoom, 'join a room first'));
+    return this.#o.request(method, data);
+  }
+
+  leave(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#endedListeners.length = 0;
+    this.#o.leave();
+  }
+
+  onEnded(listener: () => void): void {
+    if (!this.#over) this.#endedListeners.push(listener);
+  }
+
+  /** The host ended the session (or was lost): runs the listeners once. */
+  end(): void {
+    if (this.#over) return;
+    this.#over = true;
+    for (const l of this.#endedListeners.splice(0)) l();
+  }
+}
