@@ -86,8 +86,9 @@ export class NetworkRig {
 
   async #page(browser: Browser, tokens?: (rejected?: string) => Promise<string>): Promise<Page> {
     // The service's CSP allows only its own scripts; the test page is injected, so bypass it here.
-    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
-    if (tokens) await page.exposeFunction('csGetToken', tokens);
+    const context = await browser.newContext({ bypassCSP: true });
+    if (tokens) await context.exposeFunction('csGetToken', tokens);
+    const page = await context.newPage();
     await page.goto(`${this.url}/healthz`);
     await page.addScriptTag({ content: await networkPageScript() });
     return page;
