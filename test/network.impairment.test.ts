@@ -102,13 +102,15 @@ describe('calls over impaired networks', () => {
     try {
       const before = await waitForFlowingVideo(call.impaired);
       rig.ns.apply({ kind: 'thin', kbit: 300 });
-      const m = await measureThinLink(call.impaired, 20_000);
+      const m = await measureThinLink(call.impaired, 25_000);
       rig.ns.apply({ kind: 'clear' });
       console.log(`[network] thin 300 kbit/s: ${JSON.stringify({ widthBefore: before.frameWidth, ...m })}`);
       expect(m.lowestLayerAfterMs, 'switched to the lowest layer').not.toBeNull();
       // mediasoup lowers the layer once its estimate of our downlink (transport-cc) falls below the
-      // layer's bitrate: measured 6–9 s here with a 300 ms tbf queue; 12 s leaves room for a busy CI.
-      expect(m.lowestLayerAfterMs!).toBeLessThan(12_000);
+      // layer's bitrate. bench:networks measured p50 4.5 s, p95 13.3 s (300 ms tbf queue), and one
+      // run in five stayed on the middle layer for 20 s: Chromium's middle layer (320×240 of the
+      // fake camera, ~250 kbit/s) nearly fits in 300 kbit/s. 20 s is the bound that held in 4/5.
+      expect(m.lowestLayerAfterMs!).toBeLessThan(20_000);
       expect(m.poorAfterMs, 'own quality reads poor').not.toBeNull();
       // Audio (~40 kbit/s) fits next to the lowest layer (~150 kbit/s): under 5 % concealed.
       expect(m.audioConcealedRatio).toBeLessThan(0.05);
