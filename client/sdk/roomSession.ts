@@ -184,6 +184,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       // The connection dropped during setup and the session is entering again: that decides.
       if (session.#reconnecting && (await session.#reentered())) return session;
       session.#closed = true;
+      session.#quality.close();
       session.#media?.close();
       session.#release(true);
       throw err;
