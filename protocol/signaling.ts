@@ -158,6 +158,13 @@ export interface TransportOptions {
   dtlsParameters: ms.DtlsParameters;
 }
 
+/** A TURN relay with time-limited credentials (RTCIceServer's shape); see auth/turnCredentials.ts. */
+export interface IceServerInfo {
+  urls: string[];
+  username: string;
+  credential: string;
+}
+
 export interface ResponseData {
   join: {
     peerId: string;
@@ -165,6 +172,8 @@ export interface ResponseData {
     peers: PeerInfo[];
     /** For `resume` after a dropped socket; absent when the server keeps no session (resume off). */
     resumeToken?: string;
+    /** TURN relays for this user's transports (empty when the node has none configured). */
+    iceServers: IceServerInfo[];
   };
   setRtpCapabilities: Record<string, never>;
   createTransport: TransportOptions;
@@ -255,6 +264,30 @@ export interface NotificationData {
   /** The server closed one of this client's consumers (its producer went away). */
   consumerClosed: { consumerId: string };
   activeSpeaker: { peerId: string | null };
+  /** How well the SFU receives one of your producers, 0–10 (best of its simulcast streams); sent on change. */
+  producerScore: { producerId: string; score: number };
+  /**
+   * How well you receive one of your consumers (`score`, 0–10, from your RTCP reports) and how well
+   * the SFU receives the producer behind it (`producerScore`, the sender's uplink); sent on change.
+   */
+  consumerScore: {
+    consumerId: string;
+    score: number;
+    producerScore: number;
+    /** Per simulcast stream of the producer (0: that layer is not arriving, e.g. the sender dropped it). */
+    producerScores: number[];
+  };
+  /**
+   * The simulcast/SVC layer the SFU now forwards on one of your consumers (null: none, e.g. your
+   * downlink cannot carry even the lowest); it lowers it when your bandwidth estimate drops.
+   */
+  consumerLayers: {
+    consumerId: string;
+    spatialLayer: number | null;
+    temporalLayer: number | null;
+    /** How many spatial layers the producer offers (3 for the SDK's simulcast camera). */
+    spatialLayers: number;
+  };
   /** The room can no longer be served (its media worker died); the client should rejoin. */
   roomClosed: { reason: string };
   /** Someone is calling you (sent to every connected device, and again to a device that connects while it rings). */

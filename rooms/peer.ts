@@ -15,6 +15,7 @@ import type {
   ResponseData,
 } from '../protocol/signaling.js';
 import type { MediaEndpoint } from '../sfu/mediaEndpoint.js';
+import { reportConsumerScores, reportProducerScores } from './mediaScores.js';
 
 export type Notify = <N extends NotificationName>(name: N, data: NotificationData[N]) => void;
 
@@ -184,6 +185,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     producer.observer.once('close', () => this.emit('producerClosed', producer.id));
     producer.observer.on('pause', () => this.emit('producerPaused', producer.id));
     producer.observer.on('resume', () => this.emit('producerResumed', producer.id));
+    reportProducerScores(producer, (name, data) => this.notify(name, data));
     this.emit('producer', producerInfo(producer));
     return { producerId: producer.id };
   }
@@ -207,6 +209,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   async consume({ transportId, producerId }: RequestData<'consume'>): Promise<ResponseData['consume']> {
     const consumer = await this.#endpoint.consume(transportId, producerId);
+    reportConsumerScores(consumer, (name, data) => this.notify(name, data));
     return {
       consumerId: consumer.id,
       producerId,

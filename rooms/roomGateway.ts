@@ -10,7 +10,8 @@ import type { Notify, Peer } from './peer.js';
 import { handlePeerRequest, type PeerMethod } from './peerRequests.js';
 import type { RoomAccess, RoomService } from './roomService.js';
 
-export type JoinAnswer = ResponseData['join'];
+/** The room's part of a join answer; the session adds the TURN servers of the user's own node. */
+export type JoinAnswer = Omit<ResponseData['join'], 'iceServers'>;
 
 export interface RoomUser {
   userId: string;

@@ -12,6 +12,7 @@ import { LocalRoomGateway } from '../rooms/roomGateway.js';
 import { AnyNodeRoomGateway } from '../rooms/relay/anyNodeRoomGateway.js';
 import { RoomRelay } from '../rooms/relay/roomRelay.js';
 import { SignalingServer } from '../signaling/signalingServer.js';
+import { turnCredentials } from '../auth/turnCredentials.js';
 import { WorkerPool } from '../sfu/workerPool.js';
 import { hkdfSync, randomUUID } from 'node:crypto';
 import { RoomInvites } from '../auth/roomInvites.js';
@@ -320,6 +321,9 @@ export async function startCallingService(
           return identity.displayName;
         }
       },
+      // Each join answer carries TURN credentials minted for that user at that moment (coturn checks
+      // their expiry), so a call that outlives the TTL gets fresh ones on its next join.
+      iceServersOf: (identity) => (config.turn ? [turnCredentials(config.turn, identity.userId)] : []),
       // Tokens of signed-out or revoked devices are refused even before they expire.
       authorize: async (identity) => {
         if (identity.dev) {

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { RedisAddress, RedisTarget } from '../state/redisConnections.js';
 import type { DatabaseTarget } from '../state/sql/openDatabase.js';
 import { parseApiKeys, type ApiKeyRing } from '../auth/apiKeys.js';
+import type { TurnConfig } from '../auth/turnCredentials.js';
 
 export const MEDIASOUP_VERSION = '3.27.1';
 
@@ -89,6 +90,10 @@ const envSchema = z.object({
   RTC_LISTEN_IP: z.ipv4().or(z.ipv6()).default('0.0.0.0'),
   RTC_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
   RTC_PORT_BASE: port.default(40000),
+  // TURN relays (coturn with use-auth-secret) handed to clients with time-limited credentials.
+  TURN_URLS: z.string().trim().optional(),
+  TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  TURN_CREDENTIAL_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
   RTC_SOCKET_BUFFER_BYTES: z.coerce
     .number()
     .int()
@@ -196,6 +201,8 @@ export interface Config {
     portBase: number;
     socketBufferBytes: number;
   };
+  /** TURN relays whose credentials go out with the join answer; undefined: none configured. */
+  turn: TurnConfig | undefined;
   wsMaxConnections: number;
   /** Accept the deprecated `?token=` on the WebSocket URL (logged as a warning when used). */
   wsQueryToken: boolean;
@@ -358,6 +365,29 @@ export function parseFrameAncestors(raw: string | undefined): string[] {
   return sources;
 }
 
+/**
+ * Comma-separated turn:/turns: URLs (RFC 7065) and the shared secret: both or neither, so a relay
+ * is never announced without credentials that work on it.
+ */
+export function parseTurn(
+  rawUrls: string | undefined,
+  secret: string | undefined,
+  ttlSeconds: number,
+): TurnConfig | undefined {
+  const urls = (rawUrls ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (urls.length === 0 && secret === undefined) return undefined;
+  if (urls.length === 0) throw new Error('required with TURN_SECRET');
+  if (secret === undefined) throw new Error('TURN_SECRET is required with TURN_URLS');
+  for (const url of urls) {
+    if (!/^turns?:[A-Za-z0-9.:[\]-]+(\?transport=(udp|tcp))?$/.test(url))
+      throw new Error(`"${url}" is not turn:host[:port][?transport=udp|tcp] or turns:…`);
+  }
+  return { urls, secret, ttlSeconds };
+}
+
 function firstExternalIPv4(): string | undefined {
   for (const addresses of Object.values(os.networkInterfaces())) {
     for (const a of addresses ?? []) {
@@ -443,6 +473,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const announcedAddress =
     e.RTC_ANNOUNCED_ADDRESS ?? (unspecified ? (firstExternalIPv4() ?? '127.0.0.1') : listenIp);
 
+  let turn: TurnConfig | undefined;
+  try {
+    turn = parseTurn(e.TURN_URLS, e.TURN_SECRET, e.TURN_CREDENTIAL_TTL_SECONDS);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  TURN_URLS: ${(err as Error).message}`);
+  }
+
   const cached = cachedWorkerBinPath(env);
   const workerBin = e.MEDIASOUP_WORKER_BIN ?? (existsSync(cached) ? cached : undefined);
 
@@ -485,6 +522,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       portBase: e.RTC_PORT_BASE,
       socketBufferBytes: e.RTC_SOCKET_BUFFER_BYTES,
     },
+    turn,
     wsMaxConnections: e.WS_MAX_CONNECTIONS,
     wsQueryToken: e.WS_QUERY_TOKEN ?? !production,
     metricsToken: e.METRICS_TOKEN,

@@ -17,6 +17,7 @@ import type { CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
 import type { SignalingLimitsConfig } from '../server/config.js';
 import type { ClientAddressOf } from '../server/clientAddress.js';
+import type { IceServerInfo } from '../protocol/signaling.js';
 import { ConnectionLimits } from './connectionLimits.js';
 import { SIGNALING_SUBPROTOCOL, tokenFromProtocols } from '../protocol/wsAuth.js';
 import { SessionRegistry } from './sessionRegistry.js';
@@ -53,6 +54,8 @@ export interface SignalingServerOptions {
   displayNameOf?: (identity: Identity) => Promise<string>;
   /** How long a dropped session waits for `resume` (default 15 s; 0 turns resume off). */
   resumeGraceMs?: number;
+  /** TURN relays with fresh credentials for this identity (join answers carry them). */
+  iceServersOf?: (identity: Identity) => IceServerInfo[];
 }
 
 export class SignalingServer {
@@ -244,6 +247,7 @@ export class SignalingServer {
       registry: this.#registry,
       verifyToken: (token) => this.#verify(token),
       refreshed: (next) => armExpiry(next.expiresAt),
+      iceServers: this.#opts.iceServersOf,
     });
     this.#sessions.add(session);
     session.start().catch((error: unknown) => log.warn('cannot deliver calls to this device', { error }));

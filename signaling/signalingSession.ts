@@ -11,6 +11,7 @@ import type { WebSocket, RawData } from 'ws';
 import type { Identity } from '../auth/accessTokens.js';
 import { CloseCode, ErrorCode, ServiceError } from '../protocol/errors.js';
 import type {
+  IceServerInfo,
   Method,
   NotificationData,
   NotificationName,
@@ -58,6 +59,8 @@ export interface SignalingSessionOptions {
   /** Verifies a refreshed token like the upgrade did; `refreshed` moves the socket's expiry. */
   verifyToken: (token: string) => Promise<Identity>;
   refreshed: (identity: Identity) => void;
+  /** TURN relays with fresh credentials for this user, sent with every join answer. */
+  iceServers?: (identity: Identity) => IceServerInfo[];
 }
 
 export class SignalingSession implements ResumeHolder {
@@ -206,8 +209,11 @@ export class SignalingSession implements ResumeHolder {
       this.#membership.enter(roomName, membership);
       // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
       setImmediate(() => held.release());
+      // TURN credentials are minted here, on the node that holds the user's socket, whichever
+      // node hosts the room.
       return {
         ...joined,
+        iceServers: this.#o.iceServers?.(this.identity) ?? [],
         ...(this.#membership.resumeToken ? { resumeToken: this.#membership.resumeToken } : {}),
       };
     } catch (err) {

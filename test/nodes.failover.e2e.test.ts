@@ -23,6 +23,10 @@ import { PhoneNumbers } from './support/phoneNumbers.js';
 import { until } from './support/poll.js';
 import { inviteOf, RawSignaling } from './support/rawSignaling.js';
 import { postgresDatabaseUrl } from './support/testDatabases.js';
+import { redisKeys } from '../state/redisKeys.js';
+
+/** The nodes' key names (default prefix): never spelled out by hand. */
+const KEYS = redisKeys();
 
 /** Defaults of server/config.ts: heartbeat 1 s, dead after 4 s. */
 const NODE_DEAD_AFTER_MS = 4000;
@@ -207,7 +211,7 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
   }
 
   const callState = async (callId: string): Promise<CallView['state'] | undefined> => {
-    const raw = await cluster.redis.get(`cs:call:${callId}`);
+    const raw = await cluster.redis.get(KEYS.call(callId));
     return raw ? (JSON.parse(raw) as CallView).state : undefined;
   };
 
@@ -249,12 +253,14 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
       intervalMs: 200,
     });
     const endedAfter = Date.now() - killedAt;
-    const raw = JSON.parse((await cluster.redis.get(`cs:call:${callId}`))!) as CallView;
+    const raw = JSON.parse((await cluster.redis.get(KEYS.call(callId)))!) as CallView;
     expect(raw.endReason).toBe('failed');
     // Not before the grace ran out after the node was declared dead.
     expect(endedAfter).toBeGreaterThanOrEqual(GRACE_SECONDS * 1000);
-    expect(await cluster.redis.exists(`cs:user:${alice.userId}:call`, `cs:user:${bob.userId}:call`)).toBe(0);
-    expect(await cluster.redis.sismember('cs:calls:open', callId)).toBe(0);
+    expect(
+      await cluster.redis.exists(KEYS.userCurrentCall(alice.userId), KEYS.userCurrentCall(bob.userId)),
+    ).toBe(0);
+    expect(await cluster.redis.sismember(KEYS.openCalls, callId)).toBe(0);
     // Both can be called again at once.
     const a2 = await alice.device('a2');
     const b2 = await bob.device('b2');
@@ -287,7 +293,7 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
       const node = cluster.signal(victim, 'SIGTERM');
       exitCode = await node.exited;
       traces = await cluster.traces(victim);
-      lease = await cluster.redis.get('cs:lease:call-sweeper');
+      lease = await cluster.redis.get(KEYS.lease('call-sweeper'));
     };
     const result = await runLoadTest(
       {

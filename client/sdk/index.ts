@@ -8,6 +8,7 @@ export {
   type RoomEntry,
 } from './roomSession.js';
 export { parseRoomInviteLink, roomInviteLink } from './roomInviteLink.js';
+export { qualityOfScore, type ConnectionQuality } from './connectionQuality.js';
 export {
   Call,
   type AnyCall,

@@ -42,6 +42,8 @@ export interface JoinOptions {
   webSocketFactory?: WebSocketFactory;
   /** Re-entering after 4001 (only with `getToken`). */
   reconnect?: ReconnectOptions;
+  /** 'relay': media only through the TURN relays the server hands out (default 'all'). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 /** A room entered on a signaling connection: what `RoomSession.attach` gets from its `enter`. */

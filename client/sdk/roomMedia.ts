@@ -21,6 +21,13 @@ export interface RemoteTrack {
 
 export type MediaKind = 'audio' | 'video';
 
+/** How the transports reach the SFU: the join answer's TURN relays and the app's ICE policy. */
+export interface TransportNetwork {
+  iceServers?: RTCIceServer[];
+  /** 'relay' forces every path through TURN (a firewall test, or hiding the client's address). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
+}
+
 /** Where the media reports to: the session's public maps and events, shared by every entry. */
 export interface RoomMediaSink {
   readonly remoteTracks: Map<string, RemoteTrack>;
@@ -42,6 +49,7 @@ export class RoomMedia {
   readonly device: Device;
   readonly #signaling: SignalingConnection;
   readonly #sink: RoomMediaSink;
+  readonly #network: TransportNetwork;
   readonly #consumers = new Map<string, types.Consumer>();
   /** Producers beyond camera and microphone (screen share), closed with the media. */
   readonly #extraProducers = new Set<types.Producer>();
@@ -49,10 +57,16 @@ export class RoomMedia {
   #recvTransport: types.Transport | undefined;
   #closed = false;
 
-  private constructor(device: Device, signaling: SignalingConnection, sink: RoomMediaSink) {
+  private constructor(
+    device: Device,
+    signaling: SignalingConnection,
+    sink: RoomMediaSink,
+    network: TransportNetwork,
+  ) {
     this.device = device;
     this.#signaling = signaling;
     this.#sink = sink;
+    this.#network = network;
   }
 
   /** A Device loaded with the room's codecs (before the session listens: see RoomSession). */
@@ -70,8 +84,9 @@ export class RoomMedia {
     device: Device,
     signaling: SignalingConnection,
     sink: RoomMediaSink,
+    network: TransportNetwork = {},
   ): Promise<RoomMedia> {
-    const media = new RoomMedia(device, signaling, sink);
+    const media = new RoomMedia(device, signaling, sink, network);
     try {
       await signaling.request('setRtpCapabilities', { rtpCapabilities: device.rtpCapabilities as never });
       media.#recvTransport = await media.#createTransport('recv');
@@ -242,7 +257,11 @@ export class RoomMedia {
   }
 
   async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
-    const options = await this.#signaling.request('createTransport', { direction });
+    const options = {
+      ...(await this.#signaling.request('createTransport', { direction })),
+      ...(this.#network.iceServers?.length ? { iceServers: this.#network.iceServers } : {}),
+      ...(this.#network.iceTransportPolicy ? { iceTransportPolicy: this.#network.iceTransportPolicy } : {}),
+    };
     const transport =
       direction === 'send'
         ? this.device.createSendTransport(options)

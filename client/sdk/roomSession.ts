@@ -19,8 +19,10 @@ import { enterRoomByName, type JoinOptions, type ReconnectOptions, type RoomEntr
 import { RoomMedia, type MediaKind, type RemoteTrack, type RoomMediaSink } from './roomMedia.js';
 import { recordRoomNotifications, ROOM_NOTIFICATIONS, type EarlyNotifications } from './roomNotifications.js';
 import { TypedEmitter } from './typedEmitter.js';
+import { attachQuality, type ConnectionQuality, type QualityHook } from './connectionQuality.js';
 
 export type { RemoteTrack } from './roomMedia.js';
+export type { ConnectionQuality } from './connectionQuality.js';
 export type { JoinOptions, ReconnectOptions, RoomEntry } from './roomEntry.js';
 
 export interface RemotePeer {
@@ -51,6 +53,11 @@ type RoomSessionEvents = {
   resumed: [{ elapsedMs: number; replayed: number }];
   /** Entered again as a new peer after the drop (resume impossible); comes with `reconnected`. */
   rejoined: [{ elapsedMs: number; peerId: string }];
+  /**
+   * A participant's connection quality changed (`peerId` is this client's own id for its own link);
+   * see connectionQuality.ts for what each level means.
+   */
+  connectionQuality: [peerId: string, quality: ConnectionQuality];
   /** The session ended: left, the server closed it, the connection dropped, or reconnecting failed. */
   closed: [reason: string];
   error: [Error];
@@ -67,6 +74,8 @@ export interface AttachOptions {
   reconnectOn?: (closeCode: number) => boolean;
   deviceOptions?: types.DeviceOptions;
   reconnect?: ReconnectOptions;
+  /** 'relay': media only through the TURN relays of the join answer (default 'all'). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 interface Entered {
@@ -101,6 +110,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   #activeSpeaker: string | null = null;
   /** This client's screen share while it lasts. */
   #screen: { stream: MediaStream; producers: types.Producer[] } | undefined;
+  readonly #quality: QualityHook;
 
   private constructor(opts: AttachOptions, c: Entered) {
     super();
@@ -122,6 +132,12 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       transportState: (direction, state) => this.emit('transportState', direction, state),
       error: (err) => this.emit('error', err),
     };
+    this.#quality = attachQuality(this, (peerId, q) => this.emit('connectionQuality', peerId, q));
+  }
+
+  /** Connection quality per participant (this client's own id included), as last reported. */
+  get connectionQuality(): Map<string, ConnectionQuality> {
+    return this.#quality.all();
   }
 
   /** This client's id in the room (a new one after a reconnect). */
@@ -163,6 +179,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
           : code !== 1000 && code !== CloseCode.TokenInvalid,
       deviceOptions: opts.deviceOptions,
       reconnect: opts.reconnect,
+      iceTransportPolicy: opts.iceTransportPolicy,
     });
   }
 
@@ -193,6 +210,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       // The connection dropped during setup and the session is entering again: that decides.
       if (session.#reconnecting && (await session.#reentered())) return session;
       session.#closed = true;
+      session.#quality.close();
       session.#media?.close();
       session.#release(true);
       throw err;
@@ -280,6 +298,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       },
       roomClosed: ({ reason }) => void this.#end(`room closed: ${reason}`),
     };
+    this.#unlisten.push(this.#quality.listen(s, current));
     for (const name of ROOM_NOTIFICATIONS) {
       const handler = handlers[name] as (data: unknown) => void;
       this.#unlisten.push(
@@ -298,7 +317,10 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // What arrived between entering the room and now, in order.
     for (const { name, data } of early.stop()) if (current()) (handlers[name] as (d: unknown) => void)(data);
 
-    const created = await RoomMedia.create(this.#device, s, this.#sink);
+    const created = await RoomMedia.create(this.#device, s, this.#sink, {
+      iceServers: entry.joined.iceServers,
+      iceTransportPolicy: this.#opts.iceTransportPolicy,
+    });
     if (!current()) {
       // Lost while creating the transports; a re-entry (or the end) took over.
       created.close();
@@ -364,6 +386,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // A re-entry has new producers everywhere; a screen share is not carried over (the app may share again).
     this.#paused.clear();
     await this.stopScreenShare();
+    this.#quality.reset();
     this.#media?.close();
     this.#media = undefined;
     for (const off of this.#unlisten.splice(0)) off();
@@ -555,6 +578,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     for (const t of this.#screen?.stream.getTracks() ?? []) t.stop();
     this.#screen = undefined;
     this.signaling.resumeWith(undefined);
+    this.#quality.close();
     this.#media?.close();
     this.#media = undefined;
     for (const track of [this.#published.audio, this.#published.video]) track?.stop();

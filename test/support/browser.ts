@@ -7,7 +7,10 @@ import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export async function launchChromium(): Promise<Browser> {
+/** `executablePath`: e.g. a wrapper that runs Chromium inside a network namespace (netnsClient.ts). */
+export async function launchChromium(
+  opts: { executablePath?: string; extraArgs?: string[] } = {},
+): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium not found at ${CHROMIUM_PATH}: run scripts/setup.sh --test (installs Debian's chromium)`,
@@ -15,7 +18,7 @@ export async function launchChromium(): Promise<Browser> {
   }
   // playwright's launch() creates and removes a fresh, empty profile directory itself.
   return chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath: opts.executablePath ?? CHROMIUM_PATH,
     headless: true,
     args: [
       '--no-sandbox',
@@ -29,6 +32,7 @@ export async function launchChromium(): Promise<Browser> {
       '--use-fake-ui-for-media-stream',
       '--allow-loopback-in-peer-connection',
       '--autoplay-policy=no-user-gesture-required',
+      ...(opts.extraArgs ?? []),
       ...(process.env.CHROMIUM_EXTRA_ARGS ? process.env.CHROMIUM_EXTRA_ARGS.split(' ') : []),
     ],
   });
