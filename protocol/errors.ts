@@ -111,7 +111,7 @@ export const CloseCode = {
   /** The client did not read what the server sent (its backlog stayed over WS_MAX_BUFFERED_BYTES). */
   SlowReader: 4011,
   /** The session was resumed on another socket: this one is stale (the client has moved on). */
-  SessionResumed: 4012,
+  SessionResumed: 4013,
 } as const;
 
 /** LIMIT_EXCEEDED (HTTP 429) naming the limit, so clients and metrics can tell which quota it was. */

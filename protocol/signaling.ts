@@ -23,7 +23,7 @@
  * holding the peer) or the buffer no longer reaches back to lastSeq, the answer is RESUME_FAILED
  * (the peer, if any, leaves its room) and the client joins again from scratch. The client should
  * restart ICE on both transports after a resume: the network path has probably changed. A socket of
- * a session resumed elsewhere is closed with 4012 (SessionResumed).
+ * a session resumed elsewhere is closed with 4013 (SessionResumed).
  *
  * Token refresh: `refreshToken {token}` replaces the socket's access token before it expires: the new
  * token is verified like the one of the upgrade and must name the same user and device (FORBIDDEN
