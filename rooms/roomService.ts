@@ -338,6 +338,15 @@ export class RoomService {
   }
 
   /**
+   * For a relay that found the room's host unreachable: returns once that host has heartbeated again
+   * or is dead (then the next join here takes the room over). Bounded like #hostBeatsAgain.
+   */
+  async awaitHostVerdict(name: string): Promise<void> {
+    const host = await withTimeout(this.#store.getRoomHost(name), this.#joinWriteTimeoutMs).catch(() => null);
+    if (host && host.nodeId !== this.#node.nodeId) await this.#hostBeatsAgain(host);
+  }
+
+  /**
    * Waits until the host's node either heartbeats again (true: alive, the room stays there) or is
    * dead (false: the room may be taken over). A node killed a moment ago still looks alive for up to
    * NODE_DEAD_AFTER_MS; its clients reconnect at once, and waiting here (instead of redirecting them

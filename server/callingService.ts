@@ -292,7 +292,11 @@ export async function startCallingService(
       http: server,
       tokens,
       rooms,
-      gateway: new AnyNodeRoomGateway({ local, relay }),
+      gateway: new AnyNodeRoomGateway({
+        local,
+        relay,
+        hostSettled: (roomName) => rooms.awaitHostVerdict(roomName),
+      }),
       calls,
       log,
       maxConnections: config.wsMaxConnections,

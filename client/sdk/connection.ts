@@ -276,6 +276,9 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
       return this.#finish(code, reason);
     }
     const lostAt = Date.now();
+    // A draining node hands nothing over: its sessions end with it, and resume tokens are per node,
+    // so the next node could only refuse. Go straight to a new session there.
+    if (code === CloseCode.NodeDraining) this.#resumeToken = undefined;
     const willResume = this.#resumeToken !== undefined;
     // State first: whoever reacts to `disconnected` with a request must wait for the new socket.
     this.#setState(willResume ? 'resuming' : 'reconnecting');

@@ -8,7 +8,7 @@ import type { Notify } from '../peer.js';
 import { RoomHostedElsewhereError } from '../roomHostedElsewhere.js';
 import type { JoinAnswer, RoomGateway, RoomMembership, RoomUser } from '../roomGateway.js';
 import type { RoomAccess } from '../roomService.js';
-import type { RoomRelay } from './roomRelay.js';
+import { isHostUnreachable, type RoomRelay } from './roomRelay.js';
 
 /** A room may close on its host and be claimed anew while we join: look it up again, this often. */
 const MAX_ATTEMPTS = 3;
@@ -16,10 +16,21 @@ const MAX_ATTEMPTS = 3;
 export class AnyNodeRoomGateway implements RoomGateway {
   readonly #local: RoomGateway;
   readonly #relay: RoomRelay;
+  readonly #hostSettled: (roomName: string) => Promise<void>;
 
-  constructor(opts: { local: RoomGateway; relay: RoomRelay }) {
+  /**
+   * `hostSettled` waits until the room's recorded host either heartbeats again or is declared dead
+   * (RoomService.awaitHostVerdict): a host killed a moment ago still looks alive for up to
+   * NODE_DEAD_AFTER_MS, and its clients come back at once.
+   */
+  constructor(opts: {
+    local: RoomGateway;
+    relay: RoomRelay;
+    hostSettled: (roomName: string) => Promise<void>;
+  }) {
     this.#local = opts.local;
     this.#relay = opts.relay;
+    this.#hostSettled = opts.hostSettled;
   }
 
   async join(
@@ -36,7 +47,16 @@ export class AnyNodeRoomGateway implements RoomGateway {
         if (!(err instanceof RoomHostedElsewhereError)) throw err;
         host = err.nodeId;
       }
-      const remote = await this.#relay.join(host, roomName, user, notify, access);
+      let remote: Awaited<ReturnType<RoomRelay['join']>>;
+      try {
+        remote = await this.#relay.join(host, roomName, user, notify, access);
+      } catch (err) {
+        // The recorded host is gone but not yet declared dead: wait for the verdict, then this node
+        // takes the room over (or relays to the host if it was only a blip).
+        if (!isHostUnreachable(err) || attempt === MAX_ATTEMPTS - 1) throw err;
+        await this.#hostSettled(roomName);
+        continue;
+      }
       if (!('moved' in remote)) return remote;
     }
     throw new ServiceError(ErrorCode.Unavailable, 'the room moved while joining; retry', 503, 1, {

@@ -221,7 +221,7 @@ export class RoomRelay {
       );
       this.#pending.set(rid, { host, resolve, reject, timer });
       this.#o.bus.send(host, JSON.stringify({ ...message, rid, from: this.#o.nodeId })).then((receivers) => {
-        if (receivers === 0) fail(unavailable('the node hosting the room is unreachable'));
+        if (receivers === 0) fail(unavailable('the node hosting the room is unreachable', HOST_UNREACHABLE));
       }, fail);
     });
   }
@@ -427,9 +427,18 @@ function groupBy<V>(entries: [string, V][], key: (v: V) => string): Map<string, 
   return out;
 }
 
-function unavailable(message: string): ServiceError {
-  return new ServiceError(ErrorCode.Unavailable, message, 503, 1, { retryAfterMs: '1000' });
+function unavailable(message: string, reason?: string): ServiceError {
+  return new ServiceError(ErrorCode.Unavailable, message, 503, 1, {
+    retryAfterMs: '1000',
+    ...(reason ? { reason } : {}),
+  });
 }
+
+/** Nobody listens on the host node's channel: its process is gone (killed, crashed, cut off). */
+export function isHostUnreachable(err: unknown): boolean {
+  return err instanceof ServiceError && err.details?.reason === HOST_UNREACHABLE;
+}
+const HOST_UNREACHABLE = 'host-unreachable';
 
 function shuttingDown(): ServiceError {
   return new ServiceError(ErrorCode.Unavailable, 'server is shutting down', 503);
