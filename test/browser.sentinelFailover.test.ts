@@ -171,7 +171,7 @@ describe('Redis Sentinel failover during a live call', () => {
 
     // Pub/sub after the failover: Bob's hang-up reaches Alice's page through the user message bus.
     await bob.page.click('#callHangup');
-    expect(await endedMessage(alice.page)).toBe('Call ended');
+    expect(await endedMessage(alice.page)).toBe('Call with Bob Sentinel ended');
     expect((await service.stores.calls.getCall(callId))?.state).toBe('ended');
     for (const p of people) expect(p.errors, `page errors of ${p.name}`).toEqual([]);
   }, 120_000);
