@@ -97,14 +97,17 @@ describe('calls over impaired networks', () => {
     }
   });
 
-  it('at 300 kbit/s the receiver gets the lowest simulcast layer within a few seconds, audio stays clean, quality poor', async () => {
+  it('on a 200 kbit/s link the receiver gets the lowest simulcast layer within seconds, audio stays clean, quality poor', async () => {
     const call = await rig.call({ publish: 'audio' });
     try {
       const before = await waitForFlowingVideo(call.impaired);
-      rig.ns.apply({ kind: 'thin', kbit: 300 });
+      // 200, not 300 kbit/s: at 300 Chromium's middle layer of the fake camera (320×240, ~250 kbit/s)
+      // fits, so the SFU rightly keeps it (bench:networks at 300: p50 4.5 s, one run in five never
+      // switched; a CI run at 300 stayed on the middle layer). 200 leaves room for the lowest layer only.
+      rig.ns.apply({ kind: 'thin', kbit: 200 });
       const m = await measureThinLink(call.impaired, 25_000);
       rig.ns.apply({ kind: 'clear' });
-      console.log(`[network] thin 300 kbit/s: ${JSON.stringify({ widthBefore: before.frameWidth, ...m })}`);
+      console.log(`[network] thin 200 kbit/s: ${JSON.stringify({ widthBefore: before.frameWidth, ...m })}`);
       expect(m.lowestLayerAfterMs, 'switched to the lowest layer').not.toBeNull();
       // mediasoup lowers the layer once its estimate of our downlink (transport-cc) falls below the
       // layer's bitrate. bench:networks measured p50 4.5 s, p95 13.3 s (300 ms tbf queue), and one
