@@ -18,7 +18,7 @@ import type {
 } from '../../protocol/signaling.js';
 import { CallMediaSession, type CallMediaHost, type CallMediaState, type CallTrack } from './callMedia.js';
 import { APPLY, ELSEWHERE, END, GLARE, type CallEndedReason, type CallParticipant } from './callTypes.js';
-import type { RoomSession } from './roomSession.js';
+import type { ConnectionQuality, RoomSession } from './roomSession.js';
 import { SignalingError } from './signalingClient.js';
 import { TypedEmitter } from './typedEmitter.js';
 
@@ -34,6 +34,8 @@ type CallEvents = {
   mediaStateChanged: [CallMediaState];
   /** The loudest person now (a user id, yours included); null when nobody speaks. */
   activeSpeaker: [userId: string | null];
+  /** A person's connection quality changed (a user id, or 'self' for this device's own link). */
+  connectionQuality: [userId: string, quality: ConnectionQuality];
   /** This device's screen share started or stopped (also from the browser's own "Stop sharing"). */
   screenShare: [sharing: boolean];
   /** Another of your devices answered this call (`ended` follows with 'answered-elsewhere'). */
@@ -100,6 +102,7 @@ export abstract class Call extends TypedEmitter<CallEvents> {
       this.#speaker = userId === 'self' ? this.host.userId : userId;
       this.emit('activeSpeaker', this.#speaker);
     });
+    this.#media.on('connectionQuality', (userId, quality) => this.emit('connectionQuality', userId, quality));
     this.#media.on('error', (err) => this.emit('error', err));
     this.#media.on('lost', (reason) => {
       if (this.#state === 'ended') return;

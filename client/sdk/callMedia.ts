@@ -7,7 +7,7 @@
 import type { types } from 'mediasoup-client';
 import type { CallMedia } from '../../protocol/signaling.js';
 import { CloseCode } from '../../protocol/errors.js';
-import { RoomSession, type RemoteTrack, type RoomEntry } from './roomSession.js';
+import { RoomSession, type ConnectionQuality, type RemoteTrack, type RoomEntry } from './roomSession.js';
 import { TypedEmitter } from './typedEmitter.js';
 
 /** The call's media on this device. */
@@ -39,6 +39,8 @@ type CallMediaEvents = {
   mediaPaused: [];
   /** The loudest participant now (a user id; null: nobody speaks). */
   activeSpeaker: [userId: string | null];
+  /** Someone's connection quality changed ('self': this device's own link). */
+  connectionQuality: [userId: string, quality: ConnectionQuality];
   error: [Error];
   /** The media room is gone for good while the call goes on (reconnecting gave up, room closed). */
   lost: [reason: string];
@@ -180,6 +182,11 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
       this.emit('activeSpeaker', userId);
     };
     s.on('activeSpeaker', speaker);
+    s.on('connectionQuality', (peerId, quality) => {
+      if (this.#session !== s) return;
+      const userId = peerId === s.peerId ? 'self' : s.peers.get(peerId)?.userId;
+      if (userId) this.emit('connectionQuality', userId, quality);
+    });
     // Said while the session was being set up (the server repeats only changes).
     if (s.activeSpeaker !== null) queueMicrotask(() => speaker(s.activeSpeaker));
     s.on('reconnecting', () => this.#setState('reconnecting'));

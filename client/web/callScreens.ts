@@ -249,6 +249,9 @@ export class CallScreens {
       this.#shownSpeaker = userId;
       this.#tiles.setSpeaker(userId);
     });
+    call.on('connectionQuality', (userId, quality) => {
+      if (mine()) this.#tiles.setQuality(userId, quality);
+    });
     call.on('screenShare', () => {
       if (mine()) this.#render();
     });
