@@ -132,7 +132,7 @@ function createEphemeralStores(opts: {
   });
   const relay = new RedisNodeRelayBus({
     pub: connections.open('relay-pub'),
-    sub: connections.open('relay-sub'),
+    sub: connections.open('relay-sub', { shardedSubscriber: true }),
     keys,
   });
   const counters = connections.open('rate-limits');

@@ -188,7 +188,7 @@ export class RedisConnections {
    * second. A subscriber connection is re-subscribed by ioredis after any reconnect, on the new
    * primary after a failover (messages published during the switch are lost, as with any outage).
    */
-  open(name: string): RedisClient {
+  open(name: string, opts: { shardedSubscriber?: boolean } = {}): RedisClient {
     if (this.#closed) throw new Error('redis connections are closed');
     if (this.#connections.has(name)) throw new Error(`redis connection "${name}" is already open`);
     // ioredis emits an error on every failed reconnect attempt, and a stalled server fails every
@@ -206,14 +206,14 @@ export class RedisConnections {
         this.#log.info('redis reachable again', { connection: name });
       },
     };
-    const client = this.#create(name, health);
+    const client = this.#create(name, health, opts.shardedSubscriber === true);
     client.on('error', (error: unknown) => health.failed(error));
     client.on('ready', () => health.answered());
     this.#connections.set(name, client);
     return client;
   }
 
-  #create(name: string, health: Health): NamedRedis | NamedCluster {
+  #create(name: string, health: Health, shardedSubscriber: boolean): NamedRedis | NamedCluster {
     const t = this.#target;
     switch (t.kind) {
       case 'url':
@@ -248,6 +248,9 @@ export class RedisConnections {
             retryDelayOnClusterDown: 100,
             retryDelayOnTryAgain: 100,
             slotsRefreshTimeout: 2000,
+            // SSUBSCRIBE on a Cluster needs ioredis's per-shard subscriber connections (off by
+            // default: one extra connection per primary), so only the relay's subscriber asks for them.
+            ...(shardedSubscriber ? { shardedSubscribers: true } : {}),
             redisOptions: { ...COMMON, connectionName: name, reconnectOnError },
           },
           health,
