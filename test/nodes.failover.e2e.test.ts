@@ -274,7 +274,7 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
 
   // ---- drain ----------------------------------------------------------------------------------------
 
-  it('SIGTERM: clients are told to move (4012, no roomClosed), the node exits 0 and leaves nothing in Redis', async () => {
+  it('SIGTERM: clients are told to move (4012; relayed ones: the room moves), the node exits 0 and leaves nothing in Redis', async () => {
     await threeNodes();
     const prefix = `drain-${randomUUID().slice(0, 6)}`;
     const rooms = [1, 2].map((i) => `${prefix}-${i}`);
@@ -322,10 +322,21 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
     const holder = lease as string | null;
     expect(holder === null || !holder.startsWith(`${victim}:`)).toBe(true);
     for (const bot of result.bots.filter((b) => affected.includes(b.room))) {
-      // Told to move, never "rejoin here": the only disconnect is the 4012 close.
+      // One disconnect per bot, and never the draining node's own "rejoin here" (the old bug was
+      // roomClosed "media worker restarted" from mediasoup closing its workers first). A bot whose socket
+      // was on the draining node is told to move (4012): its connection reconnects through the same
+      // address at once and reports the new session. A bot whose socket was on a live node and whose
+      // room was relayed to the draining host is told by its own node that the room moves: rejoining
+      // there is right, its node stays. Which bots are which depends on the round robin.
       const messages = bot.errors.filter((e) => e.code === 'DISCONNECTED').map((e) => e.message);
-      // (The bot's connection reconnects through the same address at once and reports the new session.)
-      expect(messages, bot.id).toEqual(['signaling reconnected, but the session was not resumed']);
+      expect(messages, bot.id).toHaveLength(1);
+      expect(
+        [
+          'signaling reconnected, but the session was not resumed',
+          'room closed: the node hosting the room is shutting down',
+        ],
+        bot.id,
+      ).toContain(messages[0]);
       expect(bot.state, bot.id).toBe('joined');
       expect(mediaBackMs(bot, termAt!), `${bot.id} has media again`).toBeDefined();
     }
