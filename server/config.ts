@@ -111,6 +111,7 @@ const envSchema = z.object({
   ROOMS_CREATED_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   PEER_MAX_TRANSPORTS: z.coerce.number().int().min(2).default(8),
   PEER_MAX_PRODUCERS: z.coerce.number().int().min(1).default(8),
+  CALL_WARM_PEERS_MAX: z.coerce.number().int().min(0).max(64).default(8),
   // Deprecated `/ws?token=…` (tokens leak into logs through URLs): on outside production by default.
   WS_QUERY_TOKEN: boolean.optional(),
 });
@@ -203,6 +204,8 @@ export interface SignalingLimitsConfig {
   roomsCreatedPerUserPerMinute: number;
   transportsPerPeer: number;
   producersPerPeer: number;
+  /** Devices that may warm up one call's media while it rings (0 turns warm-up off). */
+  warmPeersPerCall?: number;
 }
 
 export class ConfigError extends Error {
@@ -437,6 +440,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       roomsCreatedPerUserPerMinute: e.ROOMS_CREATED_PER_USER_PER_MINUTE,
       transportsPerPeer: e.PEER_MAX_TRANSPORTS,
       producersPerPeer: e.PEER_MAX_PRODUCERS,
+      warmPeersPerCall: e.CALL_WARM_PEERS_MAX,
     },
     calls: {
       ringTimeoutMs: e.CALL_RING_TIMEOUT_SECONDS * 1000,

@@ -15,7 +15,8 @@ import type {
   ResponseData,
   ResponseEnvelope,
 } from '../protocol/signaling.js';
-import type { Peer } from '../rooms/peer.js';
+import type { MediaSetup, Peer } from '../rooms/peer.js';
+import type { Room } from '../rooms/room.js';
 import type { RoomAccess, RoomService } from '../rooms/roomService.js';
 import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
@@ -26,6 +27,9 @@ import { Outbox } from './outbox.js';
 import { HeldNotifications } from './heldNotifications.js';
 import { RequestBudget } from './requestBudget.js';
 import { toServiceError } from './toServiceError.js';
+
+/** Devices that may warm up one call when the configuration does not say (server/config.ts does). */
+const DEFAULT_WARM_PEERS_PER_CALL = 8;
 
 type Handlers = { [M in Method]: (data: RequestData<M>) => Promise<ResponseData[M]> };
 
@@ -49,7 +53,7 @@ export interface SignalingSessionOptions {
 export class SignalingSession {
   readonly identity: Identity;
   readonly #o: SignalingSessionOptions;
-  #membership: { roomName: string; peer: Peer } | undefined;
+  #membership: { roomName: string; peer: Peer; room: Room } | undefined;
   #joining = false;
   #closed = false;
   #detachCalls: (() => void) | undefined;
@@ -141,7 +145,9 @@ export class SignalingSession {
       this.#o.calls.deviceGone(this.identity, roomName.slice(CALL_ROOM_PREFIX.length));
   }
 
-  async #joinRoom(roomName: string, access: RoomAccess): Promise<ResponseData['join']> {
+  async #joinRoom(roomName: string, access: RoomAccess, setup?: MediaSetup): Promise<ResponseData['join']> {
+    const warm = this.#membership;
+    if (warm?.peer.hidden && warm.roomName === roomName && access.kind === 'call') return this.#reveal(warm);
     if (this.#membership || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
     this.#joining = true;
@@ -158,18 +164,16 @@ export class SignalingSession {
         peer.close();
         throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
       }
-      this.#membership = { roomName, peer };
-      // The peer closes with its room (worker died, call ended): forget it, so the next join works.
-      // The listener goes with the peer, so nothing accumulates on long-lived objects.
-      peer.once('close', () => {
-        if (this.#membership?.peer === peer) this.#membership = undefined;
-      });
+      this.#enter(roomName, peer, room);
+      const transports = setup ? await this.#prepare(peer, setup) : undefined;
+      if (transports) room.offerExisting(peer);
       // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
       setImmediate(() => held.release());
       return {
         peerId: peer.peerId,
         routerRtpCapabilities: room.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
         peers: room.peers(peer.peerId),
+        ...(transports ? { transports } : {}),
       };
     } catch (err) {
       held.drop();
@@ -177,6 +181,76 @@ export class SignalingSession {
     } finally {
       this.#joining = false;
     }
+  }
+
+  #enter(roomName: string, peer: Peer, room: Room): void {
+    this.#membership = { roomName, peer, room };
+    // The peer closes with its room (worker died, call ended): forget it, so the next join works.
+    // The listener goes with the peer, so nothing accumulates on long-lived objects.
+    peer.once('close', () => {
+      if (this.#membership?.peer === peer) this.#membership = undefined;
+    });
+  }
+
+  /** `mediaSetup`: transports made with the join; if that fails, the join is undone. */
+  async #prepare(peer: Peer, setup: MediaSetup): Promise<NonNullable<ResponseData['join']['transports']>> {
+    try {
+      return await peer.prepareMedia(setup);
+    } catch (err) {
+      if (this.#membership?.peer === peer) this.#leave();
+      throw err;
+    }
+  }
+
+  /**
+   * Warm-up while a call rings: a hidden peer in the call's room with its transports (see
+   * Room.joinHidden). It is this session's one room; `callJoinMedia` later reveals it.
+   */
+  async #warmRoom(roomName: string, setup: MediaSetup): Promise<ResponseData['join']> {
+    if (this.#membership || this.#joining)
+      throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
+    const max = this.#o.limits.warmPeersPerCall ?? DEFAULT_WARM_PEERS_PER_CALL;
+    if (max === 0) throw new ServiceError(ErrorCode.Forbidden, 'warm-up is turned off on this server', 403);
+    this.#joining = true;
+    const held = new HeldNotifications((name, data) => this.notify(name, data));
+    try {
+      const displayName = await this.#o.displayName(this.identity);
+      const { room, peer } = await this.#o.rooms.joinHidden(
+        roomName,
+        { userId: this.identity.userId, displayName },
+        held.notify,
+        max,
+      );
+      if (this.#closed) {
+        peer.close();
+        throw new ServiceError(ErrorCode.NotInRoom, 'connection closed while joining');
+      }
+      this.#enter(roomName, peer, room);
+      const transports = await this.#prepare(peer, setup);
+      setImmediate(() => held.release());
+      return {
+        peerId: peer.peerId,
+        routerRtpCapabilities: room.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
+        peers: [],
+        transports,
+      };
+    } catch (err) {
+      held.drop();
+      throw err;
+    } finally {
+      this.#joining = false;
+    }
+  }
+
+  /** The call was answered here: the warm peer becomes a participant (same peer, same transports). */
+  async #reveal(m: { roomName: string; peer: Peer; room: Room }): Promise<ResponseData['join']> {
+    if (!(await this.#o.rooms.reveal(m.room, m.peer)))
+      throw new ServiceError(ErrorCode.NotInRoom, 'the warm-up ended meanwhile; join again');
+    return {
+      peerId: m.peer.peerId,
+      routerRtpCapabilities: m.room.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
+      peers: m.room.peers(m.peer.peerId),
+    };
   }
 
   /** The name of the (non-call) room this session is in; invites and additions are for it. */
@@ -204,12 +278,17 @@ export class SignalingSession {
     return {
       // `displayName` in the request is accepted for older clients and ignored: peers are shown the
       // account's name, so nobody can appear under someone else's.
-      join: async ({ room: roomName, invite }) => {
+      join: async ({ room: roomName, invite, mediaSetup }) => {
         if (roomName.startsWith(CALL_ROOM_PREFIX)) {
           throw new ServiceError(ErrorCode.Forbidden, 'call rooms are joined with callJoinMedia', 403);
         }
-        return this.#joinRoom(roomName, { kind: 'member', invite });
+        return this.#joinRoom(roomName, { kind: 'member', invite }, mediaSetup);
       },
+      mediaCapabilities: async () => ({
+        routerRtpCapabilities:
+          (await this.#o.rooms.routerRtpCapabilities()) as ResponseData['join']['routerRtpCapabilities'],
+      }),
+      produceMany: (d) => this.#peer().produceMany(d),
       roomInvite: () => this.#o.rooms.createInvite(this.#memberRoom(), this.identity.userId),
       roomAddMembers: ({ userIds }) =>
         done(this.#o.rooms.addMembers(this.#memberRoom(), this.identity.userId, userIds)),
@@ -233,7 +312,8 @@ export class SignalingSession {
         identity: this.identity,
         calls: this.#o.calls,
         log: this.#o.log,
-        joinMedia: (callId) => this.#joinRoom(callRoomName(callId), { kind: 'call' }),
+        joinMedia: (callId, setup) => this.#joinRoom(callRoomName(callId), { kind: 'call' }, setup),
+        warmMedia: (callId, setup) => this.#warmRoom(callRoomName(callId), setup),
         leaveMedia: (callId) => {
           if (this.#membership?.roomName === callRoomName(callId)) this.#leave();
         },

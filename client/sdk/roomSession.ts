@@ -181,7 +181,8 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // Record from the join answer on: someone joining or publishing while the Device loads counts.
     const early = recordRoomNotifications(entry.signaling);
     try {
-      return { entry, device: await RoomMedia.loadDevice(entry.joined, opts.deviceOptions), early };
+      const device = entry.device ?? (await RoomMedia.loadDevice(entry.joined, opts.deviceOptions));
+      return { entry, device, early };
     } catch (err) {
       early.stop();
       RoomSession.#releaseEntry(entry, true);
@@ -219,6 +220,9 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // the join answer is older than those notifications, so it must not undo them.
     const before = new Set(this.peers.keys());
     const changed = new Set<string>();
+    // The server made our transports (`mediaSetup`): it pushes our consumers, for what is there
+    // already too, instead of announcing producers for us to consume.
+    const pushed = entry.joined.transports !== undefined;
     const handlers: { [N in (typeof ROOM_NOTIFICATIONS)[number]]: (data: NotificationData[N]) => void } = {
       peerJoined: (p) => {
         changed.add(p.peerId);
@@ -231,7 +235,10 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
         this.#media?.dropWhere((t) => t.peerId === peerId);
         if (this.peers.delete(peerId)) this.emit('peerLeft', peerId);
       },
-      newProducer: ({ peerId, producer }) => whenReady(() => this.#media!.consume(peerId, producer)),
+      newProducer: ({ peerId, producer }) => {
+        if (!pushed) whenReady(() => this.#media!.consume(peerId, producer));
+      },
+      newConsumer: (c) => whenReady(() => this.#media!.consumePushed(c)),
       consumerClosed: ({ consumerId }) => this.#media?.dropConsumer(consumerId),
       producerClosed: ({ producerId }) => this.#media?.dropWhere((t) => t.producerId === producerId),
       activeSpeaker: ({ peerId }) => this.emit('activeSpeaker', peerId),
@@ -253,7 +260,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // What arrived between entering the room and now, in order.
     for (const { name, data } of early.stop()) if (current()) (handlers[name] as (d: unknown) => void)(data);
 
-    const created = await RoomMedia.create(this.#device, s, this.#sink);
+    const created = await RoomMedia.create(this.#device, s, this.#sink, entry.joined.transports);
     if (!current()) {
       // Lost while creating the transports; a re-entry (or the end) took over.
       created.close();
@@ -276,7 +283,9 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     }
     ready = true;
     const media = this.#media;
-    const initial = listed.flatMap((p) => p.producers.map((pr) => () => media.consume(p.peerId, pr)));
+    const initial = pushed
+      ? []
+      : listed.flatMap((p) => p.producers.map((pr) => () => media.consume(p.peerId, pr)));
     await Promise.all([...initial, ...queued.splice(0)].map((fn) => fn()));
   }
 
