@@ -261,6 +261,11 @@ export abstract class Call extends TypedEmitter<CallEvents> {
     if (this.#state === 'ringing') this.#media.warm(hold);
   }
 
+  /** Answered here: a warm-up's held camera and microphone go live (still forwarded to nobody). */
+  protected answeringMedia(): void {
+    this.#media.answering();
+  }
+
   /** Joins the call's media room and publishes camera/microphone; resolves once published. */
   protected joinMedia(): Promise<void> {
     this.#joining ??= this.#media.join().catch(async (err: unknown) => {
@@ -409,6 +414,7 @@ export class IncomingCall extends Call {
       throw new Error(`the call has ended (${this.endReason})`);
     }
     this.setLocalStream(stream);
+    this.answeringMedia();
     let view: CallView;
     this.accepting = true;
     try {

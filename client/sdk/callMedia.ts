@@ -159,6 +159,16 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
   }
 
   /**
+   * The user answered: camera and microphone go live now, one round trip before the reveal, so the
+   * encoders have real frames when the first keyframe is asked for. Still hidden: nothing of them is
+   * forwarded until `join` reveals the warm peer.
+   */
+  answering(): void {
+    this.#held = false;
+    this.#applyEnabled();
+  }
+
+  /**
    * Joins the call's media room and publishes camera/microphone; resolves once published. After a
    * warm-up this only reveals the warm peer: the server then tells who is there and pushes consumers.
    */
