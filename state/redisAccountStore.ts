@@ -163,32 +163,25 @@ export class RedisAccountStore implements AccountStore, VerificationStore {
   }
 
   async createUserWithDevice(user: UserRecord, device: DeviceRecord): Promise<UserRecord> {
-    const raw = (await this.#redis.eval(
-      CREATE_USER_WITH_DEVICE,
-      3,
-      this.#keys.phone(user.phone),
-      this.#keys.user(user.userId),
-      this.#keys.device(device.deviceId),
-      user.userId,
-      JSON.stringify(user),
-      this.#keys.userPrefix,
-      JSON.stringify(device),
-      String(device.refreshExpiresAt),
-      this.#keys.userDevicesSuffix,
-    )) as string | null;
-    if (raw === null) throw new DeviceExistsError(device.deviceId);
-    return parseUser(raw);
+    return this.#createIndexedUser(this.#keys.phone(user.phone), user, device);
   }
 
   async createExternalUserWithDevice(
     user: UserRecord & { externalId: string },
     device: DeviceRecord,
   ): Promise<UserRecord> {
-    // The registration script keyed by the external index instead of the phone index: same atomicity.
+    return this.#createIndexedUser(this.#keys.external(user.externalId), user, device);
+  }
+
+  /**
+   * The registration script: user, first device and the unique index that finds the user (the phone
+   * number, or an embedder's external id) written at once, or nothing if the index is taken.
+   */
+  async #createIndexedUser(indexKey: string, user: UserRecord, device: DeviceRecord): Promise<UserRecord> {
     const raw = (await this.#redis.eval(
       CREATE_USER_WITH_DEVICE,
       3,
-      this.#keys.external(user.externalId),
+      indexKey,
       this.#keys.user(user.userId),
       this.#keys.device(device.deviceId),
       user.userId,
