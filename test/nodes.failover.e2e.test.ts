@@ -111,32 +111,12 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
       });
       detectedAt = performance.now();
     };
-    let killing: Promise<void> | undefined;
-    const result = await runLoadTest(
-      {
-        url: cluster.url,
-        rooms: 3,
-        perRoom: 2,
-        durationSeconds: 18,
-        rampPerSecond: 6,
-        engine: 'replay',
-        roomPrefix: prefix,
-        backoff: { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 1000 },
-      },
-      {
-        createEngine,
-        onSample: (sample, total) => {
-          if (!killing && sample.states.joined === total && sample.tMs > 3000) killing = kill();
-        },
-        beforeStop: async () => {
-          await killing;
-          after = {
-            traces: await cluster.traces(victim!),
-            hosts: await Promise.all(rooms.map(async (r) => (await cluster.hostOf(r))?.nodeId)),
-          };
-        },
-      },
-    );
+    const result = await botsWithFault({ prefix, rooms: 3, durationSeconds: 18 }, kill, async () => {
+      after = {
+        traces: await cluster.traces(victim!),
+        hosts: await Promise.all(rooms.map(async (r) => (await cluster.hostOf(r))?.nodeId)),
+      };
+    });
     expect(killedAt, 'the host was killed').toBeDefined();
     const detectionMs = detectedAt! - killedAt!;
     expect(detectionMs).toBeLessThanOrEqual(NODE_DEAD_AFTER_MS + 2 * HEARTBEAT_INTERVAL_MS);
@@ -163,6 +143,40 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
     // Rooms on the surviving nodes never noticed.
     for (const b of result.bots.filter((x) => !affected.includes(x.room))) expect(b.reconnects, b.id).toBe(0);
   }, 120_000);
+
+  /**
+   * Replay bots, two per room, through the one address; `fault` runs once, when every bot has joined
+   * (and at least 3 s in), and the run does not stop before it (and `afterFault`) are done.
+   */
+  function botsWithFault(
+    opts: { prefix: string; rooms: number; durationSeconds: number },
+    fault: () => Promise<void>,
+    afterFault: () => Promise<void> = async () => undefined,
+  ): ReturnType<typeof runLoadTest> {
+    let faulting: Promise<void> | undefined;
+    return runLoadTest(
+      {
+        url: cluster.url,
+        rooms: opts.rooms,
+        perRoom: 2,
+        durationSeconds: opts.durationSeconds,
+        rampPerSecond: 6,
+        engine: 'replay',
+        roomPrefix: opts.prefix,
+        backoff: { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 1000 },
+      },
+      {
+        createEngine,
+        onSample: (sample, total) => {
+          if (!faulting && sample.states.joined === total && sample.tMs > 3000) faulting = fault();
+        },
+        beforeStop: async () => {
+          await faulting;
+          await afterFault();
+        },
+      },
+    );
+  }
 
   // ---- calls ----------------------------------------------------------------------------------------
 
@@ -284,7 +298,6 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
     let affected: string[] = [];
     let traces: string[] | undefined;
     let lease: string | null = null;
-    let draining: Promise<void> | undefined;
     const drain = async (): Promise<void> => {
       const hosts = await Promise.all(rooms.map((r) => cluster.hostOf(r)));
       victim = hosts[0]!.nodeId;
@@ -295,27 +308,7 @@ describe('nodes: death, recovery and drain (3 processes behind one address)', ()
       traces = await cluster.traces(victim);
       lease = await cluster.redis.get(KEYS.lease('call-sweeper'));
     };
-    const result = await runLoadTest(
-      {
-        url: cluster.url,
-        rooms: 2,
-        perRoom: 2,
-        durationSeconds: 14,
-        rampPerSecond: 6,
-        engine: 'replay',
-        roomPrefix: prefix,
-        backoff: { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 1000 },
-      },
-      {
-        createEngine,
-        onSample: (sample, total) => {
-          if (!draining && sample.states.joined === total && sample.tMs > 3000) draining = drain();
-        },
-        beforeStop: async () => {
-          await draining;
-        },
-      },
-    );
+    const result = await botsWithFault({ prefix, rooms: 2, durationSeconds: 14 }, drain);
     expect(termAt).toBeDefined();
     expect(exitCode).toBe(0);
     expect(traces).toEqual([]);
