@@ -2,8 +2,10 @@
  * Time to first media: (a) replay bots joining rooms that already have a publisher, at a given
  * join rate: WebSocket connect → join answered → first RTP packet (by default the timed joiners
  * receive only, so the bots' core is not what is measured); (b) 1:1 video calls between
- * two real Chromium pages (fake camera): the callee's accept → first remote frame decoded and
- * presented (requestVideoFrameCallback), on both sides. The mediasoup worker runs alone on core 0;
+ * two real Chromium pages (fake camera) through the SDK's CallClient: the callee's accept → first
+ * remote frame decoded and presented (requestVideoFrameCallback), on both sides, per phase; the
+ * first call of freshly loaded pages; and a P2P reference between the same pages (no SFU), in the
+ * same run so the ratio to the floor is measured side by side. The mediasoup worker runs alone on core 0;
  * the bots, Chromium and the service's Node.js process on core 1. Appends to
  * bench/results/ttff.json.
  */
@@ -42,6 +44,19 @@ const flags = parseFlags(
       help: '1: the timed joiners publish audio and video too (their own sending then shares the bots core)',
     },
     pages: { default: 20, min: 0, max: 200, help: 'Chromium 1:1 calls (0 skips the browser part)' },
+    'first-calls': {
+      default: 5,
+      min: 0,
+      max: 50,
+      help: 'first calls of two freshly loaded pages (with --pages > 0)',
+    },
+    'p2p-calls': { default: 20, min: 0, max: 200, help: 'P2P reference calls between the same two pages' },
+    'answer-delay': {
+      default: 1500,
+      min: 0,
+      max: 10_000,
+      help: 'ms the callee lets it ring before accepting (a person takes a moment; 0 answers at once)',
+    },
     'time-limit': { default: 300, min: 30, max: 3600, help: 'hard limit for the whole run, seconds' },
   },
   'npm run bench:ttff -- [flags]',
@@ -95,6 +110,9 @@ async function botJoins(service: ServiceProcess, signal: AbortSignal): Promise<B
     await joiners.settled(30_000);
     await sleep(3_000, signal);
     const bots = joiners.snapshots();
+    // Why bots failed, once per distinct message (a run with failures must say what they were).
+    const whys = new Set(bots.flatMap((b) => b.errors.map((e) => `${e.code}: ${e.message}`)));
+    for (const why of whys) console.log(`  bot failure: ${why}`);
     const connectToFirst = bots.flatMap((b) =>
       b.joinMs !== undefined && b.joinToFirstPacketMs !== undefined ? [b.joinMs + b.joinToFirstPacketMs] : [],
     );
@@ -115,71 +133,47 @@ async function botJoins(service: ServiceProcess, signal: AbortSignal): Promise<B
 }
 
 /** Per side of the call: milliseconds from the callee's accept to each step. */
-type SideSteps = Record<'mediaJoined' | 'published' | 'remoteTrack' | 'firstFrame', Distribution | undefined>;
+type SideSteps = Record<'mediaConnected' | 'remoteTrack' | 'firstFrame', Distribution | undefined>;
 
-interface BrowserResult {
+interface CallsResult {
   repetitions: number;
   failures: string[];
   callee: SideSteps;
   caller: SideSteps & { acceptSeen: Distribution | undefined };
 }
 
+interface BrowserResult {
+  /** Calls between two pages that have made calls before (the steady state). */
+  steady: CallsResult;
+  /** The first call of two freshly loaded pages (the caller calls right after connecting). */
+  firstAfterLoad: CallsResult;
+  /** Two pages and two RTCPeerConnections, no server in the media path: the floor. */
+  p2p: {
+    repetitions: number;
+    failures: string[];
+    callee: Distribution | undefined;
+    caller: Distribution | undefined;
+  };
+}
+
 function sideSteps(sides: SideTiming[], acceptAt: number[]): SideSteps {
   const since = (pick: (t: SideTiming) => number): Distribution | undefined =>
-    distribution(sides.map((t, i) => pick(t) - acceptAt[i]!));
+    distribution(sides.map((t, i) => pick(t) - acceptAt[i]!).filter((v) => Number.isFinite(v)));
   return {
-    mediaJoined: since((t) => t.mediaJoinedAt),
-    published: since((t) => t.publishedAt),
+    mediaConnected: since((t) => t.mediaConnectedAt),
     remoteTrack: since((t) => t.trackAt),
     firstFrame: since((t) => t.firstFrameAt),
   };
 }
 
-/** 1:1 video calls between two Chromium pages signed in as two test numbers. */
-async function browserCalls(service: ServiceProcess, signal: AbortSignal): Promise<BrowserResult> {
-  const [caller, callee] = await signInTestAccounts(service.url, 2);
-  const script = await bundleTtffPage();
-  // Launched from this process, Chromium inherits its pinning to the bots' core.
-  const browser = await launchChromium();
-  const timings: { callee: AnswerTiming; caller: CallerTiming }[] = [];
-  const failures: string[] = [];
-  try {
-    const open = async (token: string): Promise<Page> => {
-      const page = await browser.newPage();
-      // Any page of the service's origin will do: getUserMedia is allowed on http://127.0.0.1.
-      await page.goto(`${service.url}/healthz`);
-      await page.addScriptTag({ content: script });
-      await page.evaluate((t) => window.ttff.connect(t), token);
-      return page;
-    };
-    const callerPage = await open(caller!.accessToken);
-    const calleePage = await open(callee!.accessToken);
-    for (let i = 0; i < flags.pages && !signal.aborted; i++) {
-      try {
-        const [answered, called] = await Promise.all([
-          calleePage.evaluate((t) => window.ttff.answer(t), FRAME_TIMEOUT_MS),
-          callerPage.evaluate(([u, t]) => window.ttff.call(u, t), [
-            callee!.userId,
-            FRAME_TIMEOUT_MS,
-          ] as const),
-        ]);
-        timings.push({ callee: answered, caller: called });
-      } catch (err) {
-        failures.push((err as Error).message.split('\n')[0]!);
-      } finally {
-        await calleePage.evaluate(() => window.ttff.hangup()).catch(() => undefined);
-        await callerPage.evaluate(() => window.ttff.hangup()).catch(() => undefined);
-      }
-      await sleep(CALL_GAP_MS, signal);
-      if (process.stdout.isTTY) process.stdout.write(`\rchromium calls: ${i + 1}/${flags.pages}`);
-    }
-    if (process.stdout.isTTY) process.stdout.write('\n');
-  } finally {
-    await browser.close();
-  }
+function callsResult(
+  repetitions: number,
+  failures: string[],
+  timings: { callee: AnswerTiming; caller: CallerTiming }[],
+): CallsResult {
   const acceptAt = timings.map((t) => t.callee.acceptAt);
   return {
-    repetitions: flags.pages,
+    repetitions,
     failures,
     callee: sideSteps(
       timings.map((t) => t.callee),
@@ -193,6 +187,118 @@ async function browserCalls(service: ServiceProcess, signal: AbortSignal): Promi
       ),
     },
   };
+}
+
+/**
+ * 1:1 video calls between two Chromium pages signed in as two test numbers, through the SDK's
+ * CallClient as the web page uses it; then the first call of freshly loaded pages; then the P2P
+ * reference between the same two pages. Each page is a context that granted camera and microphone
+ * (as for someone who has called before), so a ringing callee warms up like in the web page.
+ */
+async function browserCalls(service: ServiceProcess, signal: AbortSignal): Promise<BrowserResult> {
+  const [caller, callee] = await signInTestAccounts(service.url, 2);
+  const script = await bundleTtffPage();
+  // Launched from this process, Chromium inherits its pinning to the bots' core.
+  const browser = await launchChromium();
+  const delay = flags['answer-delay'];
+  const open = async (token: string): Promise<{ page: Page; close: () => Promise<void> }> => {
+    // The service's pages forbid inline scripts (CSP); the bench injects its own, so it bypasses that.
+    const context = await browser.newContext({ bypassCSP: true });
+    await context.grantPermissions(['camera', 'microphone'], { origin: service.url });
+    const page = await context.newPage();
+    // Any page of the service's origin will do: getUserMedia is allowed on http://127.0.0.1.
+    await page.goto(`${service.url}/healthz`);
+    await page.addScriptTag({ content: script });
+    await page.evaluate((t) => window.ttff.connect(t), token);
+    return { page, close: () => context.close() };
+  };
+  const oneCall = async (
+    callerPage: Page,
+    calleePage: Page,
+  ): Promise<{ callee: AnswerTiming; caller: CallerTiming }> => {
+    try {
+      const [answered, called] = await Promise.all([
+        calleePage.evaluate(([d, t]) => window.ttff.answer(d, t), [delay, FRAME_TIMEOUT_MS] as const),
+        callerPage.evaluate(([u, t]) => window.ttff.call(u, t), [callee!.userId, FRAME_TIMEOUT_MS] as const),
+      ]);
+      return { callee: answered, caller: called };
+    } finally {
+      await calleePage.evaluate(() => window.ttff.hangup()).catch(() => undefined);
+      await callerPage.evaluate(() => window.ttff.hangup()).catch(() => undefined);
+    }
+  };
+  const progress = (what: string, i: number, n: number): void => {
+    if (process.stdout.isTTY) process.stdout.write(`\r${what}: ${i}/${n}${i === n ? '\n' : ''}`);
+  };
+  try {
+    // The first call after loading the pages, each time with two fresh pages.
+    const firsts: { callee: AnswerTiming; caller: CallerTiming }[] = [];
+    const firstFailures: string[] = [];
+    for (let i = 0; i < flags['first-calls'] && !signal.aborted; i++) {
+      const [a, b] = [await open(caller!.accessToken), await open(callee!.accessToken)];
+      try {
+        firsts.push(await oneCall(a.page, b.page));
+      } catch (err) {
+        firstFailures.push((err as Error).message.split('\n')[0]!);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+      await sleep(CALL_GAP_MS, signal);
+      progress('chromium first calls after load', i + 1, flags['first-calls']);
+    }
+
+    const a = await open(caller!.accessToken);
+    const b = await open(callee!.accessToken);
+    const steady: { callee: AnswerTiming; caller: CallerTiming }[] = [];
+    const failures: string[] = [];
+    for (let i = 0; i < flags.pages && !signal.aborted; i++) {
+      try {
+        steady.push(await oneCall(a.page, b.page));
+      } catch (err) {
+        failures.push((err as Error).message.split('\n')[0]!);
+      }
+      await sleep(CALL_GAP_MS, signal);
+      progress('chromium calls', i + 1, flags.pages);
+    }
+
+    // The floor: the same pages, a direct connection. The offer is made while it "rings".
+    const p2p = { callee: [] as number[], caller: [] as number[], failures: [] as string[] };
+    for (let i = 0; i < flags['p2p-calls'] && !signal.aborted; i++) {
+      try {
+        const offer = await a.page.evaluate(() => window.ttff.p2pOffer());
+        await sleep(delay, signal);
+        const { acceptAt, answer } = await b.page.evaluate((o) => window.ttff.p2pAnswer(o), offer);
+        const calleeFrame = b.page.evaluate((t) => window.ttff.p2pFirstFrame(t), FRAME_TIMEOUT_MS);
+        await a.page.evaluate((s) => window.ttff.p2pApply(s), answer);
+        const callerFrame = a.page.evaluate((t) => window.ttff.p2pFirstFrame(t), FRAME_TIMEOUT_MS);
+        const [ce, cr] = await Promise.all([calleeFrame, callerFrame]);
+        p2p.callee.push(ce.firstFrameAt - acceptAt);
+        p2p.caller.push(cr.firstFrameAt - acceptAt);
+      } catch (err) {
+        p2p.failures.push((err as Error).message.split('\n')[0]!);
+      } finally {
+        for (const page of [a.page, b.page])
+          await page.evaluate(() => window.ttff.p2pClose()).catch(() => undefined);
+      }
+      await sleep(CALL_GAP_MS, signal);
+      progress('p2p reference calls', i + 1, flags['p2p-calls']);
+    }
+    await a.close();
+    await b.close();
+    return {
+      steady: callsResult(flags.pages, failures, steady),
+      firstAfterLoad: callsResult(flags['first-calls'], firstFailures, firsts),
+      p2p: {
+        repetitions: flags['p2p-calls'],
+        failures: p2p.failures,
+        callee: distribution(p2p.callee),
+        caller: distribution(p2p.caller),
+      },
+    };
+  } finally {
+    await browser.close();
+  }
 }
 
 function row(name: string, d: Distribution | undefined): (string | number)[] {
@@ -222,29 +328,41 @@ runBench(flags['time-limit'], async (signal) => {
     row('bots: connect → first RTP packet', bots.connectToFirstPacketMs),
   ];
   if (pages) {
+    const { steady, firstAfterLoad, p2p } = pages;
     rows.push(
-      row('callee: accept → media room joined', pages.callee.mediaJoined),
-      row('callee: accept → own producers created', pages.callee.published),
-      row("callee: accept → caller's video track", pages.callee.remoteTrack),
-      row("callee: accept → caller's first frame", pages.callee.firstFrame),
-      row('caller: accept → callUpdated(active) seen', pages.caller.acceptSeen),
-      row('caller: accept → media room joined', pages.caller.mediaJoined),
-      row('caller: accept → own producers created', pages.caller.published),
-      row("caller: accept → callee's video track", pages.caller.remoteTrack),
-      row("caller: accept → callee's first frame", pages.caller.firstFrame),
+      row('callee: accept → own media connected', steady.callee.mediaConnected),
+      row("callee: accept → caller's video track", steady.callee.remoteTrack),
+      row("callee: accept → caller's first frame", steady.callee.firstFrame),
+      row('caller: accept → callUpdated(active) seen', steady.caller.acceptSeen),
+      row('caller: accept → own media connected', steady.caller.mediaConnected),
+      row("caller: accept → callee's video track", steady.caller.remoteTrack),
+      row("caller: accept → callee's first frame", steady.caller.firstFrame),
+      row("first call after load: callee's first frame", firstAfterLoad.callee.firstFrame),
+      row("first call after load: caller's first frame", firstAfterLoad.caller.firstFrame),
+      row("p2p reference: callee's first frame", p2p.callee),
+      row("p2p reference: caller's first frame", p2p.caller),
     );
   }
   console.log(`\n${table(['ms', 'p50', 'p95', 'p99', 'max', 'n'], rows)}`);
   console.log(
     `bots: ${bots.joined}/${bots.joins} joined at ${flags['join-rate']} joins/s, ${bots.failed} failed` +
-      (pages ? `; chromium: ${pages.failures.length} of ${pages.repetitions} calls failed` : ''),
+      (pages
+        ? `; chromium: ${pages.steady.failures.length} of ${pages.steady.repetitions} calls, ` +
+          `${pages.firstAfterLoad.failures.length} of ${pages.firstAfterLoad.repetitions} first calls, ` +
+          `${pages.p2p.failures.length} of ${pages.p2p.repetitions} p2p calls failed`
+        : ''),
   );
-  for (const f of new Set(pages?.failures ?? [])) console.log(`  failure: ${f}`);
+  const failures = pages
+    ? [...pages.steady.failures, ...pages.firstAfterLoad.failures, ...pages.p2p.failures]
+    : [];
+  for (const f of new Set(failures)) console.log(`  failure: ${f}`);
   const file = await appendResult('ttff', {
     busyAtStart,
     flags,
     split: 'mediasoup worker alone on core 0; bots, Chromium and the service node process on core 1',
-    measured: 'bots: join → first packet; chromium: 1:1 call accept → first decoded frame',
+    measured:
+      'bots: join → first packet; chromium: 1:1 call (CallClient, warm-up while it rings) accept → first ' +
+      'decoded frame, steady and first call after page load; p2p reference between the same pages',
     bots,
     browser: pages ?? null,
   });

@@ -282,6 +282,22 @@ export class CallService {
     }
   }
 
+  /**
+   * Whether this device may warm up the call's media while it rings (a hidden peer, see
+   * Room.joinHidden): the caller's own device, or a callee the call rings for. Nothing of a warm
+   * peer reaches anyone, so this is about bounding resources to the people of the call.
+   */
+  async assertMayWarmMedia(identity: Identity, callId: string): Promise<void> {
+    const call = await this.#load(callId);
+    const p = call?.participants[identity.userId];
+    if (!call || !p) throw new ServiceError(ErrorCode.NotInCall, 'you are not in this call', 403);
+    if (call.state === 'ended')
+      throw new ServiceError(ErrorCode.CallEnded, `the call has ended (${call.endReason})`, 409);
+    const caller = (p.state === 'calling' || p.state === 'joined') && p.deviceId === identity.deviceId;
+    if (!caller && p.state !== 'ringing')
+      throw new ServiceError(ErrorCode.Forbidden, 'only a ringing or calling device warms up', 403);
+  }
+
   /** Records that this person's media reached the call's room (the media timeout counts on it). */
   async mediaJoined(identity: Identity, callId: string): Promise<void> {
     await this.#update(callId, { type: 'mediaJoined', userId: identity.userId });

@@ -67,6 +67,23 @@ const dtlsParameters = dtlsParametersSchema;
 const rtpParameters = rtpParametersSchema;
 const appData = z.record(z.string(), z.union([z.string().max(256), z.number(), z.boolean()])).optional();
 
+/**
+ * Sent with `join`, `callJoinMedia` or `callWarmMedia` by a client whose Device is loaded already
+ * (router capabilities from `mediaCapabilities`): the server then sets the RTP capabilities,
+ * creates the transports and answers with them (`transports`), and pushes a paused consumer
+ * (`newConsumer`) for every producer the client may receive instead of announcing `newProducer`.
+ * Saves setRtpCapabilities, createTransport ×2 and one consume round trip per producer.
+ */
+export const mediaSetupSchema = z.object({
+  rtpCapabilities,
+  /** Create a send transport as well (default true; a receive-only client says false). */
+  send: z.boolean().optional(),
+});
+/** Producer ids a client picks for `produceMany` (a UUID: unique in the router, checked there). */
+const producerIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'a lowercase UUID');
+
 export const requestSchemas = {
   /**
    * Enter a room. The first user of a room name creates it and becomes its member; anyone else must
@@ -78,7 +95,10 @@ export const requestSchemas = {
     room: roomNameSchema,
     displayName: displayNameSchema.optional(),
     invite: roomInviteSchema.optional(),
+    mediaSetup: mediaSetupSchema.optional(),
   }),
+  /** The routers' RTP capabilities (the same for every room), so a Device loads before any join. */
+  mediaCapabilities: z.object({}).strict(),
   /** A member of the room you are in gets a signed, expiring invite to share (as a link). */
   roomInvite: z.object({}).strict(),
   /** A member of the room you are in makes these users members (they may then join by name). */
@@ -93,6 +113,17 @@ export const requestSchemas = {
     kind: z.enum(['audio', 'video']),
     rtpParameters,
     appData,
+  }),
+  /**
+   * Audio and video in one request. The client picks the producer ids (mediasoup-client needs an id
+   * before its next `produce` may start), so both tracks are negotiated locally first and sent once.
+   */
+  produceMany: z.object({
+    transportId: id,
+    producers: z
+      .array(z.object({ id: producerIdSchema, kind: z.enum(['audio', 'video']), rtpParameters, appData }))
+      .min(1)
+      .max(2),
   }),
   closeProducer: z.object({ producerId: id }),
   pauseProducer: z.object({ producerId: id }),
@@ -126,7 +157,14 @@ export const requestSchemas = {
   callHangup: z.object({ callId: id }),
   callAddParticipants: z.object({ callId: id, userIds: z.array(id).min(1).max(15) }),
   /** Joins the call's media room (only for participants who accepted); answers like `join`. */
-  callJoinMedia: z.object({ callId: id }),
+  callJoinMedia: z.object({ callId: id, mediaSetup: mediaSetupSchema.optional() }),
+  /**
+   * Warm-up while it rings (the caller after `callInvite`, a ringing callee's device): enters the
+   * call's media room as a hidden peer — transports, ICE/DTLS and producers ready, but nobody is
+   * told of it, nothing of it can be consumed and it receives nothing — so that `callJoinMedia`
+   * after the answer only reveals it. Needs `mediaSetup`; answers like `callJoinMedia`.
+   */
+  callWarmMedia: z.object({ callId: id, mediaSetup: mediaSetupSchema }),
   callGet: z.object({ callId: id }),
   callHistory: z.object({ limit: z.number().int().min(1).max(200).optional() }),
   /** Marks missed calls as seen (the unseen counter goes to 0). */
@@ -174,7 +212,11 @@ export interface ResponseData {
     resumeToken?: string;
     /** TURN relays for this user's transports (empty when the node has none configured). */
     iceServers: IceServerInfo[];
+    /** With `mediaSetup`: the transports the server created (send only if asked for). */
+    transports?: { send?: TransportOptions; recv: TransportOptions };
   };
+  mediaCapabilities: { routerRtpCapabilities: ms.RtpCapabilities };
+  produceMany: { producerIds: string[] };
   setRtpCapabilities: Record<string, never>;
   createTransport: TransportOptions;
   connectTransport: Record<string, never>;
@@ -208,6 +250,7 @@ export interface ResponseData {
   callHangup: Record<string, never>;
   callAddParticipants: { call: CallView };
   callJoinMedia: ResponseData['join'];
+  callWarmMedia: ResponseData['join'];
   callGet: { call: CallView };
   callHistory: { entries: CallHistoryEntry[]; missedUnseen: number };
   callHistorySeen: Record<string, never>;
@@ -258,6 +301,11 @@ export interface NotificationData {
   peerJoined: { peerId: string; userId: string; displayName: string };
   peerLeft: { peerId: string };
   newProducer: { peerId: string; producer: ProducerInfo };
+  /**
+   * To a client that joined with `mediaSetup`: a paused consumer of another peer's producer on its
+   * receive transport. The client creates it locally, then sends `resumeConsumer`.
+   */
+  newConsumer: ResponseData['consume'] & { producerPaused: boolean; source?: string };
   producerClosed: { peerId: string; producerId: string };
   producerPaused: { peerId: string; producerId: string };
   producerResumed: { peerId: string; producerId: string };

@@ -14,8 +14,11 @@ import type {
   RequestData,
   ResponseData,
 } from '../protocol/signaling.js';
+import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { MediaEndpoint } from '../sfu/mediaEndpoint.js';
 import { reportConsumerScores, reportProducerScores } from './mediaScores.js';
+
+export type MediaSetup = NonNullable<RequestData<'join'>['mediaSetup']>;
 
 export type Notify = <N extends NotificationName>(name: N, data: NotificationData[N]) => void;
 
@@ -46,6 +49,8 @@ export interface PeerOptions {
   notify: Notify;
   /** Who publishes a producer of the room (the peer's own answer to `consume` names the owner). */
   producerOwner: (producerId: string) => string | undefined;
+  /** Set up ahead and not yet in the room for anyone (see Room.reveal). */
+  hidden?: boolean;
 }
 
 export class Peer extends EventEmitter<PeerEvents> {
@@ -58,6 +63,9 @@ export class Peer extends EventEmitter<PeerEvents> {
   readonly #producerOwner: (producerId: string) => string | undefined;
   #closing = false;
   #closed = false;
+  #hidden: boolean;
+  /** The receive transport the server created (mediaSetup): consumers are pushed onto it. */
+  #pushTo: string | undefined;
 
   constructor(opts: PeerOptions) {
     super();
@@ -67,6 +75,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.#endpoint = opts.endpoint;
     this.#notify = opts.notify;
     this.#producerOwner = opts.producerOwner;
+    this.#hidden = opts.hidden ?? false;
     this.#endpoint.on('consumerClosed', (consumerId) => this.notify('consumerClosed', { consumerId }));
     // The media went away under the peer (its room's router closed): the peer is gone too.
     this.#endpoint.once('close', () => this.close());
@@ -74,6 +83,14 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+  /** Warming up: nobody is told of this peer, and it receives nothing, until the room reveals it. */
+  get hidden(): boolean {
+    return this.#hidden;
+  }
+  /** Whether the server creates this peer's consumers (it joined with `mediaSetup`). */
+  get pushesConsumers(): boolean {
+    return this.#pushTo !== undefined;
   }
   get producerCount(): number {
     return this.#endpoint.producerCount;
@@ -144,6 +161,52 @@ export class Peer extends EventEmitter<PeerEvents> {
     return {};
   }
 
+  /**
+   * `mediaSetup`: capabilities and transports in one step (answered with the join), and from now on
+   * the server creates this peer's consumers and pushes them (`newConsumer`).
+   */
+  async prepareMedia(setup: MediaSetup): Promise<NonNullable<ResponseData['join']['transports']>> {
+    await this.setRtpCapabilities(setup);
+    const [recv, send] = await Promise.all([
+      this.createTransport({ direction: 'recv' }),
+      setup.send === false ? undefined : this.createTransport({ direction: 'send' }),
+    ]);
+    this.#pushTo = recv.id;
+    return send ? { recv, send } : { recv };
+  }
+
+  /**
+   * Creates a paused consumer of another peer's producer and tells the client (`newConsumer`); the
+   * client resumes it once its receiver exists. A producer this device cannot receive (or one gone
+   * meanwhile) is skipped: there is nothing the client could do with it.
+   */
+  async pushConsumer(ownerPeerId: string, producer: ProducerInfo): Promise<void> {
+    const transportId = this.#pushTo;
+    if (transportId === undefined || this.#hidden || this.#closed) return;
+    let consumer: types.Consumer;
+    try {
+      consumer = await this.#endpoint.consume(transportId, producer.producerId);
+    } catch (err) {
+      if (err instanceof ServiceError) return;
+      throw err;
+    }
+    reportConsumerScores(consumer, (name, data) => this.notify(name, data));
+    this.notify('newConsumer', {
+      consumerId: consumer.id,
+      producerId: producer.producerId,
+      peerId: ownerPeerId,
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters as ResponseData['consume']['rtpParameters'],
+      producerPaused: consumer.producerPaused,
+      ...(producer.source ? { source: producer.source } : {}),
+    });
+  }
+
+  /** Called by the room when it reveals this peer. */
+  revealed(): void {
+    this.#hidden = false;
+  }
+
   async createTransport({
     direction,
   }: RequestData<'createTransport'>): Promise<ResponseData['createTransport']> {
@@ -180,14 +243,46 @@ export class Peer extends EventEmitter<PeerEvents> {
       rtpParameters as unknown as types.RtpParameters,
       appData,
     );
-    // The endpoint already refused a producer made while it closed; these listeners live as long
-    // as the producer does, so nothing is left on the peer when it goes.
+    this.#watch(producer);
+    return { producerId: producer.id };
+  }
+
+  /** Audio and video at once, with the ids the client picked; all or nothing. */
+  async produceMany({
+    transportId,
+    producers,
+  }: RequestData<'produceMany'>): Promise<ResponseData['produceMany']> {
+    const made = await Promise.allSettled(
+      producers.map((p) =>
+        this.#endpoint.produce(
+          transportId,
+          p.kind,
+          p.rtpParameters as unknown as types.RtpParameters,
+          p.appData,
+          p.id,
+        ),
+      ),
+    );
+    const failed = made.find((r) => r.status === 'rejected');
+    if (failed) {
+      for (const r of made) if (r.status === 'fulfilled') r.value.close();
+      throw failed.reason;
+    }
+    const created = made.map((r) => (r as PromiseFulfilledResult<types.Producer>).value);
+    for (const producer of created) this.#watch(producer);
+    return { producerIds: created.map((p) => p.id) };
+  }
+
+  /**
+   * Reports a new producer and its changes. The endpoint already refused a producer made while it
+   * closed; these listeners live as long as the producer does, so nothing is left on the peer.
+   */
+  #watch(producer: types.Producer): void {
     producer.observer.once('close', () => this.emit('producerClosed', producer.id));
     producer.observer.on('pause', () => this.emit('producerPaused', producer.id));
     producer.observer.on('resume', () => this.emit('producerResumed', producer.id));
     reportProducerScores(producer, (name, data) => this.notify(name, data));
     this.emit('producer', producerInfo(producer));
-    return { producerId: producer.id };
   }
 
   async closeProducer({ producerId }: RequestData<'closeProducer'>): Promise<ResponseData['closeProducer']> {
@@ -208,6 +303,8 @@ export class Peer extends EventEmitter<PeerEvents> {
   }
 
   async consume({ transportId, producerId }: RequestData<'consume'>): Promise<ResponseData['consume']> {
+    if (this.#hidden)
+      throw new ServiceError(ErrorCode.InvalidState, 'warming up: nothing can be received before the answer');
     const consumer = await this.#endpoint.consume(transportId, producerId);
     reportConsumerScores(consumer, (name, data) => this.notify(name, data));
     return {
@@ -222,7 +319,7 @@ export class Peer extends EventEmitter<PeerEvents> {
   async resumeConsumer({
     consumerId,
   }: RequestData<'resumeConsumer'>): Promise<ResponseData['resumeConsumer']> {
-    await this.#endpoint.consumer(consumerId).resume();
+    await this.#endpoint.resumeConsumer(consumerId);
     return {};
   }
 

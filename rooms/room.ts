@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { NotificationData, NotificationName, PeerInfo, ProducerInfo } from '../protocol/signaling.js';
+import { limitExceeded } from '../protocol/errors.js';
 import type { MediaRoom } from '../sfu/mediaRoom.js';
 import { Peer, type Notify, type PeerSnapshot } from './peer.js';
 
@@ -28,6 +29,8 @@ export interface RoomSnapshot {
   workerPid: number;
   /** Peers whose join is still being stored (not yet announced). */
   joining: number;
+  /** Hidden peers warming up while the call rings (see `joinHidden`). */
+  warm: number;
   peers: PeerSnapshot[];
 }
 
@@ -38,6 +41,8 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #peers = new Map<string, Peer>();
   /** Admitted but not yet announced: their membership is being written to the store. */
   readonly #joining = new Set<Peer>();
+  /** Set up ahead, hidden from everyone, until revealed (a call's devices while it rings). */
+  readonly #warm = new Map<string, Peer>();
   #closed = false;
 
   constructor(opts: { name: string; media: MediaRoom }) {
@@ -60,6 +65,14 @@ export class Room extends EventEmitter<RoomEvents> {
   }
   get participants(): IterableIterator<Peer> {
     return this.#peers.values();
+  }
+  /** Hidden peers warming up. */
+  get warmCount(): number {
+    return this.#warm.size;
+  }
+  /** The hidden peers themselves (for operators and tests: their transports' state). */
+  get warmPeers(): IterableIterator<Peer> {
+    return this.#warm.values();
   }
   get rtpCapabilities(): types.RtpCapabilities {
     return this.#media.rtpCapabilities;
@@ -111,6 +124,74 @@ export class Room extends EventEmitter<RoomEvents> {
     return peer;
   }
 
+  /**
+   * A hidden peer: its transports and producers can be set up, but nobody is told of it, nothing of
+   * it can be consumed, it receives nothing and it is not stored, until `reveal`. At most `max` per
+   * room (each holds transports on the worker). Resolves null if the room closed.
+   */
+  joinHidden(user: { userId: string; displayName: string }, notify: Notify, max: number): Peer | null {
+    if (this.#closed) return null;
+    if (this.#warm.size >= max)
+      throw limitExceeded('warm_peers_per_call', `at most ${max} devices may warm up for one call`);
+    const peerId = randomUUID();
+    const peer = new Peer({
+      peerId,
+      userId: user.userId,
+      displayName: user.displayName,
+      endpoint: this.#media.createEndpoint(peerId, { hidden: true }),
+      notify,
+      producerOwner: (producerId) => this.#media.producerOwner(producerId),
+      hidden: true,
+    });
+    this.#warm.set(peerId, peer);
+    peer.once('close', () => {
+      if (this.#warm.get(peerId) !== peer) return;
+      this.#warm.delete(peerId);
+      this.#closeIfEmpty();
+    });
+    return peer;
+  }
+
+  /**
+   * Makes a hidden peer a participant: stored first (like a join), then announced, its producers
+   * offered to the others, and it is told who is there and gets their consumers. Resolves false if
+   * the peer or the room went away meanwhile.
+   */
+  async reveal(peer: Peer, persist: (peer: Peer) => Promise<void>): Promise<boolean> {
+    if (this.#warm.get(peer.peerId) !== peer) return false;
+    await persist(peer);
+    if (this.#closed || peer.closed || this.#warm.get(peer.peerId) !== peer) return false;
+    this.#warm.delete(peer.peerId);
+    this.#media.reveal(peer.peerId);
+    peer.revealed();
+    const others = [...this.#peers.values()];
+    this.#peers.set(peer.peerId, peer);
+    this.#attach(peer);
+    const { peerId, userId, displayName } = peer;
+    for (const o of others) o.notify('peerJoined', { peerId, userId, displayName });
+    // The revealed peer set up its session while hidden: it learns who is there as notifications,
+    // each before the consumers of that peer's producers.
+    for (const o of others)
+      peer.notify('peerJoined', { peerId: o.peerId, userId: o.userId, displayName: o.displayName });
+    const own = peer.info().producers;
+    for (const producer of own) this.emit('producerAdded', peerId, producer);
+    for (const o of others) for (const producer of own) this.#offer(o, peerId, producer);
+    for (const o of others) for (const producer of o.info().producers) this.#offer(peer, o.peerId, producer);
+    return true;
+  }
+
+  /** Pushes consumers of everything there to a peer that just joined with `mediaSetup`. */
+  offerExisting(peer: Peer): void {
+    for (const o of this.#peers.values())
+      if (o !== peer) for (const producer of o.info().producers) this.#offer(peer, o.peerId, producer);
+  }
+
+  /** Tells `to` about a producer: a pushed consumer if it joined with `mediaSetup`, else `newProducer`. */
+  #offer(to: Peer, from: string, producer: ProducerInfo): void {
+    if (to.pushesConsumers) void to.pushConsumer(from, producer).catch(() => undefined);
+    else to.notify('newProducer', { peerId: from, producer });
+  }
+
   /** Everyone in the room but `exceptPeerId`, with what they publish. */
   peers(exceptPeerId?: string): PeerInfo[] {
     return [...this.#peers.values()].filter((p) => p.peerId !== exceptPeerId).map((p) => p.info());
@@ -122,6 +203,7 @@ export class Room extends EventEmitter<RoomEvents> {
       routerId: this.#media.routerId,
       workerPid: this.#media.workerPid,
       joining: this.#joining.size,
+      warm: this.#warm.size,
       peers: [...this.#peers.values()].map((p) => p.snapshot()),
     };
   }
@@ -133,9 +215,10 @@ export class Room extends EventEmitter<RoomEvents> {
   close(reason?: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    const peers = [...this.#peers.values(), ...this.#joining];
+    const peers = [...this.#peers.values(), ...this.#joining, ...this.#warm.values()];
     this.#peers.clear();
     this.#joining.clear();
+    this.#warm.clear();
     for (const p of peers) {
       if (reason) p.notify('roomClosed', { reason });
       p.close();
@@ -149,7 +232,7 @@ export class Room extends EventEmitter<RoomEvents> {
   #attach(peer: Peer): void {
     const from = peer.peerId;
     peer.on('producer', (producer) => {
-      this.#broadcast('newProducer', { peerId: from, producer }, from);
+      for (const p of this.#peers.values()) if (p.peerId !== from) this.#offer(p, from, producer);
       this.emit('producerAdded', from, producer);
     });
     peer.on('producerClosed', (producerId) => {
@@ -174,7 +257,7 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   #closeIfEmpty(): void {
-    if (this.#peers.size === 0 && this.#joining.size === 0) this.close();
+    if (this.#peers.size === 0 && this.#joining.size === 0 && this.#warm.size === 0) this.close();
   }
 
   #broadcast<N extends NotificationName>(name: N, data: NotificationData[N], exceptPeerId?: string): void {

@@ -5,13 +5,26 @@
  * into RoomService and Peer); rooms/relay/ supplies the same interface for a room hosted by another
  * node, so the session code is the same for both.
  */
+import { ErrorCode, ServiceError } from '../protocol/errors.js';
 import type { RequestData, ResponseData } from '../protocol/signaling.js';
-import type { Notify, Peer } from './peer.js';
+import type { MediaSetup, Notify, Peer } from './peer.js';
 import { handlePeerRequest, type PeerMethod } from './peerRequests.js';
+import type { Room } from './room.js';
 import type { RoomAccess, RoomService } from './roomService.js';
 
 /** The room's part of a join answer; the session adds the TURN servers of the user's own node. */
 export type JoinAnswer = Omit<ResponseData['join'], 'iceServers'>;
+
+/**
+ * How to enter. `setup`: the client's Device is loaded already, so the server also sets its RTP
+ * capabilities, creates its transports (answered as `transports`) and pushes it paused consumers
+ * instead of announcing producers. `hidden`: warm up while a call rings — nobody is told of the
+ * peer and nothing of it can be consumed until `reveal()` (at most `max` hidden peers per room).
+ */
+export interface JoinOptions {
+  setup?: MediaSetup;
+  hidden?: { max: number };
+}
 
 export interface RoomUser {
   userId: string;
@@ -26,6 +39,14 @@ export interface RoomMembership {
   request<M extends PeerMethod>(method: M, data: RequestData<M>): Promise<ResponseData[M]>;
   /** Left or ended by the room: no request will work any more. */
   readonly ended: boolean;
+  /** Warming up (joined with `hidden`) and not revealed yet. */
+  readonly hidden: boolean;
+  /**
+   * The call was answered on this device: the hidden peer becomes a participant with the same
+   * transports and producers; answers like a join (who is there). Throws NOT_IN_ROOM if the warm-up
+   * ended meanwhile.
+   */
+  reveal(): Promise<JoinAnswer>;
   /** Leaves the room, closing the peer's media. Idempotent. */
   leave(): void;
   /**
@@ -46,6 +67,7 @@ export interface RoomGateway {
     user: RoomUser,
     notify: Notify,
     access: RoomAccess,
+    opts?: JoinOptions,
   ): Promise<{ membership: RoomMembership; joined: JoinAnswer }>;
 }
 
@@ -62,14 +84,31 @@ export class LocalRoomGateway implements RoomGateway {
     user: RoomUser,
     notify: Notify,
     access: RoomAccess,
+    opts: JoinOptions = {},
   ): Promise<{ membership: RoomMembership; joined: JoinAnswer }> {
-    const { room, peer } = await this.#rooms.join(roomName, user, notify, access);
+    // A hidden peer's right to be there is the call's business (CallService.assertMayWarmMedia).
+    const { room, peer } = opts.hidden
+      ? await this.#rooms.joinHidden(roomName, user, notify, opts.hidden.max)
+      : await this.#rooms.join(roomName, user, notify, access);
+    let transports: JoinAnswer['transports'];
+    if (opts.setup) {
+      try {
+        transports = await peer.prepareMedia(opts.setup);
+      } catch (err) {
+        // Transports are part of this join: without them the join did not happen.
+        peer.close();
+        throw err;
+      }
+      if (!peer.hidden) room.offerExisting(peer);
+    }
     return {
-      membership: new LocalMembership(roomName, peer),
+      membership: new LocalMembership(roomName, room, peer, this.#rooms),
       joined: {
         peerId: peer.peerId,
         routerRtpCapabilities: room.rtpCapabilities as JoinAnswer['routerRtpCapabilities'],
-        peers: room.peers(peer.peerId),
+        // A hidden peer learns who is there when it is revealed (as notifications).
+        peers: peer.hidden ? [] : room.peers(peer.peerId),
+        ...(transports ? { transports } : {}),
       },
     };
   }
@@ -77,12 +116,31 @@ export class LocalRoomGateway implements RoomGateway {
 
 class LocalMembership implements RoomMembership {
   readonly roomName: string;
+  readonly #room: Room;
   readonly #peer: Peer;
+  readonly #rooms: RoomService;
   #left = false;
 
-  constructor(roomName: string, peer: Peer) {
+  constructor(roomName: string, room: Room, peer: Peer, rooms: RoomService) {
     this.roomName = roomName;
+    this.#room = room;
     this.#peer = peer;
+    this.#rooms = rooms;
+  }
+
+  get hidden(): boolean {
+    return this.#peer.hidden;
+  }
+
+  async reveal(): Promise<JoinAnswer> {
+    if (!this.#peer.hidden) throw new ServiceError(ErrorCode.InvalidState, 'already in the room');
+    if (this.#left || !(await this.#rooms.reveal(this.#room, this.#peer)))
+      throw new ServiceError(ErrorCode.NotInRoom, 'the warm-up ended meanwhile; join again');
+    return {
+      peerId: this.#peer.peerId,
+      routerRtpCapabilities: this.#room.rtpCapabilities as JoinAnswer['routerRtpCapabilities'],
+      peers: this.#room.peers(this.#peer.peerId),
+    };
   }
 
   get peerId(): string {

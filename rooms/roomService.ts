@@ -15,6 +15,7 @@
  * a leave takes effect in memory at once and its store write is retried until it lands or the
  * node shuts down.
  */
+import type { types } from 'mediasoup';
 import type { RoomInvites } from '../auth/roomInvites.js';
 import { ErrorCode, ServiceError, limitExceeded } from '../protocol/errors.js';
 import { MediaRoom, type EndpointLimits } from '../sfu/mediaRoom.js';
@@ -95,6 +96,7 @@ export class RoomService {
   #draining = false;
   readonly #creationLimit: RoomCreationLimit;
   readonly #endpointLimits: EndpointLimits;
+  #capabilities: Promise<types.RtpCapabilities> | undefined;
 
   private constructor(opts: RoomServiceOptions) {
     const limits = opts.limits ?? DEFAULT_LIMITS;
@@ -182,6 +184,50 @@ export class RoomService {
     throw new ServiceError(ErrorCode.Unavailable, 'room closed while joining', 503, 1, {
       retryAfterMs: String(RETRY_AFTER_MS),
     });
+  }
+
+  /**
+   * A hidden peer in a call's room, warming up while the call rings (Room.joinHidden); the
+   * CallService has checked that the user may. At most `maxWarm` per room.
+   */
+  async joinHidden(
+    roomName: string,
+    user: { userId: string; displayName: string },
+    notify: Notify,
+    maxWarm: number,
+  ): Promise<{ room: Room; peer: Peer }> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const room = await this.#getOrCreate(roomName, user.userId);
+      const peer = room.joinHidden(user, notify, maxWarm);
+      if (peer) return { room, peer };
+    }
+    throw new ServiceError(ErrorCode.Unavailable, 'room closed while joining', 503, 1, {
+      retryAfterMs: String(RETRY_AFTER_MS),
+    });
+  }
+
+  /** Makes a hidden peer a participant (stored, then announced); false if it or its room went away. */
+  reveal(room: Room, peer: Peer): Promise<boolean> {
+    return room.reveal(peer, (p) => this.#storeJoin(room, p));
+  }
+
+  /** Hidden peers warming up, over every room of this node (for metrics and tests). */
+  get warmPeers(): number {
+    let n = 0;
+    for (const { room } of this.#rooms.values()) n += room.warmCount;
+    return n;
+  }
+
+  /**
+   * The routers' RTP capabilities. Every router is made from the same codec list, so they are the
+   * same for all rooms: read once from a router made for the purpose, then kept.
+   */
+  routerRtpCapabilities(): Promise<types.RtpCapabilities> {
+    this.#capabilities ??= MediaRoom.probeCapabilities(this.#workers.pick()).catch((err: unknown) => {
+      this.#capabilities = undefined;
+      throw err;
+    });
+    return this.#capabilities;
   }
 
   /** Admits the user as a member of the room, or refuses them (see the header). */

@@ -138,6 +138,7 @@ const envSchema = z.object({
   ROOMS_CREATED_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   PEER_MAX_TRANSPORTS: z.coerce.number().int().min(2).default(8),
   PEER_MAX_PRODUCERS: z.coerce.number().int().min(1).default(8),
+  CALL_WARM_PEERS_MAX: z.coerce.number().int().min(0).max(64).default(8),
   // Deprecated `/ws?token=…` (tokens leak into logs through URLs): on outside production by default.
   WS_QUERY_TOKEN: boolean.optional(),
   // The web app's refresh-token cookie is Secure (HTTPS only): on in production by default.
@@ -257,6 +258,8 @@ export interface SignalingLimitsConfig {
   roomsCreatedPerUserPerMinute: number;
   transportsPerPeer: number;
   producersPerPeer: number;
+  /** Devices that may warm up one call's media while it rings (0 turns warm-up off). */
+  warmPeersPerCall?: number;
 }
 
 export class ConfigError extends Error {
@@ -549,6 +552,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       roomsCreatedPerUserPerMinute: e.ROOMS_CREATED_PER_USER_PER_MINUTE,
       transportsPerPeer: e.PEER_MAX_TRANSPORTS,
       producersPerPeer: e.PEER_MAX_PRODUCERS,
+      warmPeersPerCall: e.CALL_WARM_PEERS_MAX,
     },
     calls: {
       ringTimeoutMs: e.CALL_RING_TIMEOUT_SECONDS * 1000,

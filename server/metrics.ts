@@ -108,6 +108,11 @@ export function createMetrics(opts: {
   roomGauge('calling_consumers', 'Media consumers (forwarded streams).', () =>
     participants().reduce((n, p) => n + p.consumerCount, 0),
   );
+  roomGauge(
+    'calling_warm_peers',
+    'Hidden peers warming up a ringing call (back to 0 once calls are answered, declined or missed).',
+    () => opts.rooms.warmPeers,
+  );
 
   new Gauge({
     name: 'calling_worker_cpu_seconds',

@@ -12,12 +12,17 @@ import { ErrorCode, ServiceError, limitExceeded } from '../protocol/errors.js';
 
 export type TransportDirection = 'send' | 'recv';
 
+/** Bits per second a new transport may send before the estimate says otherwise (see createTransport). */
+const INITIAL_OUTGOING_BITRATE = 3_000_000;
+
 export interface MediaEndpointOptions {
   id: string;
   router: types.Router;
   webRtcServer: types.WebRtcServer;
   /** Any producer of the room, by id (what this endpoint may consume). */
   getProducerById: (producerId: string) => types.Producer | undefined;
+  /** Whether any producer of the room (hidden endpoints' included) has this id. */
+  producerIdTaken: (producerId: string) => boolean;
   /** Called once a producer of this endpoint exists and the endpoint is still open. */
   onNewProducer: (producer: types.Producer<ProducerAppData>) => void;
   limits: EndpointLimits;
@@ -99,7 +104,10 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
         enableUdp: true,
         enableTcp: true,
         preferUdp: true,
-        initialAvailableOutgoingBitrate: 1_000_000,
+        // High enough that a new receiver of a simulcast producer starts on the layer it will stay on:
+        // starting lower made the estimate climb within the first second and switch layers, and a
+        // switch waits for a keyframe of the new layer — the first frame waited for two keyframes.
+        initialAvailableOutgoingBitrate: INITIAL_OUTGOING_BITRATE,
         appData: { endpointId: this.id, direction },
       });
     } finally {
@@ -160,8 +168,12 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     kind: types.MediaKind,
     rtpParameters: types.RtpParameters,
     appData: Record<string, unknown> = {},
+    id?: string,
   ): Promise<types.Producer<ProducerAppData>> {
     const transport = this.#transport(transportId, 'send');
+    // A client-picked id (produceMany) must not name a producer that exists anywhere in the room.
+    if (id !== undefined && this.#opts.producerIdTaken(id))
+      throw new ServiceError(ErrorCode.BadRequest, `producer id ${id} is taken`);
     if (this.#producers.size + this.#pendingProducers >= this.#opts.limits.producersPerPeer) {
       throw limitExceeded(
         'producers_per_peer',
@@ -172,6 +184,7 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     let producer: types.Producer<ProducerAppData>;
     try {
       producer = await transport.produce<ProducerAppData>({
+        ...(id === undefined ? {} : { id }),
         kind,
         rtpParameters,
         appData: { ...appData, endpointId: this.id },
@@ -237,7 +250,17 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     };
     consumer.on('producerclose', serverSideClose);
     consumer.on('transportclose', serverSideClose);
+    // Ask the sender for a keyframe now rather than at resume: it is on its way while the client
+    // creates its receiver, so the first frame does not wait a full round trip to the sender.
+    if (consumer.kind === 'video') consumer.requestKeyFrame().catch(() => undefined);
     return consumer;
+  }
+
+  /** Resumes a consumer; a video one asks its sender for a keyframe at once (the first frame needs one). */
+  async resumeConsumer(id: string): Promise<void> {
+    const consumer = this.consumer(id);
+    await consumer.resume();
+    if (consumer.kind === 'video') await consumer.requestKeyFrame().catch(() => undefined);
   }
 
   consumer(id: string): types.Consumer {

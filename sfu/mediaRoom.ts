@@ -25,6 +25,11 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
   readonly #endpoints = new Map<string, MediaEndpoint>();
   /** Every producer in the room, so any endpoint can consume any other's. */
   readonly #producers = new Map<string, types.Producer<ProducerAppData>>();
+  /**
+   * Endpoints set up ahead (a call's devices warming up while it rings): their producers are not
+   * consumable and not heard by speaker detection until `reveal`, so nothing of them reaches anyone.
+   */
+  readonly #hidden = new Set<string>();
   #closed = false;
   readonly #limits: EndpointLimits;
 
@@ -55,6 +60,14 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     }
   }
 
+  /** The RTP capabilities of a router with our codecs (a router made and closed for the purpose). */
+  static async probeCapabilities(mw: MediaWorker): Promise<types.RtpCapabilities> {
+    const router = await mw.worker.createRouter({ mediaCodecs });
+    const caps = router.rtpCapabilities;
+    router.close();
+    return caps;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -76,27 +89,52 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
     return this.#producers.get(producerId)?.appData.endpointId;
   }
 
-  createEndpoint(id: string): MediaEndpoint {
+  /** Endpoints that are hidden (see `#hidden`). */
+  get hiddenCount(): number {
+    return this.#hidden.size;
+  }
+
+  createEndpoint(id: string, opts: { hidden?: boolean } = {}): MediaEndpoint {
+    if (opts.hidden) this.#hidden.add(id);
     const endpoint = new MediaEndpoint({
       id,
       router: this.#router,
       webRtcServer: this.#mediaWorker.webRtcServer,
-      getProducerById: (producerId) => this.#producers.get(producerId),
+      getProducerById: (producerId) => this.#consumable(producerId),
+      producerIdTaken: (producerId) => this.#producers.has(producerId),
       onNewProducer: (producer) => this.#addProducer(producer),
       limits: this.#limits,
     });
     this.#endpoints.set(id, endpoint);
-    endpoint.once('close', () => this.#endpoints.delete(id));
+    endpoint.once('close', () => {
+      this.#endpoints.delete(id);
+      this.#hidden.delete(id);
+    });
     return endpoint;
+  }
+
+  /** A hidden endpoint's producers become consumable and audible. */
+  reveal(id: string): void {
+    if (!this.#hidden.delete(id)) return;
+    for (const producer of this.#producers.values())
+      if (producer.appData.endpointId === id) this.#observeSpeaker(producer);
+  }
+
+  #consumable(producerId: string): types.Producer | undefined {
+    const producer = this.#producers.get(producerId);
+    return producer && !this.#hidden.has(producer.appData.endpointId) ? producer : undefined;
+  }
+
+  #observeSpeaker(producer: types.Producer): void {
+    // Only audio feeds speaker detection; a failure here must not fail the publish.
+    if (producer.kind === 'audio' && !producer.closed)
+      this.#speakerObserver.addProducer({ producerId: producer.id }).catch(() => undefined);
   }
 
   #addProducer(producer: types.Producer<ProducerAppData>): void {
     this.#producers.set(producer.id, producer);
     producer.observer.once('close', () => this.#producers.delete(producer.id));
-    if (producer.kind === 'audio') {
-      // Only audio feeds speaker detection; a failure here must not fail the publish.
-      this.#speakerObserver.addProducer({ producerId: producer.id }).catch(() => undefined);
-    }
+    if (!this.#hidden.has(producer.appData.endpointId)) this.#observeSpeaker(producer);
   }
 
   /** Closes every endpoint and the router. Idempotent. */

@@ -14,6 +14,7 @@ import type {
 } from '../protocol/signaling.js';
 import type { CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
+import type { MediaSetup } from '../rooms/peer.js';
 
 type CallMethod = Extract<Method, `call${string}`>;
 export type CallHandlers = { [M in CallMethod]: (data: RequestData<M>) => Promise<ResponseData[M]> };
@@ -22,8 +23,10 @@ export interface CallSessionContext {
   identity: Identity;
   calls: CallService;
   log: Logger;
-  /** Enters the call's media room (the session's one room). */
-  joinMedia: (callId: string) => Promise<ResponseData['callJoinMedia']>;
+  /** Enters the call's media room (the session's one room), or reveals the warm peer there. */
+  joinMedia: (callId: string, setup: MediaSetup | undefined) => Promise<ResponseData['callJoinMedia']>;
+  /** Enters the call's media room as a hidden peer, warming up while it rings. */
+  warmMedia: (callId: string, setup: MediaSetup) => Promise<ResponseData['callWarmMedia']>;
   /** Leaves the call's media room if the session is in it. */
   leaveMedia: (callId: string) => void;
 }
@@ -34,8 +37,17 @@ export function callHandlers(ctx: CallSessionContext): CallHandlers {
     callInvite: async ({ userIds, media }) => ({ call: await calls.invite(identity, userIds, media) }),
     callRinging: ({ callId }) => done(calls.ringing(identity, callId)),
     callAccept: async ({ callId }) => ({ call: await calls.accept(identity, callId) }),
-    callDecline: ({ callId }) => done(calls.decline(identity, callId)),
-    callCancel: ({ callId }) => done(calls.cancel(identity, callId)),
+    // Declining or cancelling also drops this device's warm-up of the call, if it has one.
+    callDecline: async ({ callId }) => {
+      await calls.decline(identity, callId);
+      ctx.leaveMedia(callId);
+      return {};
+    },
+    callCancel: async ({ callId }) => {
+      await calls.cancel(identity, callId);
+      ctx.leaveMedia(callId);
+      return {};
+    },
     callHangup: async ({ callId }) => {
       await calls.hangup(identity, callId);
       ctx.leaveMedia(callId);
@@ -44,17 +56,21 @@ export function callHandlers(ctx: CallSessionContext): CallHandlers {
     callAddParticipants: async ({ callId, userIds }) => ({
       call: await calls.addParticipants(identity, callId, userIds),
     }),
-    callJoinMedia: async ({ callId }) => {
+    callJoinMedia: async ({ callId, mediaSetup }) => {
       // Only a participant who answered on this device gets into the call's room; media counts as
       // connected only once the join really happened.
       await calls.assertMayJoinMedia(identity, callId);
-      const joined = await ctx.joinMedia(callId);
+      const joined = await ctx.joinMedia(callId, mediaSetup);
       // Recorded after the answer goes out (the answer must not wait); it only feeds the media
       // timeout, so a failure here is logged, not returned.
       calls.mediaJoined(identity, callId).catch((error: unknown) => {
         ctx.log.warn('cannot record media joined', { error, callId });
       });
       return joined;
+    },
+    callWarmMedia: async ({ callId, mediaSetup }) => {
+      await calls.assertMayWarmMedia(identity, callId);
+      return ctx.warmMedia(callId, mediaSetup);
     },
     callGet: async ({ callId }) => ({ call: await calls.get(identity, callId) }),
     callHistory: async ({ limit }) => calls.history(identity, limit ?? 50),
@@ -70,7 +86,10 @@ export function deliverCalls(opts: {
   notify: <N extends NotificationName>(name: N, data: NotificationData[N]) => void;
   /** The device was signed out or revoked: it must not keep a live connection (or a call). */
   revoked: () => void;
-  /** A call ended: its media room goes with it, on whichever node this session holds it. */
+  /**
+   * A call ended, or is over for this device (answered on another one, declined, missed): its media
+   * room (or this device's warm-up in it) goes, on whichever node this session holds it.
+   */
   callEnded: (callId: string) => void;
 }): Promise<() => void> {
   return opts.calls.attach({
@@ -79,8 +98,12 @@ export function deliverCalls(opts: {
     deliver: (m) => {
       if (m.notification === 'deviceRevoked') return opts.revoked();
       opts.notify(m.notification, m.data as never);
+      if (m.notification === 'callAnsweredElsewhere')
+        return opts.callEnded((m.data as { callId: string }).callId);
       const call = m.notification === 'callUpdated' ? (m.data as { call: CallView }).call : undefined;
-      if (call?.state === 'ended') opts.callEnded(call.callId);
+      const mine = call?.participants.find((p) => p.userId === opts.identity.userId)?.state;
+      if (call && (call.state === 'ended' || mine === 'declined' || mine === 'missed'))
+        opts.callEnded(call.callId);
     },
   });
 }

@@ -19,8 +19,9 @@ import type {
   ResponseData,
   ResponseEnvelope,
 } from '../protocol/signaling.js';
-import type { RoomGateway, RoomMembership } from '../rooms/roomGateway.js';
+import type { JoinAnswer, JoinOptions, RoomGateway, RoomMembership } from '../rooms/roomGateway.js';
 import type { PeerMethod } from '../rooms/peerRequests.js';
+import type { MediaSetup } from '../rooms/peer.js';
 import type { RoomAccess, RoomService } from '../rooms/roomService.js';
 import { CALL_ROOM_PREFIX, callRoomName, type CallService } from '../calls/callService.js';
 import type { Logger } from '../lib/logger.js';
@@ -34,6 +35,9 @@ import { Outbox } from './outbox.js';
 import { HeldNotifications } from './heldNotifications.js';
 import { RequestBudget } from './requestBudget.js';
 import { toServiceError } from './toServiceError.js';
+
+/** Devices that may warm up one call when the configuration does not say (server/config.ts does). */
+const DEFAULT_WARM_PEERS_PER_CALL = 8;
 
 type Handlers = { [M in Method]: (data: RequestData<M>) => Promise<ResponseData[M]> };
 
@@ -187,8 +191,19 @@ export class SignalingSession implements ResumeHolder {
     return state;
   }
 
-  async #joinRoom(roomName: string, access: RoomAccess): Promise<ResponseData['join']> {
-    if (this.#membership.peer || this.#joining)
+  /**
+   * Enters a room (the session's one room). A call's `callJoinMedia` on the device that warmed the
+   * call up reveals its hidden peer instead: same peer, same transports, nothing set up again.
+   */
+  async #joinRoom(
+    roomName: string,
+    access: RoomAccess,
+    opts: JoinOptions = {},
+  ): Promise<ResponseData['join']> {
+    const current = this.#membership.peer;
+    if (current?.hidden && !opts.hidden && access.kind === 'call' && this.#membership.roomName === roomName)
+      return this.#answer(await current.reveal());
+    if (current || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
     this.#joining = true;
     // The peer notifies through the log it joined with: after a resume that log goes on elsewhere.
@@ -201,6 +216,7 @@ export class SignalingSession implements ResumeHolder {
         { userId: this.identity.userId, displayName },
         held.notify,
         access,
+        opts,
       );
       if (this.#closed) {
         membership.leave();
@@ -209,19 +225,38 @@ export class SignalingSession implements ResumeHolder {
       this.#membership.enter(roomName, membership);
       // The answer is sent when this handler's promise settles (a microtask); setImmediate runs after.
       setImmediate(() => held.release());
-      // TURN credentials are minted here, on the node that holds the user's socket, whichever
-      // node hosts the room.
-      return {
-        ...joined,
-        iceServers: this.#o.iceServers?.(this.identity) ?? [],
-        ...(this.#membership.resumeToken ? { resumeToken: this.#membership.resumeToken } : {}),
-      };
+      return this.#answer(joined);
     } catch (err) {
       held.drop();
       throw err;
     } finally {
       this.#joining = false;
     }
+  }
+
+  /**
+   * The room's answer plus what this node adds: TURN credentials (minted here, on the node that
+   * holds the user's socket, whichever node hosts the room) and the resume token.
+   */
+  #answer(joined: JoinAnswer): ResponseData['join'] {
+    return {
+      ...joined,
+      iceServers: this.#o.iceServers?.(this.identity) ?? [],
+      ...(this.#membership.resumeToken ? { resumeToken: this.#membership.resumeToken } : {}),
+    };
+  }
+
+  /**
+   * Warm-up while a call rings: a hidden peer in the call's room with its transports (see
+   * Room.joinHidden), at most `warmPeersPerCall` per call. `callJoinMedia` later reveals it.
+   */
+  #warmRoom(roomName: string, setup: MediaSetup): Promise<ResponseData['join']> {
+    const max = this.#o.limits.warmPeersPerCall ?? DEFAULT_WARM_PEERS_PER_CALL;
+    if (max === 0)
+      return Promise.reject(
+        new ServiceError(ErrorCode.Forbidden, 'warm-up is turned off on this server', 403),
+      );
+    return this.#joinRoom(roomName, { kind: 'call' }, { setup, hidden: { max } });
   }
 
   /** The name of the (non-call) room this session is in; invites and additions are for it. */
@@ -248,12 +283,16 @@ export class SignalingSession implements ResumeHolder {
     return {
       // `displayName` in the request is accepted for older clients and ignored: peers are shown the
       // account's name, so nobody can appear under someone else's.
-      join: async ({ room: roomName, invite }) => {
+      join: async ({ room: roomName, invite, mediaSetup }) => {
         if (roomName.startsWith(CALL_ROOM_PREFIX)) {
           throw new ServiceError(ErrorCode.Forbidden, 'call rooms are joined with callJoinMedia', 403);
         }
-        return this.#joinRoom(roomName, { kind: 'member', invite });
+        return this.#joinRoom(roomName, { kind: 'member', invite }, { setup: mediaSetup });
       },
+      mediaCapabilities: async () => ({
+        routerRtpCapabilities:
+          (await this.#o.rooms.routerRtpCapabilities()) as ResponseData['join']['routerRtpCapabilities'],
+      }),
       roomInvite: () => this.#o.rooms.createInvite(this.#memberRoom(), this.identity.userId),
       roomAddMembers: ({ userIds }) =>
         done(this.#o.rooms.addMembers(this.#memberRoom(), this.identity.userId, userIds)),
@@ -262,6 +301,7 @@ export class SignalingSession implements ResumeHolder {
       connectTransport: this.#media('connectTransport'),
       restartIce: this.#media('restartIce'),
       produce: this.#media('produce'),
+      produceMany: this.#media('produceMany'),
       closeProducer: this.#media('closeProducer'),
       pauseProducer: this.#media('pauseProducer'),
       resumeProducer: this.#media('resumeProducer'),
@@ -289,7 +329,8 @@ export class SignalingSession implements ResumeHolder {
         identity: this.identity,
         calls: this.#o.calls,
         log: this.#o.log,
-        joinMedia: (callId) => this.#joinRoom(callRoomName(callId), { kind: 'call' }),
+        joinMedia: (callId, setup) => this.#joinRoom(callRoomName(callId), { kind: 'call' }, { setup }),
+        warmMedia: (callId, setup) => this.#warmRoom(callRoomName(callId), setup),
         leaveMedia: (callId) => {
           if (this.#membership.roomName === callRoomName(callId)) this.#membership.leave();
         },

@@ -190,10 +190,15 @@ describe('configuration from the environment', () => {
       roomsCreatedPerUserPerMinute: 10,
       transportsPerPeer: 8,
       producersPerPeer: 8,
+      warmPeersPerCall: 8,
     });
-    expect(loadConfig({ WS_MAX_SOCKETS_PER_DEVICE: '2', PEER_MAX_TRANSPORTS: '3' }).limits).toMatchObject({
+    expect(
+      loadConfig({ WS_MAX_SOCKETS_PER_DEVICE: '2', PEER_MAX_TRANSPORTS: '3', CALL_WARM_PEERS_MAX: '0' })
+        .limits,
+    ).toMatchObject({
       socketsPerDevice: 2,
       transportsPerPeer: 3,
+      warmPeersPerCall: 0,
     });
     // A peer needs a send and a receive transport; a backlog limit below one answer would close everyone.
     expect(() => loadConfig({ PEER_MAX_TRANSPORTS: '1' })).toThrow(/PEER_MAX_TRANSPORTS/);

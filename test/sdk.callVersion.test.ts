@@ -8,7 +8,8 @@ import { OutgoingCall, type CallHost } from '../client/sdk/call.js';
 import { APPLY } from '../client/sdk/callTypes.js';
 import type { CallView } from '../protocol/signaling.js';
 
-// A call that is still ringing never touches media or the network, so the host only records.
+// A call that is still ringing touches the network only through its warm-up (enterMedia, refused
+// here: the warm-up then gives up quietly), so the host only records.
 const requests: string[] = [];
 const host: CallHost = {
   userId: 'alice',
@@ -20,6 +21,7 @@ const host: CallHost = {
   },
   enterMedia: () => Promise.reject(new Error('no media while ringing')),
   getUserMedia: () => Promise.reject(new Error('no media while ringing')),
+  mayWarmIncoming: () => Promise.resolve(false),
   ended: () => undefined,
 };
 // No tracks: the call only enables/disables whatever tracks the stream has.

@@ -14,7 +14,7 @@
  *   const call = await calls.call([bobId], 'video');
  *   call.on('ended', (reason) => ...);                       // 'declined', 'busy', 'missed', ...
  */
-import type { types } from 'mediasoup-client';
+import type { Device, types } from 'mediasoup-client';
 import { ErrorCode } from '../../protocol/errors.js';
 import type {
   CallHistoryEntry,
@@ -29,6 +29,7 @@ import { IncomingCall, OutgoingCall, type AnyCall, type CallHost } from './call.
 import { APPLY, ELSEWHERE, END, GLARE, type CallEndedReason } from './callTypes.js';
 import { SignalingConnection, type ConnectionState } from './connection.js';
 import { subjectOf } from './jwt.js';
+import { preloadDevice } from './mediaDevice.js';
 import { DefaultReconnectPolicy, type ReconnectPolicy } from './reconnectPolicy.js';
 import type { RoomEntry } from './roomSession.js';
 import { SignalingError, type SignalingClient, type WebSocketFactory } from './signalingClient.js';
@@ -51,6 +52,13 @@ export interface CallClientOptions {
   autoRinging?: boolean;
   /** Publish video as simulcast (default true). */
   simulcast?: boolean;
+  /**
+   * Warm up an incoming call's media while it rings (camera and microphone opened but disabled,
+   * transports connected, nothing sent to anyone until answered): 'when-permitted' (default) only
+   * if camera/microphone permission is granted already, so ringing never prompts; 'always'; 'never'.
+   * Outgoing calls always warm up (their camera is open anyway).
+   */
+  warmIncoming?: 'when-permitted' | 'always' | 'never';
 }
 
 type CallClientEvents = {
@@ -70,6 +78,8 @@ export class CallClient extends TypedEmitter<CallClientEvents> {
   readonly #calls = new Map<string, AnyCall>();
   readonly #connection: SignalingConnection;
   readonly #userId: string;
+  /** The Device, loaded at connect (undefined on a server without `mediaCapabilities`). */
+  #device: Promise<Device | undefined> = Promise.resolve(undefined);
   #state: CallConnectionState = 'connected';
   #closed = false;
   /** Callees of invites in flight (1:1): an incoming call from one of them may be glare. */
@@ -90,8 +100,12 @@ export class CallClient extends TypedEmitter<CallClientEvents> {
       deviceOptions: opts.deviceOptions,
       simulcast: opts.simulcast ?? true,
       request: (method, data) => this.#request(method, data),
-      enterMedia: (callId) => this.#enterMedia(callId),
+      enterMedia: (callId, _ctx, how) => this.#enterMedia(callId, how),
       getUserMedia: (media) => (opts.getUserMedia ?? defaultUserMedia)(media),
+      mayWarmIncoming: async (media) => {
+        const mode = opts.warmIncoming ?? 'when-permitted';
+        return mode === 'always' || (mode === 'when-permitted' && (await mediaPermitted(media)));
+      },
       ended: (call, reason) => {
         this.#deferred.delete(call.callId);
         const tracked = this.#calls.get(call.callId);
@@ -124,6 +138,8 @@ export class CallClient extends TypedEmitter<CallClientEvents> {
     }
     const client = new CallClient(opts, connection, userId);
     client.#wire();
+    // Cold start: the Device loads now, not between the answer and the first frame.
+    client.#device = preloadDevice(connection, opts.deviceOptions);
     return client;
   }
 
@@ -277,10 +293,25 @@ export class CallClient extends TypedEmitter<CallClientEvents> {
     return this.#connection.request(method, data);
   }
 
-  /** Joins a call's media room on this connection (the server relays to the node hosting it). */
-  async #enterMedia(callId: string): Promise<RoomEntry> {
-    const joined = await this.#request('callJoinMedia', { callId });
-    return { signaling: this.#connection, joined, ownsSignaling: false };
+  /**
+   * Joins a call's media room, or warms up in it (a hidden peer while it rings), on this connection
+   * (the server relays to the node hosting it). With the Device loaded, the request carries its
+   * capabilities and the answer the transports.
+   */
+  async #enterMedia(callId: string, how: 'join' | 'warm'): Promise<RoomEntry> {
+    const device = await this.#device;
+    const withDevice = device ? { device } : {};
+    if (how === 'warm') {
+      if (!device) throw new Error('this server cannot warm up calls');
+      const mediaSetup = { rtpCapabilities: device.rtpCapabilities as never };
+      const joined = await this.#request('callWarmMedia', { callId, mediaSetup });
+      return { signaling: this.#connection, joined, ownsSignaling: false, device };
+    }
+    const joined = await this.#request('callJoinMedia', {
+      callId,
+      ...(device ? { mediaSetup: { rtpCapabilities: device.rtpCapabilities as never } } : {}),
+    });
+    return { signaling: this.#connection, joined, ownsSignaling: false, ...withDevice };
   }
 
   // ---- incoming ------------------------------------------------------------------------------------
@@ -335,6 +366,20 @@ export class CallClient extends TypedEmitter<CallClientEvents> {
     if (this.#state === state) return;
     this.#state = state;
     this.emit('connectionStateChanged', state);
+  }
+}
+
+/** Whether the browser lets this page use camera (video calls) and microphone without asking. */
+async function mediaPermitted(media: CallMedia): Promise<boolean> {
+  const names = media === 'video' ? ['camera', 'microphone'] : ['microphone'];
+  try {
+    const states = await Promise.all(
+      names.map((name) => navigator.permissions.query({ name: name as PermissionName })),
+    );
+    return states.every((s) => s.state === 'granted');
+  } catch {
+    // No permissions API (or these names unknown to it): do not risk a prompt while it rings.
+    return false;
   }
 }
 

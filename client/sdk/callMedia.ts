@@ -3,6 +3,12 @@
  * (joined through RoomSession — the room flow, not a second media path — on the CallClient's
  * connection or on one to the node hosting the room), with the remote tracks per participant.
  * The call object decides when to join and what a failure means for the call; this only does media.
+ *
+ * Warm-up: while the call rings, `warm()` sets the media up ahead — camera and microphone open, the
+ * call's room entered as a hidden peer (`callWarmMedia`: transports made with the entry, ICE/DTLS
+ * up, producers created) — so that `join()` after the answer only reveals it (`callJoinMedia`) and
+ * the server pushes the consumers. Nothing reaches anyone before that: the server forwards nothing
+ * of a hidden peer, and a callee's tracks are also kept disabled (black, silent) until it answers.
  */
 import type { types } from 'mediasoup-client';
 import type { CallMedia } from '../../protocol/signaling.js';
@@ -25,7 +31,8 @@ export interface CallTrack {
 export interface CallMediaHost {
   readonly deviceOptions: types.DeviceOptions | undefined;
   readonly simulcast: boolean;
-  enterMedia(callId: string, ctx: { rejectedToken?: string }): Promise<RoomEntry>;
+  /** Enters the call's media room: joined (after the answer) or warming up (hidden, while it rings). */
+  enterMedia(callId: string, ctx: { rejectedToken?: string }, how: 'join' | 'warm'): Promise<RoomEntry>;
   getUserMedia(media: CallMedia): Promise<MediaStream>;
 }
 
@@ -58,6 +65,12 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
   readonly #muted = { audio: false, video: false };
   /** Remote tracks by consumer id. */
   readonly #tracks = new Map<string, CallTrack>();
+  /** The warm-up in progress or done (it never rejects: a failed one leaves a cold join). */
+  #warming: Promise<void> | undefined;
+  /** Answered here: entries are joins now, not warm-ups. */
+  #answered = false;
+  /** Camera and microphone stay disabled (nothing of them is encoded) until answered. */
+  #held = false;
   #closed = false;
 
   constructor(callId: string, media: CallMedia, host: CallMediaHost) {
@@ -85,8 +98,44 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
 
   setLocalStream(stream: MediaStream): void {
     this.#localStream = stream;
-    for (const t of stream.getAudioTracks()) t.enabled = !this.#muted.audio;
-    for (const t of stream.getVideoTracks()) t.enabled = !this.#muted.video;
+    this.#applyEnabled();
+  }
+
+  /** Tracks are live unless muted, or held back until the call is answered here. */
+  #applyEnabled(): void {
+    const stream = this.#localStream;
+    if (!stream) return;
+    for (const t of stream.getAudioTracks()) t.enabled = !this.#muted.audio && !this.#held;
+    for (const t of stream.getVideoTracks()) t.enabled = !this.#muted.video && !this.#held;
+  }
+
+  /**
+   * Sets the media up while the call rings (see the header); `hold` keeps camera and microphone
+   * disabled until `join` (a callee who has not answered). Idempotent; failures are silent: `join`
+   * then does the whole setup itself.
+   */
+  warm(hold: boolean): void {
+    if (this.#warming || this.#session || this.#closed || this.#answered) return;
+    this.#held = hold;
+    this.#applyEnabled();
+    this.#warming = this.#warmUp().catch(() => {
+      const session = this.#session;
+      this.#session = undefined;
+      void session?.leave();
+    });
+  }
+
+  async #warmUp(): Promise<void> {
+    if (!this.#localStream) this.setLocalStream(await this.#host.getUserMedia(this.#media));
+    if (this.#closed) return this.#stopLocal();
+    const session = await this.#attach();
+    if (this.#closed) {
+      await session.leave();
+      return;
+    }
+    this.#session = session;
+    this.#wire(session);
+    await this.#publish(session);
   }
 
   /** Glare: keeps the stream we have, or takes this one; a second stream is released. */
@@ -107,7 +156,7 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
       kind === 'audio'
         ? (this.#localStream?.getAudioTracks() ?? [])
         : (this.#localStream?.getVideoTracks() ?? []);
-    for (const t of tracks) t.enabled = !muted;
+    for (const t of tracks) t.enabled = !muted && !this.#held;
     await this.#session?.setMuted(kind, muted);
   }
 
@@ -115,18 +164,41 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     return [...this.#tracks.values()].filter((t) => t.userId === userId);
   }
 
-  /** Joins the call's media room and publishes camera/microphone; resolves once published. */
+  /**
+   * The user answered: camera and microphone go live now, one round trip before the reveal, so the
+   * encoders have real frames when the first keyframe is asked for. Still hidden: nothing of them is
+   * forwarded until `join` reveals the warm peer.
+   */
+  answering(): void {
+    this.#held = false;
+    this.#applyEnabled();
+  }
+
+  /**
+   * Joins the call's media room and publishes camera/microphone; resolves once published. After a
+   * warm-up this only reveals the warm peer: the server then tells who is there and pushes consumers.
+   */
   async join(): Promise<void> {
+    this.#answered = true;
     this.#setState('connecting');
-    if (!this.#localStream) this.setLocalStream(await this.#host.getUserMedia(this.#media));
+    await this.#warming;
+    const warm = this.#session;
+    if (warm && !this.#closed) {
+      // Live from now: the encoders run already, so the first frame only needs a keyframe.
+      this.#held = false;
+      this.#applyEnabled();
+      await warm.signaling.request('callJoinMedia', { callId: this.#callId });
+      if (this.#session === warm) this.#setState('connected');
+      return;
+    }
+    this.#held = false;
+    // A failed warm-up may have ended the tracks it published: open camera and microphone again.
+    const local = this.#localStream;
+    if (!local || local.getTracks().some((t) => t.readyState === 'ended'))
+      this.setLocalStream(await this.#host.getUserMedia(this.#media));
+    this.#applyEnabled();
     if (this.#closed) return this.#stopLocal();
-    const session = await RoomSession.attach({
-      room: `${CALL_ROOM_PREFIX}${this.#callId}`,
-      enter: (ctx) => this.#host.enterMedia(this.#callId, ctx),
-      // The client reconnects its connection after anything but a deliberate close or a revoked device.
-      reconnectOn: (code) => code !== 1000 && code !== CloseCode.TokenInvalid,
-      deviceOptions: this.#host.deviceOptions,
-    });
+    const session = await this.#attach();
     if (this.#closed) {
       await session.leave();
       return;
@@ -134,6 +206,22 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     this.#session = session;
     this.#wire(session);
     for (const t of session.remoteTracks.values()) this.#addTrack(session, t);
+    await this.#publish(session);
+    if (this.#session === session) this.#setState('connected');
+  }
+
+  /** A session in the call's room: warming up until answered here, joined after (re-entries too). */
+  #attach(): Promise<RoomSession> {
+    return RoomSession.attach({
+      room: `${CALL_ROOM_PREFIX}${this.#callId}`,
+      enter: (ctx) => this.#host.enterMedia(this.#callId, ctx, this.#answered ? 'join' : 'warm'),
+      // The client reconnects its connection after anything but a deliberate close or a revoked device.
+      reconnectOn: (code) => code !== 1000 && code !== CloseCode.TokenInvalid,
+      deviceOptions: this.#host.deviceOptions,
+    });
+  }
+
+  async #publish(session: RoomSession): Promise<void> {
     const stream = this.#localStream!;
     await session.publish({
       audio: stream.getAudioTracks()[0],
@@ -141,7 +229,6 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
       simulcast: this.#host.simulcast,
     });
     for (const kind of ['audio', 'video'] as const) if (this.#muted[kind]) await session.setMuted(kind, true);
-    if (this.#session === session) this.#setState('connected');
   }
 
   /** Leaves the media room and releases camera and microphone. Idempotent. */
@@ -195,6 +282,8 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     s.on('closed', (reason) => {
       if (this.#session !== s || this.#closed) return;
       this.#session = undefined;
+      // A warm-up lost while it rings costs nothing but speed: the answer then joins from scratch.
+      if (!this.#answered) return;
       this.emit('lost', reason);
     });
   }

@@ -2,10 +2,11 @@
  * How a session gets into a room: the entry it works on (connection, join answer, ownership), and
  * `enterRoomByName`, the entry of `RoomSession.join` — a connection of its own plus `join`.
  */
-import type { types } from 'mediasoup-client';
+import type { Device, types } from 'mediasoup-client';
 import type { ResponseData } from '../../protocol/signaling.js';
 import { CloseCode } from '../../protocol/errors.js';
 import { SignalingConnection } from './connection.js';
+import { preloadDevice } from './mediaDevice.js';
 import type { ReconnectPolicy } from './reconnectPolicy.js';
 import type { WebSocketFactory } from './signalingClient.js';
 
@@ -58,6 +59,12 @@ export interface RoomEntry {
   ownsSignaling: boolean;
   /** The access token the connection was opened with; handed back to `enter` as `rejectedToken`. */
   token?: string;
+  /**
+   * The loaded Device whose capabilities the join carried (`mediaSetup`); then `joined.transports`
+   * holds the transports and the server pushes consumers. Without it the session loads a Device
+   * from the answer and sets up the old way.
+   */
+  device?: Device;
 }
 
 /**
@@ -88,12 +95,21 @@ export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: stri
           });
     reusable = signaling;
     try {
+      // A Device loaded ahead lets the join carry what creating the transports needs.
+      const device = await preloadDevice(signaling, opts.deviceOptions);
       const joined = await signaling.request('join', {
         room: opts.room,
         ...(opts.displayName ? { displayName: opts.displayName } : {}),
         ...(invite ? { invite } : {}),
+        ...(device ? { mediaSetup: { rtpCapabilities: device.rtpCapabilities as never } } : {}),
       });
-      return { signaling, joined, ownsSignaling: true, token: signaling.token };
+      return {
+        signaling,
+        joined,
+        ownsSignaling: true,
+        token: signaling.token,
+        ...(device ? { device } : {}),
+      };
     } catch (err) {
       signaling.close();
       throw err;

@@ -6,7 +6,7 @@
  * the old one.
  */
 import { Device, type types } from 'mediasoup-client';
-import type { ProducerInfo, ResponseData } from '../../protocol/signaling.js';
+import type { NotificationData, ProducerInfo, RequestData, ResponseData } from '../../protocol/signaling.js';
 import type { SignalingConnection } from './connection.js';
 
 export interface RemoteTrack {
@@ -27,6 +27,11 @@ export interface TransportNetwork {
   /** 'relay' forces every path through TURN (a firewall test, or hiding the client's address). */
   iceTransportPolicy?: RTCIceTransportPolicy;
 }
+
+/** The transports a join with `mediaSetup` answered with. */
+export type PreparedTransports = NonNullable<ResponseData['join']['transports']>;
+
+type BatchEntry = RequestData<'produceMany'>['producers'][number];
 
 /** Where the media reports to: the session's public maps and events, shared by every entry. */
 export interface RoomMediaSink {
@@ -55,6 +60,13 @@ export class RoomMedia {
   readonly #extraProducers = new Set<types.Producer>();
   #sendTransport: types.Transport | undefined;
   #recvTransport: types.Transport | undefined;
+  /**
+   * The server made the transports (`mediaSetup`): it also pushes consumers, takes audio and video
+   * in one `produceMany`, and transports connect without holding up the first produce or consume.
+   */
+  #prepared = false;
+  /** Producers being negotiated locally for one `produceMany` (see publish). */
+  #batch: BatchEntry[] | undefined;
   #closed = false;
 
   private constructor(
@@ -79,14 +91,24 @@ export class RoomMedia {
     return device;
   }
 
-  /** Tells the server what this device can receive and creates the transports. */
+  /**
+   * Tells the server what this device can receive and creates the transports; or, with the
+   * transports a `mediaSetup` join answered with, only creates them here (no round trip).
+   */
   static async create(
     device: Device,
     signaling: SignalingConnection,
     sink: RoomMediaSink,
     network: TransportNetwork = {},
+    prepared?: PreparedTransports,
   ): Promise<RoomMedia> {
     const media = new RoomMedia(device, signaling, sink, network);
+    if (prepared) {
+      media.#prepared = true;
+      media.#recvTransport = media.#transportFrom('recv', prepared.recv);
+      if (prepared.send) media.#sendTransport = media.#transportFrom('send', prepared.send);
+      return media;
+    }
     try {
       await signaling.request('setRtpCapabilities', { rtpCapabilities: device.rtpCapabilities as never });
       media.#recvTransport = await media.#createTransport('recv');
@@ -97,6 +119,11 @@ export class RoomMedia {
       media.close();
       throw err;
     }
+  }
+
+  /** Whether the server pushes this media's consumers (`newConsumer`) instead of announcing producers. */
+  get pushed(): boolean {
+    return this.#prepared;
   }
 
   get canSend(): boolean {
@@ -111,6 +138,7 @@ export class RoomMedia {
   }): Promise<void> {
     const transport = this.#sendTransport;
     if (!transport) throw new Error('this device cannot send media');
+    if (this.#prepared) return this.#publishTogether(transport, tracks);
     // The session, not mediasoup-client, stops the tracks (when it ends): a re-entry reuses them.
     if (tracks.audio) {
       const producer = await transport.produce({
@@ -156,6 +184,59 @@ export class RoomMedia {
     await this.#sink.producers.get(kind)?.replaceTrack({ track });
   }
 
+  /**
+   * Audio and video negotiated locally one after the other (mediasoup-client runs one produce at a
+   * time and each needs its id first: we pick the ids), then created on the server in one request.
+   */
+  async #publishTogether(
+    transport: types.Transport,
+    tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack; simulcast?: boolean },
+  ): Promise<void> {
+    const batch: BatchEntry[] = [];
+    this.#batch = batch;
+    const audio = tracks.audio;
+    const video = tracks.video;
+    let settled: PromiseSettledResult<{ kind: MediaKind; producer: types.Producer }>[];
+    try {
+      settled = await Promise.allSettled([
+        ...(audio
+          ? [
+              transport
+                .produce({ track: audio, codecOptions: { opusDtx: true, opusFec: true }, stopTracks: false })
+                .then((producer) => ({ kind: 'audio' as const, producer })),
+            ]
+          : []),
+        ...(video
+          ? [
+              transport
+                .produce({
+                  track: video,
+                  ...(tracks.simulcast === false ? {} : { encodings: VIDEO_ENCODINGS }),
+                  stopTracks: false,
+                })
+                .then((producer) => ({ kind: 'video' as const, producer })),
+            ]
+          : []),
+      ]);
+    } finally {
+      this.#batch = undefined;
+    }
+    const made = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) {
+      for (const { producer } of made) producer.close();
+      throw failed.reason;
+    }
+    if (batch.length === 0) return;
+    try {
+      await this.#signaling.request('produceMany', { transportId: transport.id, producers: batch });
+    } catch (err) {
+      for (const { producer } of made) producer.close();
+      throw err;
+    }
+    for (const { kind, producer } of made) this.#sink.producers.set(kind, producer);
+  }
+
   /** Mutes by pausing the producer: the server stops forwarding and tells the others. */
   async setMuted(kind: MediaKind, muted: boolean): Promise<void> {
     const producer = this.#sink.producers.get(kind);
@@ -193,6 +274,22 @@ export class RoomMedia {
       transportId: transport.id,
       producerId: producer.producerId,
     });
+    await this.#receive(transport, { ...answer, peerId }, producer.source);
+  }
+
+  /** A consumer the server created for us (`newConsumer`): the receiver here, then resume. */
+  async consumePushed(pushed: NotificationData['newConsumer']): Promise<void> {
+    const transport = this.#recvTransport;
+    if (this.#closed || !transport) return;
+    await this.#receive(transport, pushed, pushed.source);
+  }
+
+  async #receive(
+    transport: types.Transport,
+    answer: ResponseData['consume'],
+    source: string | undefined,
+  ): Promise<void> {
+    const { peerId } = answer;
     const consumer = await transport.consume({
       id: answer.consumerId,
       producerId: answer.producerId,
@@ -207,10 +304,10 @@ export class RoomMedia {
     const remote: RemoteTrack = {
       peerId,
       consumerId: consumer.id,
-      producerId: producer.producerId,
+      producerId: answer.producerId,
       kind: answer.kind,
       track: consumer.track,
-      ...(producer.source ? { source: producer.source } : {}),
+      ...(source ? { source } : {}),
     };
     this.#sink.remoteTracks.set(consumer.id, remote);
     this.#sink.track(remote);
@@ -257,8 +354,12 @@ export class RoomMedia {
   }
 
   async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
+    return this.#transportFrom(direction, await this.#signaling.request('createTransport', { direction }));
+  }
+
+  #transportFrom(direction: 'send' | 'recv', answer: ResponseData['createTransport']): types.Transport {
     const options = {
-      ...(await this.#signaling.request('createTransport', { direction })),
+      ...answer,
       ...(this.#network.iceServers?.length ? { iceServers: this.#network.iceServers } : {}),
       ...(this.#network.iceTransportPolicy ? { iceTransportPolicy: this.#network.iceTransportPolicy } : {}),
     };
@@ -267,12 +368,29 @@ export class RoomMedia {
         ? this.device.createSendTransport(options)
         : this.device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.#signaling
-        .request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never })
-        .then(() => callback(), errback);
+      const sent = this.#signaling.request('connectTransport', {
+        transportId: transport.id,
+        dtlsParameters: dtlsParameters as never,
+      });
+      if (!this.#prepared) return void sent.then(() => callback(), errback);
+      // The first produce or consume need not wait for the server to take our DTLS parameters:
+      // the handshake starts when they land, and a refusal is reported like any transport failure.
+      callback();
+      sent.catch((err: unknown) => this.#sink.error(err as Error));
     });
     if (direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        const batch = this.#batch;
+        if (batch) {
+          const id = crypto.randomUUID();
+          batch.push({
+            id,
+            kind,
+            rtpParameters: rtpParameters as never,
+            appData: appData as Record<string, string>,
+          });
+          return callback({ id });
+        }
         this.#signaling
           .request('produce', {
             transportId: transport.id,

@@ -10,6 +10,7 @@ export const ROOM_NOTIFICATIONS = [
   'peerJoined',
   'peerLeft',
   'newProducer',
+  'newConsumer',
   'producerClosed',
   'consumerClosed',
   'producerPaused',

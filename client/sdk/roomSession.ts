@@ -225,7 +225,8 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // Record from the join answer on: someone joining or publishing while the Device loads counts.
     const early = recordRoomNotifications(entry.signaling);
     try {
-      return { entry, device: await RoomMedia.loadDevice(entry.joined, opts.deviceOptions), early };
+      const device = entry.device ?? (await RoomMedia.loadDevice(entry.joined, opts.deviceOptions));
+      return { entry, device, early };
     } catch (err) {
       early.stop();
       RoomSession.#releaseEntry(entry, true);
@@ -263,6 +264,9 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // the join answer is older than those notifications, so it must not undo them.
     const before = new Set(this.peers.keys());
     const changed = new Set<string>();
+    // The server made our transports (`mediaSetup`): it pushes our consumers, for what is there
+    // already too, instead of announcing producers for us to consume.
+    const pushed = entry.joined.transports !== undefined;
     const handlers: { [N in (typeof ROOM_NOTIFICATIONS)[number]]: (data: NotificationData[N]) => void } = {
       peerJoined: (p) => {
         changed.add(p.peerId);
@@ -277,7 +281,11 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       },
       newProducer: ({ peerId, producer }) => {
         if (producer.paused) this.#paused.add(producer.producerId);
-        whenReady(() => this.#media!.consume(peerId, producer));
+        if (!pushed) whenReady(() => this.#media!.consume(peerId, producer));
+      },
+      newConsumer: (c) => {
+        if (c.producerPaused) this.#paused.add(c.producerId);
+        whenReady(() => this.#media!.consumePushed(c));
       },
       consumerClosed: ({ consumerId }) => this.#media?.dropConsumer(consumerId),
       producerClosed: ({ producerId }) => {
@@ -317,10 +325,13 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // What arrived between entering the room and now, in order.
     for (const { name, data } of early.stop()) if (current()) (handlers[name] as (d: unknown) => void)(data);
 
-    const created = await RoomMedia.create(this.#device, s, this.#sink, {
-      iceServers: entry.joined.iceServers,
-      iceTransportPolicy: this.#opts.iceTransportPolicy,
-    });
+    const created = await RoomMedia.create(
+      this.#device,
+      s,
+      this.#sink,
+      { iceServers: entry.joined.iceServers, iceTransportPolicy: this.#opts.iceTransportPolicy },
+      entry.joined.transports,
+    );
     if (!current()) {
       // Lost while creating the transports; a re-entry (or the end) took over.
       created.close();
@@ -344,7 +355,9 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     }
     ready = true;
     const media = this.#media;
-    const initial = listed.flatMap((p) => p.producers.map((pr) => () => media.consume(p.peerId, pr)));
+    const initial = pushed
+      ? []
+      : listed.flatMap((p) => p.producers.map((pr) => () => media.consume(p.peerId, pr)));
     await Promise.all([...initial, ...queued.splice(0)].map((fn) => fn()));
   }
 

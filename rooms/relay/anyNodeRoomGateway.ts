@@ -6,7 +6,7 @@
 import { ErrorCode, ServiceError } from '../../protocol/errors.js';
 import type { Notify } from '../peer.js';
 import { RoomHostedElsewhereError } from '../roomHostedElsewhere.js';
-import type { JoinAnswer, RoomGateway, RoomMembership, RoomUser } from '../roomGateway.js';
+import type { JoinAnswer, JoinOptions, RoomGateway, RoomMembership, RoomUser } from '../roomGateway.js';
 import type { RoomAccess } from '../roomService.js';
 import { isHostUnreachable, type RoomRelay } from './roomRelay.js';
 
@@ -38,18 +38,31 @@ export class AnyNodeRoomGateway implements RoomGateway {
     user: RoomUser,
     notify: Notify,
     access: RoomAccess,
+    opts: JoinOptions = {},
   ): Promise<{ membership: RoomMembership; joined: JoinAnswer }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let host: string;
       try {
-        return await this.#local.join(roomName, user, notify, access);
+        return await this.#local.join(roomName, user, notify, access, opts);
       } catch (err) {
         if (!(err instanceof RoomHostedElsewhereError)) throw err;
         host = err.nodeId;
       }
+      // A warm-up is an optimisation for the node that hosts the call; relaying it would need a
+      // relayed reveal. The client answers cold (still with `mediaSetup`) instead.
+      if (opts.hidden)
+        throw new ServiceError(
+          ErrorCode.InvalidState,
+          'warm-up only on the node hosting the call',
+          409,
+          undefined,
+          {
+            reason: 'hosted-elsewhere',
+          },
+        );
       let remote: Awaited<ReturnType<RoomRelay['join']>>;
       try {
-        remote = await this.#relay.join(host, roomName, user, notify, access);
+        remote = await this.#relay.join(host, roomName, user, notify, access, opts.setup);
       } catch (err) {
         // The recorded host is gone but not yet declared dead: wait for the verdict, then this node
         // takes the room over (or relays to the host if it was only a blip).

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { ErrorCode } from '../../protocol/errors.js';
-import { idSchema, roomNameSchema } from '../../protocol/signaling.js';
+import { idSchema, mediaSetupSchema, roomNameSchema } from '../../protocol/signaling.js';
 import { PEER_METHODS } from '../peerRequests.js';
 
 const nodeId = z.string().min(1).max(128);
@@ -44,6 +44,8 @@ export const relayMessageSchema = z.discriminatedUnion('t', [
     room: roomNameSchema,
     user: z.object({ userId: idSchema, displayName: z.string().min(1).max(64) }),
     access,
+    /** The client's `mediaSetup`: the host makes the transports with the join (see JoinOptions). */
+    setup: mediaSetupSchema.optional(),
   }),
   z.object({
     t: z.literal('request'),

@@ -6,7 +6,7 @@
 import { ErrorCode, ServiceError } from '../../protocol/errors.js';
 import type { RequestData, ResponseData } from '../../protocol/signaling.js';
 import type { PeerMethod } from '../peerRequests.js';
-import type { RoomMembership } from '../roomGateway.js';
+import type { JoinAnswer, RoomMembership } from '../roomGateway.js';
 
 export interface RemoteMembershipOptions {
   roomName: string;
@@ -43,6 +43,15 @@ export class RemoteMembership implements RoomMembership {
 
   get ended(): boolean {
     return this.#over;
+  }
+
+  /** Warm-ups are never relayed (AnyNodeRoomGateway refuses them), so a relayed peer is never hidden. */
+  get hidden(): boolean {
+    return false;
+  }
+
+  reveal(): Promise<JoinAnswer> {
+    return Promise.reject(new ServiceError(ErrorCode.InvalidState, 'already in the room'));
   }
 
   onEnded(listener: () => void): () => void {

@@ -27,7 +27,7 @@ import {
 import type { Logger } from '../../lib/logger.js';
 import type { NodeRelayBus } from '../../state/nodeRelayBus.js';
 import { toServiceError } from '../../signaling/toServiceError.js';
-import type { Notify } from '../peer.js';
+import type { MediaSetup, Notify } from '../peer.js';
 import type { PeerMethod } from '../peerRequests.js';
 import { RoomHostedElsewhereError } from '../roomHostedElsewhere.js';
 import type { JoinAnswer, RoomGateway, RoomMembership, RoomUser } from '../roomGateway.js';
@@ -120,6 +120,7 @@ export class RoomRelay {
     user: RoomUser,
     notify: Notify,
     access: RoomAccess,
+    setup?: MediaSetup,
   ): Promise<RemoteJoin> {
     if (this.#closed) throw new ServiceError(ErrorCode.Unavailable, 'server is shutting down', 503);
     const sid = randomUUID();
@@ -128,7 +129,14 @@ export class RoomRelay {
     this.#edge.set(sid, session);
     let answer: Answer;
     try {
-      answer = await this.#request(host, { t: 'join', sid, room: roomName, user, access });
+      answer = await this.#request(host, {
+        t: 'join',
+        sid,
+        room: roomName,
+        user,
+        access,
+        ...(setup ? { setup } : {}),
+      });
     } catch (err) {
       this.#edge.delete(sid);
       // The host may still complete the join after we gave up: undo it (the next check would too).
@@ -262,7 +270,9 @@ export class RoomRelay {
     let membership: RoomMembership;
     let joined: JoinAnswer;
     try {
-      ({ membership, joined } = await this.#o.local.join(m.room, m.user, notify, m.access));
+      ({ membership, joined } = await this.#o.local.join(m.room, m.user, notify, m.access, {
+        setup: m.setup,
+      }));
     } catch (err) {
       if (this.#hosted.get(sid) === entry) this.#hosted.delete(sid);
       if (err instanceof RoomHostedElsewhereError)

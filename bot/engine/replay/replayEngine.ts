@@ -10,7 +10,13 @@ import { SignalingConnection } from '../../../client/sdk/connection.js';
 import { CloseCode } from '../../../protocol/errors.js';
 import { DefaultReconnectPolicy } from '../../../client/sdk/reconnectPolicy.js';
 import { TypedEmitter } from '../../../client/sdk/typedEmitter.js';
-import type { PeerInfo, ProducerInfo, ResponseData, TransportOptions } from '../../../protocol/signaling.js';
+import type {
+  NotificationData,
+  PeerInfo,
+  ProducerInfo,
+  ResponseData,
+  TransportOptions,
+} from '../../../protocol/signaling.js';
 import { BotError, errorMessage, withTimeout } from '../../errors.js';
 import { AUDIO_CLOCK_RATE, VIDEO_CLOCK_RATE, type ReplayClip } from '../../media/replayClip.js';
 import { isRtcp, parseRtp } from '../../rtp/rtpPacket.js';
@@ -63,7 +69,12 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
   #send: SendPeer | undefined;
   #sender: ReplaySender | undefined;
   readonly #streams = new Map<string, ReceivedStream>();
-  readonly #pending: { peerId: string; producer: ProducerInfo }[] = [];
+  /** Producers to consume (old flow), or consumers the server pushed (`newConsumer`, mediaSetup). */
+  readonly #pending: (
+    { peerId: string; producer: ProducerInfo } | { pushed: NotificationData['newConsumer']; at: number }
+  )[] = [];
+  /** The server made our transports with the join and pushes our consumers. */
+  #pushed = false;
   /** Producers queued or consumed once: a producer made while we join is both in the join answer's
    * peers and in a newProducer notification held back until after it; consuming it twice would
    * count its stream twice. */
@@ -100,10 +111,12 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
     this.#listen(signaling);
     let joined: ResponseData['join'];
     try {
+      // Capabilities with the join: the answer carries both transports, consumers are pushed.
       joined = await signaling.request('join', {
         room: this.#ctx.room,
         displayName: this.#ctx.displayName,
         ...(this.#ctx.invite ? { invite: this.#ctx.invite } : {}),
+        mediaSetup: { rtpCapabilities: REPLAY_RTP_CAPABILITIES as never },
       });
     } catch (err) {
       signaling.close();
@@ -118,12 +131,21 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
         'the router offers no Opus/VP8, which the replay engine sends',
       );
     }
-    // The zod-inferred request type is looser than mediasoup-client's RtpCapabilities; same data.
-    await signaling.request('setRtpCapabilities', { rtpCapabilities: REPLAY_RTP_CAPABILITIES as never });
-    const [sendTransport, recvTransport] = await Promise.all([
-      signaling.request('createTransport', { direction: 'send' }),
-      signaling.request('createTransport', { direction: 'recv' }),
-    ]);
+    let sendTransport: TransportOptions;
+    let recvTransport: TransportOptions;
+    if (joined.transports?.send) {
+      this.#pushed = true;
+      sendTransport = joined.transports.send;
+      recvTransport = joined.transports.recv;
+    } else {
+      // An older server ignored mediaSetup: the old round trips.
+      // The zod-inferred request type is looser than mediasoup-client's RtpCapabilities; same data.
+      await signaling.request('setRtpCapabilities', { rtpCapabilities: REPLAY_RTP_CAPABILITIES as never });
+      [sendTransport, recvTransport] = await Promise.all([
+        signaling.request('createTransport', { direction: 'send' }),
+        signaling.request('createTransport', { direction: 'recv' }),
+      ]);
+    }
     this.#sendTransport = sendTransport;
     this.#recvTransportId = recvTransport.id;
     this.#recv = new RecvPeer({
@@ -134,7 +156,7 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
       onRtp: (mid, packet) => this.#onRtp(mid, packet),
       onStateChange: (s) => this.#onTransportState('recv', s),
     });
-    this.#enqueuePeers(joined.peers);
+    if (!this.#pushed) this.#enqueuePeers(joined.peers);
     this.#ready = true;
     this.#kick();
   }
@@ -155,6 +177,7 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
       bindAddress: this.#ctx.bindAddress,
       onKeyframeRequest: () => this.#sender?.requestKeyframe(),
       onStateChange: (s) => this.#onTransportState('send', s),
+      together: this.#pushed,
     });
     this.#send = send;
     await send.connectAndProduce();
@@ -207,7 +230,12 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
 
   #listen(s: SignalingConnection): void {
     s.on('newProducer', ({ peerId, producer }) => {
+      if (this.#pushed) return;
       this.#queue(peerId, producer);
+      this.#kick();
+    });
+    s.on('newConsumer', (pushed) => {
+      this.#pending.push({ pushed, at: performance.now() });
       this.#kick();
     });
     s.on('consumerClosed', ({ consumerId }) => this.#closeWhere((st) => st.consumerId === consumerId));
@@ -260,7 +288,12 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
     for (let round = 0; round < MAX_DRAIN_ROUNDS && this.#pending.length > 0 && !this.#closing; round++) {
       const batch = this.#pending.splice(0);
       const added: ReceivedStream[] = [];
-      for (const { peerId, producer } of batch) {
+      for (const entry of batch) {
+        if ('pushed' in entry) {
+          added.push(this.#received(entry.pushed, entry.at));
+          continue;
+        }
+        const { peerId, producer } = entry;
         try {
           added.push(await this.#consume(signaling, transportId, peerId, producer));
         } catch (err) {
@@ -302,6 +335,12 @@ export class ReplayEngine extends TypedEmitter<EngineEvents> implements BotEngin
       transportId,
       producerId: producer.producerId,
     });
+    return this.#received({ ...answer, peerId }, consumeAt);
+  }
+
+  /** A consumer (answered or pushed) as a stream this bot receives and measures. */
+  #received(answer: ResponseData['consume'], consumeAt: number): ReceivedStream {
+    const { peerId } = answer;
     const mid = answer.rtpParameters.mid;
     if (mid === undefined) throw new BotError('MEDIA_SETUP_FAILED', 'consumer has no mid');
     const stream: ReceivedStream = {

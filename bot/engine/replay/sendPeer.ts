@@ -3,6 +3,7 @@
  * Opus and one sendonly VP8 track, connected to mediasoup through the SDP bridge, with both
  * producers created. Raw RTP goes out through `track.sendMessageBinary`.
  */
+import { randomUUID } from 'node:crypto';
 import { Audio, PeerConnection, Video, type Track } from 'node-datachannel';
 import type { SignalingClient } from '../../../client/sdk/signalingClient.js';
 import type { TransportOptions } from '../../../protocol/signaling.js';
@@ -26,6 +27,8 @@ export interface SendPeerOptions {
   bindAddress: string | undefined;
   onKeyframeRequest: () => void;
   onStateChange: (state: string) => void;
+  /** Audio and video in one `produceMany` (the server made our transports: it knows the request). */
+  together?: boolean;
 }
 
 export class SendPeer {
@@ -84,16 +87,23 @@ export class SendPeer {
     this.pc.setRemoteDescription(buildSendAnswer(local, transport), 'answer');
     for (const candidate of remoteCandidates(transport)) this.pc.addRemoteCandidate(candidate, AUDIO_MID);
 
-    for (const mid of [AUDIO_MID, VIDEO_MID]) {
+    const producers = [AUDIO_MID, VIDEO_MID].map((mid) => {
       const { kind, rtpParameters } = sendRtpParameters(local, mid);
-      const { producerId } = await signaling.request('produce', {
+      // The protocol's zod-inferred shape is looser than mediasoup-client's type; same data.
+      return { kind, rtpParameters: rtpParameters as never, appData: { bot: true } };
+    });
+    if (this.#opts.together) {
+      // A server that took our capabilities with the join (mediaSetup) takes both in one request.
+      const { producerIds } = await signaling.request('produceMany', {
         transportId: transport.id,
-        kind,
-        // The protocol's zod-inferred shape is looser than mediasoup-client's type; same data.
-        rtpParameters: rtpParameters as never,
-        appData: { bot: true },
+        producers: producers.map((p) => ({ ...p, id: randomUUID() })),
       });
-      this.producerIds.push(producerId);
+      this.producerIds.push(...producerIds);
+    } else {
+      for (const p of producers) {
+        const { producerId } = await signaling.request('produce', { transportId: transport.id, ...p });
+        this.producerIds.push(producerId);
+      }
     }
     await withTimeout(this.#opened, OPEN_TIMEOUT_MS, 'send transport DTLS');
   }
