@@ -99,6 +99,7 @@ async function botJoins(service: ServiceProcess, signal: AbortSignal): Promise<B
     ...common,
     createEngine: flags['joiners-publish'] === 1 ? createEngine : receiveOnly(createEngine),
     perRoom: Math.ceil(flags.joiners / flags.rooms),
+    joinRoomsOf: hosts.invites,
   });
   try {
     console.log(`bots: ${flags.rooms} publishing hosts joining…`);

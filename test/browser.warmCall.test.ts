@@ -159,7 +159,7 @@ describe('calls warm up while they ring', () => {
     expect(await warmPeersMetric()).toBe(0);
 
     await alice.page.click('#callHangup');
-    expect(await endedMessage(bob.page)).toBe('Call ended');
+    expect(await endedMessage(bob.page)).toBe('Call with Alice Warm ended');
     for (const p of people) expect(p.errors, `page errors of ${p.name}`).toEqual([]);
   }, 90_000);
 
@@ -205,6 +205,6 @@ describe('calls warm up while they ring', () => {
         .sort(),
     ).toEqual([alice.userId, bobPhone.userId].sort());
     await alice.page.click('#callHangup');
-    expect(await endedMessage(bobLaptop.page)).toBe('Call ended');
+    expect(await endedMessage(bobLaptop.page)).toBe('Call with Alice Elsewhere ended');
   }, 90_000);
 });

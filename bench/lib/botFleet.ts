@@ -17,6 +17,11 @@ export interface BotFleetOptions {
   perRoom: number;
   roomPrefix: string;
   getToken?: (baseUrl: string, displayName: string) => Promise<string>;
+  /**
+   * Join rooms another fleet created: every bot is a guest and waits for the invite that fleet's
+   * creators share through this relay (rooms have members; a stranger's join is refused).
+   */
+  joinRoomsOf?: RoomInviteRelay;
 }
 
 export interface FleetTotals {
@@ -35,13 +40,19 @@ export class BotFleet {
   readonly #opts: BotFleetOptions;
   readonly #bots: BotController[] = [];
   /** Each room's first bot creates it and hands its invite to the others. */
-  readonly #invites = new RoomInviteRelay();
+  readonly #invites: RoomInviteRelay;
   readonly #started: Promise<void>[] = [];
   readonly #runStart = performance.now();
   #rooms = 0;
 
   constructor(opts: BotFleetOptions) {
     this.#opts = opts;
+    this.#invites = opts.joinRoomsOf ?? new RoomInviteRelay();
+  }
+
+  /** Where this fleet's room creators share their invites (for a fleet that joins the same rooms). */
+  get invites(): RoomInviteRelay {
+    return this.#invites;
   }
 
   get rooms(): number {
@@ -75,7 +86,10 @@ export class BotFleet {
         createEngine: this.#opts.createEngine,
         backoff: DEFAULT_BACKOFF,
         runStartMs: this.#runStart,
-        invites: { relay: this.#invites, role: member === 1 ? 'creator' : 'guest' },
+        invites: {
+          relay: this.#invites,
+          role: member === 1 && !this.#opts.joinRoomsOf ? 'creator' : 'guest',
+        },
         ...(this.#opts.getToken ? { getToken: this.#opts.getToken } : {}),
       });
       this.#bots.push(bot);
