@@ -12,9 +12,10 @@
  */
 import type { types } from 'mediasoup-client';
 import type { CallMedia } from '../../protocol/signaling.js';
-import { CloseCode } from '../../protocol/errors.js';
+import { CloseCode, ErrorCode } from '../../protocol/errors.js';
 import { RoomSession, type ConnectionQuality, type RemoteTrack, type RoomEntry } from './roomSession.js';
 import { TypedEmitter } from './typedEmitter.js';
+import { SignalingError } from './signalingClient.js';
 
 /** The call's media on this device. */
 export type CallMediaState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -69,6 +70,11 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
   #warming: Promise<void> | undefined;
   /** Answered here: entries are joins now, not warm-ups. */
   #answered = false;
+  /**
+   * The session's last entry was a warm-up (a hidden peer). An answer that comes while the warm-up
+   * is still starting makes its entry a plain join already: that one must not be "revealed" again.
+   */
+  #enteredHidden = false;
   /** Camera and microphone stay disabled (nothing of them is encoded) until answered. */
   #held = false;
   #closed = false;
@@ -187,9 +193,10 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
       // Live from now: the encoders run already, so the first frame only needs a keyframe.
       this.#held = false;
       this.#applyEnabled();
-      await warm.signaling.request('callJoinMedia', { callId: this.#callId });
-      if (this.#session === warm) this.#setState('connected');
-      return;
+      if (await this.#reveal(warm)) {
+        if (this.#session === warm) this.#setState('connected');
+        return;
+      }
     }
     this.#held = false;
     // A failed warm-up may have ended the tracks it published: open camera and microphone again.
@@ -210,11 +217,33 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     if (this.#session === session) this.#setState('connected');
   }
 
+  /**
+   * Makes the warm-up's hidden peer a participant. False if the server no longer has it (the
+   * warm-up ended meanwhile): the warm session is dropped and `join` sets up from scratch.
+   */
+  async #reveal(warm: RoomSession): Promise<boolean> {
+    if (!this.#enteredHidden) return true;
+    try {
+      await warm.signaling.request('callJoinMedia', { callId: this.#callId });
+      this.#enteredHidden = false;
+      return true;
+    } catch (err) {
+      if (!(err instanceof SignalingError) || err.code !== ErrorCode.NotInRoom) throw err;
+      if (this.#session === warm) this.#session = undefined;
+      await warm.leave();
+      return false;
+    }
+  }
+
   /** A session in the call's room: warming up until answered here, joined after (re-entries too). */
   #attach(): Promise<RoomSession> {
     return RoomSession.attach({
       room: `${CALL_ROOM_PREFIX}${this.#callId}`,
-      enter: (ctx) => this.#host.enterMedia(this.#callId, ctx, this.#answered ? 'join' : 'warm'),
+      enter: (ctx) => {
+        const how = this.#answered ? 'join' : 'warm';
+        this.#enteredHidden = how === 'warm';
+        return this.#host.enterMedia(this.#callId, ctx, how);
+      },
       // The client reconnects its connection after anything but a deliberate close or a revoked device.
       reconnectOn: (code) => code !== 1000 && code !== CloseCode.TokenInvalid,
       deviceOptions: this.#host.deviceOptions,
