@@ -4,8 +4,10 @@
  * hosting the call's media room (no redirect, no second socket).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallView } from '../protocol/signaling.js';
-import type { RawSignaling } from './support/rawSignaling.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type { CallView, ResponseData } from '../protocol/signaling.js';
+import { receiverRtpCapabilities } from './support/fixtures.js';
+import { errorCode, type RawSignaling } from './support/rawSignaling.js';
 import { callOf, signUp, waitForCall } from './support/callTestKit.js';
 import { PhoneNumbers } from './support/phoneNumbers.js';
 import { startTestService } from './support/testService.js';
@@ -83,5 +85,50 @@ describe('calls across two nodes sharing Redis', () => {
     const hist = await b.request('callHistory', {});
     if (!hist.ok) throw new Error(JSON.stringify(hist.error));
     expect((hist.data as { entries: { callId: string }[] }).entries[0]?.callId).toBe(callId);
+  });
+
+  it('warm-up happens where the call is hosted; a callee on another node answers cold, still with mediaSetup through the relay', async () => {
+    const alice = await signUp(nodeA.url, phones.next(), 'Alice Warm');
+    const bob = await signUp(nodeB.url, phones.next(), 'Bob Warm');
+    const a = await alice.device('a');
+    const b = await bob.device('b');
+    sockets.push(a, b);
+    const mediaSetup = { rtpCapabilities: receiverRtpCapabilities };
+
+    const invited = await a.request('callInvite', { userIds: [bob.userId], media: 'video' });
+    if (!invited.ok) throw new Error(JSON.stringify(invited.error));
+    const callId = (invited.data as { call: CallView }).call.callId;
+    await b.waitForNotification('callIncoming');
+    // The caller's warm-up makes the call's room on node A: a hidden peer with its transports.
+    const warm = await a.request('callWarmMedia', { callId, mediaSetup });
+    if (!warm.ok) throw new Error(JSON.stringify(warm.error));
+    expect((warm.data as ResponseData['callWarmMedia']).transports?.send).toBeDefined();
+    expect(nodeA.rooms.snapshot(`call-${callId}`)?.warm).toBe(1);
+    // Bob's device is on node B: a warm-up there would need a relayed reveal, so it is refused with
+    // a code the SDK treats as "answer cold", and nothing is left behind on either node.
+    const refused = await b.request('callWarmMedia', { callId, mediaSetup });
+    expect(errorCode(refused)).toBe(ErrorCode.InvalidState);
+    expect(refused.ok ? undefined : refused.error.details?.reason).toBe('hosted-elsewhere');
+    expect(nodeA.rooms.snapshot(`call-${callId}`)?.warm).toBe(1);
+    expect(nodeB.rooms.snapshot(`call-${callId}`)).toBeUndefined();
+
+    expect((await b.request('callAccept', { callId })).ok).toBe(true);
+    await waitForCall(a, (c) => c.state === 'active');
+    // The answer reveals Alice's warm peer; Bob's cold join carries mediaSetup to node A through
+    // the relay and gets both transports in the answer.
+    expect((await a.request('callJoinMedia', { callId })).ok).toBe(true);
+    const joined = await b.request('callJoinMedia', { callId, mediaSetup });
+    if (!joined.ok) throw new Error(JSON.stringify(joined.error));
+    const answer = joined.data as ResponseData['callJoinMedia'];
+    expect(answer.transports?.send?.id).toBeDefined();
+    expect(answer.transports?.recv.id).toBeDefined();
+    const room = nodeA.rooms.snapshot(`call-${callId}`);
+    expect(room?.warm).toBe(0);
+    expect(room?.peers.map((p) => p.userId).sort()).toEqual([alice.userId, bob.userId].sort());
+
+    expect((await a.request('callHangup', { callId })).ok).toBe(true);
+    await until(() => nodeA.rooms.snapshot(`call-${callId}`) === undefined, {
+      what: "node A's media room to close",
+    });
   });
 });
