@@ -232,7 +232,6 @@ export class CallTiles {
     quality.className = 'tile-quality';
     quality.setAttribute('role', 'img');
     quality.hidden = true;
-    quality.textContent = '📶';
     caption.append(name, ' ', muted, ' ', state, ' ', quality);
     tile.append(video, audio, avatar, caption);
     this.#tiles.append(tile);
