@@ -233,6 +233,8 @@ describe('the web app', () => {
     expect(await bob.page.isVisible(`${aliceTile} .tile-avatar img`)).toBe(true);
     expect(await bob.page.$eval(`${aliceTile} video`, (v) => getComputedStyle(v).visibility)).toBe('hidden');
     await screen(bob.page, 'in-call-camera-off');
+    // Her camera off means the SFU forwards no layer of it: that is not a poor link on Bob's side.
+    expect(await bob.page.isHidden('#callLocalTile .tile-quality'), 'Bob’s own quality badge').toBe(true);
     await alice.page.click('#callCamera');
     await bob.page.waitForSelector(`${aliceTile}:not(.no-video)[data-video="on"]`, { timeout: 2_000 });
 

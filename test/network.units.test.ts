@@ -112,6 +112,31 @@ describe('connection quality', () => {
     expect(t.quality('me')).toBe('poor');
   });
 
+  it('does not read a paused producer (camera off: no layer forwarded) as a poor link', () => {
+    const { t } = tracker();
+    t.consumer('v', 'bob', 'bobCam');
+    t.consumerScore('v', 10, 10);
+    t.consumerLayers('v', 2, 3);
+    // Bob turns his camera off: the SFU forwards no layer (null) because he paused, not because of us.
+    t.producerPaused('bobCam', true);
+    t.consumerLayers('v', null, 3);
+    expect(t.quality('me')).toBe('excellent');
+    // Another producer's pause changes nothing here; Bob's camera back on at the lowest layer is poor again.
+    t.producerPaused('other', false);
+    t.producerPaused('bobCam', false);
+    t.consumerLayers('v', 0, 3);
+    expect(t.quality('me')).toBe('poor');
+    // A null layer while nothing is paused still means our link carries no layer at all.
+    t.consumerLayers('v', null, 3);
+    expect(t.quality('me')).toBe('poor');
+    // Known paused from the join on (the consumer is created paused).
+    const late = tracker();
+    late.t.consumer('v2', 'carol', 'carolCam', true);
+    late.t.consumerScore('v2', 10, 10);
+    late.t.consumerLayers('v2', null, 3);
+    expect(late.t.quality('me')).toBe('excellent');
+  });
+
   it("caps its own level by the client's measured loss and round-trip time", () => {
     const { t } = tracker();
     t.clientSample({ inboundLoss: 0.15 });

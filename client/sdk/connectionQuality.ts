@@ -64,6 +64,12 @@ export function qualityOfSample(s: ClientLinkSample): ConnectionQuality {
 
 interface ConsumerState {
   peerId: string;
+  producerId?: string;
+  /**
+   * The sender paused what we consume (camera off, microphone muted): the SFU then forwards no
+   * layer on purpose (`consumerLayers` null), which says nothing about anyone's link.
+   */
+  paused?: boolean;
   score?: number;
   producerScore?: number;
   /** Forwarded spatial layer and how many the producer offers (simulcast/SVC video only). */
@@ -78,6 +84,7 @@ interface ConsumerState {
  * resolution) is what a receiver gets when its link carries only ~200 kbit/s.
  */
 function qualityOfLayer(c: ConsumerState): ConnectionQuality {
+  if (c.paused) return 'excellent';
   if (c.spatialLayers === undefined || c.spatialLayer === undefined) return 'excellent';
   // The highest layer that arrives at the SFU (Chromium sends only two of three at 640×480).
   let available = c.spatialLayers;
@@ -124,9 +131,23 @@ export class QualityTracker {
     if (this.#producers.delete(producerId)) this.evaluate();
   }
 
-  /** A consumer of `peerId`'s media exists (its layers are known once the SFU reports them). */
-  consumer(consumerId: string, peerId: string): void {
-    if (!this.#consumers.has(consumerId)) this.#consumers.set(consumerId, { peerId });
+  /**
+   * A consumer of `peerId`'s media exists (its layers are known once the SFU reports them);
+   * `producerId` and `paused` let `producerPaused` tell a camera turned off from a starved link.
+   */
+  consumer(consumerId: string, peerId: string, producerId?: string, paused = false): void {
+    if (!this.#consumers.has(consumerId)) this.#consumers.set(consumerId, { peerId, producerId, paused });
+  }
+
+  /** The sender paused (true) or resumed (false) a producer we may consume. */
+  producerPaused(producerId: string, paused: boolean): void {
+    let changed = false;
+    for (const c of this.#consumers.values()) {
+      if (c.producerId !== producerId || c.paused === paused) continue;
+      c.paused = paused;
+      changed = true;
+    }
+    if (changed) this.evaluate();
   }
 
   consumerScore(consumerId: string, score: number, producerScore: number, producerScores?: number[]): void {
@@ -279,9 +300,15 @@ export interface QualitySession {
   readonly peerId: string;
   readonly producers: Map<string, { id: string; getStats(): Promise<RTCStatsReport> }>;
   getReceiveStats(): Promise<Map<string, RTCStatsReport>>;
+  /** Whether the server reports this remote producer paused (known from the join on). */
+  isPaused(producerId: string): boolean;
   on(
     event: 'track' | 'trackEnded',
-    listener: (t: { consumerId: string; peerId: string }) => void,
+    listener: (t: { consumerId: string; peerId: string; producerId: string }) => void,
+  ): () => void;
+  on(
+    event: 'producerPaused' | 'producerResumed',
+    listener: (peerId: string, producerId: string) => void,
   ): () => void;
   on(event: 'transportState', listener: (direction: 'send' | 'recv', state: string) => void): () => void;
   on(event: 'peerLeft', listener: (peerId: string) => void): () => void;
@@ -321,7 +348,11 @@ export function attachQuality(
   );
   const down = new Set<string>();
   const offs = [
-    session.on('track', (t) => tracker.consumer(t.consumerId, t.peerId)),
+    session.on('track', (t) =>
+      tracker.consumer(t.consumerId, t.peerId, t.producerId, session.isPaused(t.producerId)),
+    ),
+    session.on('producerPaused', (_peerId, producerId) => tracker.producerPaused(producerId, true)),
+    session.on('producerResumed', (_peerId, producerId) => tracker.producerPaused(producerId, false)),
     session.on('trackEnded', (t) => tracker.consumerGone(t.consumerId)),
     session.on('peerLeft', (peerId) => tracker.peerGone(peerId)),
     session.on('transportState', (direction, state) => {

@@ -396,9 +396,10 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
    */
   async #reenter(closeCode: number, connectionComesBack: boolean, lostAt = Date.now()): Promise<void> {
     this.#reconnecting = true;
-    // A re-entry has new producers everywhere; a screen share is not carried over (the app may share again).
+    // A re-entry has new producers everywhere: the screen share's go with the old transports, its
+    // tracks live on and #republish produces them again (like camera and microphone).
     this.#paused.clear();
-    await this.stopScreenShare();
+    if (this.#screen) this.#screen.producers = [];
     this.#quality.reset();
     this.#media?.close();
     this.#media = undefined;
@@ -460,9 +461,13 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     const audio = live(this.#published.audio);
     const video = live(this.#published.video);
     const media = this.#media;
-    if ((!audio && !video) || !media) return;
-    await media.publish({ audio, video, simulcast: this.#published.simulcast });
-    for (const kind of ['audio', 'video'] as const) if (this.#muted[kind]) await media.setMuted(kind, true);
+    if (!media) return;
+    if (audio || video) {
+      await media.publish({ audio, video, simulcast: this.#published.simulcast });
+      for (const kind of ['audio', 'video'] as const) if (this.#muted[kind]) await media.setMuted(kind, true);
+    }
+    // A screen share stopped while entering again (its 'ended' handler) is gone from #screen.
+    if (this.#screen) await this.#produceScreen(this.#screen, media);
   }
 
   async restartIce(transport: types.Transport): Promise<void> {
@@ -529,23 +534,34 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       video.addEventListener('ended', () => {
         if (this.#screen === share) void this.stopScreenShare();
       });
-      const audio = display.getAudioTracks()[0];
-      for (const [track, source] of [
-        [video, 'screen'],
-        [audio, 'screen-audio'],
-      ] as const) {
-        if (!track) continue;
-        const producer = await media.produceExtra(track, source);
-        share.producers.push(producer);
-        // Stopped while producing: do not leave this one behind.
-        if (this.#screen !== share) await media.closeProducer(producer);
-      }
+      await this.#produceScreen(share, media);
     } catch (err) {
       if (this.#screen === share) await this.stopScreenShare();
       throw err;
     }
     this.emit('screenShare', true);
     return display;
+  }
+
+  /**
+   * Produces a share's live tracks on `media` (its video as 'screen', its audio as 'screen-audio'):
+   * when it starts, and again on the new transports after a re-entry.
+   */
+  async #produceScreen(
+    share: { stream: MediaStream; producers: types.Producer[] },
+    media: RoomMedia,
+  ): Promise<void> {
+    share.producers = [];
+    for (const [track, source] of [
+      [share.stream.getVideoTracks()[0], 'screen'],
+      [share.stream.getAudioTracks()[0], 'screen-audio'],
+    ] as const) {
+      if (!track || track.readyState === 'ended') continue;
+      const producer = await media.produceExtra(track, source);
+      share.producers.push(producer);
+      // Stopped while producing: do not leave this one behind.
+      if (this.#screen !== share) await media.closeProducer(producer);
+    }
   }
 
   /** Stops the screen share (tracks and producers); the others drop its tracks. Idempotent. */

@@ -27,6 +27,13 @@ export class CallTiles {
   readonly #photos: PhotoLoader;
   readonly #devices: DevicePicker;
   #speaker: string | null = null;
+  /**
+   * The last level per person ('self': you). Kept apart from the tiles because the SDK reports a
+   * level once per change, which may come before the person's tile exists.
+   */
+  readonly #quality = new Map<string, ConnectionQuality>();
+  /** Each remote tile's spoken summary without the quality, so a level change can re-label it. */
+  readonly #labels = new WeakMap<HTMLElement, string>();
 
   constructor(tiles: HTMLElement, photos: PhotoLoader, devices: DevicePicker) {
     this.#tiles = tiles;
@@ -60,16 +67,32 @@ export class CallTiles {
 
   /** Shows a connection-quality badge on a person's tile ('self': your own). */
   setQuality(userId: string | 'self', quality: ConnectionQuality): void {
+    this.#quality.set(userId, quality);
     const tile =
       userId === 'self'
         ? this.#tiles.querySelector<HTMLElement>('.call-tile.local')
         : this.#remoteTile(userId);
-    const badge = tile?.querySelector<HTMLElement>('.tile-quality');
-    if (!tile || !badge) return;
-    badge.dataset.quality = quality;
-    badge.setAttribute('aria-label', QUALITY_TEXT[quality]);
-    badge.title = QUALITY_TEXT[quality];
-    badge.hidden = quality === 'excellent' || quality === 'good';
+    if (tile) this.#showQuality(tile, quality);
+  }
+
+  /** The badge (shown only when the link is poor or lost) and, on a person's tile, its spoken name. */
+  #showQuality(tile: HTMLElement, quality: ConnectionQuality | undefined): void {
+    const badge = tile.querySelector<HTMLElement>('.tile-quality');
+    if (!badge) return;
+    const flagged = quality === 'poor' || quality === 'lost';
+    if (quality) {
+      badge.dataset.quality = quality;
+      badge.setAttribute('aria-label', QUALITY_TEXT[quality]);
+      badge.title = QUALITY_TEXT[quality];
+    } else {
+      delete badge.dataset.quality;
+      badge.removeAttribute('aria-label');
+      badge.removeAttribute('title');
+    }
+    badge.hidden = !flagged;
+    const label = this.#labels.get(tile);
+    if (label !== undefined)
+      tile.setAttribute('aria-label', flagged ? `${label}, ${QUALITY_TEXT[quality].toLowerCase()}` : label);
   }
 
   /** Your own tile: your camera, or your photo when it is off (or in an audio call). */
@@ -85,6 +108,7 @@ export class CallTiles {
     if (video.srcObject !== opts.stream) video.srcObject = opts.stream;
     tile.classList.toggle('no-video', opts.videoOff);
     tile.querySelector<HTMLElement>('.tile-muted')!.hidden = !opts.audioMuted;
+    this.#showQuality(tile, this.#quality.get('self'));
     if (opts.me && tile.dataset.userId !== opts.me.userId) {
       tile.dataset.userId = opts.me.userId;
       this.#showPhoto(tile, opts.me);
@@ -95,6 +119,9 @@ export class CallTiles {
     for (const tile of this.#tiles.querySelectorAll('.call-tile.remote, .screen-tile')) tile.remove();
     const local = this.#tiles.querySelector<HTMLElement>('.call-tile.local');
     if (local) delete local.dataset.userId;
+    // The next call starts with no level known (its own SDK session reports afresh).
+    this.#quality.clear();
+    if (local) this.#showQuality(local, undefined);
     this.#speaker = null;
     this.#layout(0);
   }
@@ -121,7 +148,8 @@ export class CallTiles {
             : p.videoOff && p.video
               ? 'Camera off'
               : '';
-    tile.setAttribute('aria-label', describe(p));
+    this.#labels.set(tile, describe(p));
+    this.#showQuality(tile, this.#quality.get(p.userId));
   }
 
   #renderScreen(p: CallParticipant): void {
@@ -204,7 +232,6 @@ export class CallTiles {
     quality.className = 'tile-quality';
     quality.setAttribute('role', 'img');
     quality.hidden = true;
-    quality.textContent = '📶';
     caption.append(name, ' ', muted, ' ', state, ' ', quality);
     tile.append(video, audio, avatar, caption);
     this.#tiles.append(tile);

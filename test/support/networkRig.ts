@@ -80,6 +80,14 @@ export class NetworkRig {
     return this.service!.url;
   }
 
+  /**
+   * The two browsers, for tests that drive a page of their own (e.g. the web app) rather than the
+   * network test page: `clean` on the host, `impaired` inside the namespace.
+   */
+  get browsers(): { clean: Browser; impaired: Browser } {
+    return { clean: this.#hostBrowser!, impaired: this.#nsBrowser! };
+  }
+
   get wsUrl(): string {
     return `${this.url.replace(/^http/, 'ws')}/ws`;
   }
