@@ -14,6 +14,9 @@
  *
  * Names carry a prefix and the creating process id: `sweepStaleNetns()` removes those whose
  * process is gone (an interrupted run), and `close()` removes its own, idempotently.
+ *
+ * Shared by the impairment suite (test/support/netnsClient.ts re-exports it) and the bot's
+ * `--netns-profile` (bot/netns/impairedRun.ts), which runs the bot process itself inside.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -112,8 +115,12 @@ export class NetnsClient {
     this.chromiumWrapper = wrapper;
   }
 
-  /** Creates the namespace with `linkCount` (1 or 2) links; removes what it made if a step fails. */
-  static create(linkCount: 1 | 2 = 1): NetnsClient {
+  /**
+   * Creates the namespace with `linkCount` (1 or 2) links; removes what it made if a step fails.
+   * `defaultRoute`: everything leaves through the first link, so any address of the host itself is
+   * reachable from inside (the host does not forward: nothing beyond it is).
+   */
+  static create(linkCount: 1 | 2 = 1, opts: { defaultRoute?: boolean } = {}): NetnsClient {
     sweepStaleNetns();
     const tag = randomBytes(3).toString('hex');
     const name = `${NETNS_PREFIX}${process.pid}-${tag}`;
@@ -150,11 +157,17 @@ export class NetnsClient {
       if (second) {
         ns.#nsIp('route', 'add', `${ns.serverAddress}/32`, 'via', second.hostAddress, 'metric', '100');
       }
+      if (opts.defaultRoute) ns.#nsIp('route', 'add', 'default', 'via', first!.hostAddress);
       return ns;
     } catch (err) {
       ns.close();
       throw err;
     }
+  }
+
+  /** The command line that runs `command` inside the namespace (for spawn). */
+  exec(command: string, args: string[]): [string, string[]] {
+    return ['ip', ['netns', 'exec', this.name, command, ...args]];
   }
 
   #nsIp(...args: string[]): string {

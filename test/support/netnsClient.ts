@@ -1,0 +1,11 @@
+/**
+ * The impairment suite's client namespace: the helper itself lives in lib/netnsClient.ts, where the
+ * bot's `--netns-profile` uses it too; tests import it from here.
+ */
+export {
+  NetnsClient,
+  NETNS_PREFIX,
+  sweepStaleNetns,
+  type Impairment,
+  type VethLink,
+} from '../../lib/netnsClient.js';
