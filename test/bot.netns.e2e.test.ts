@@ -1,6 +1,6 @@
 /**
  * Load tests over bad networks: `npm run bot -- --netns-profile loss5` as a user runs it (tsx
- * bot/cli.ts, which starts itself again inside a network namespace of its own, lib/netnsClient.ts).
+ * bot/cli.ts, which starts itself again inside a network namespace of its own, bot/netns/netnsClient.ts).
  * The service listens on this machine's non-loopback address (inside the namespace 127.0.0.1 is
  * the namespace's own). Three replay bots call each other through 5 % random loss each way: they
  * must all join and get each other's audio and video, the report must show the loss they saw and
@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NETNS_PREFIX } from '../lib/netnsClient.js';
+import { NETNS_PREFIX } from '../bot/netns/netnsClient.js';
 import { startTestService } from './support/testService.js';
 
 /** This machine's first non-loopback IPv4 address: the one the namespace reaches the service on. */

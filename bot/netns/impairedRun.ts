@@ -1,6 +1,6 @@
 /**
  * `npm run bot -- --netns-profile loss5|loss15|thin300|blackout …`: the load test over a bad network.
- * The bot process starts itself again inside a network namespace of its own (lib/netnsClient.ts,
+ * The bot process starts itself again inside a network namespace of its own (netnsClient.ts,
  * the helper the impairment suite uses), joined to the host by a veth pair whose namespace end
  * carries the profile, so every bot socket (signaling and media) of that run is impaired and the
  * service and the other processes are not. The parent applies the profile, waits for the child
@@ -12,7 +12,7 @@
  * which the service listens and which it announces for media (RTC_ANNOUNCED_ADDRESS).
  */
 import { spawn } from 'node:child_process';
-import { NetnsClient, type Impairment } from '../../lib/netnsClient.js';
+import { NetnsClient, type Impairment } from './netnsClient.js';
 import { BotError } from '../errors.js';
 
 export const NETNS_PROFILES = ['loss5', 'loss15', 'thin300', 'blackout'] as const;

@@ -1,5 +1,5 @@
 /**
- * The impairment suite's client namespace: the helper itself lives in lib/netnsClient.ts, where the
+ * The impairment suite's client namespace: the helper itself lives in bot/netns/netnsClient.ts, where the
  * bot's `--netns-profile` uses it too; tests import it from here.
  */
 export {
@@ -8,4 +8,4 @@ export {
   sweepStaleNetns,
   type Impairment,
   type VethLink,
-} from '../../lib/netnsClient.js';
+} from '../../bot/netns/netnsClient.js';
