@@ -23,6 +23,15 @@ function hostAddress(): string {
   );
 }
 
+interface Summary {
+  joined: number;
+  failed: number;
+  reconnects: number;
+  resumes: number;
+  lossPct: number;
+  coverage: { pairs: number; audio: number; video: number };
+}
+
 function ourNamespaces(): string[] {
   return execFileSync('ip', ['netns', 'list'])
     .toString()
@@ -48,15 +57,21 @@ describe('npm run bot -- --netns-profile', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('three replay bots complete a call under 5 % loss each way and report the loss and resumes', async () => {
+  /** Runs `npm run bot` under `profile`; resolves with its output once it exited 0 within `timeoutMs`. */
+  async function runBots(
+    profile: string,
+    perRoom: number,
+    durationSeconds: number,
+    timeoutMs: number,
+  ): Promise<{ stdout: string; summary: Summary }> {
     const before = ourNamespaces();
-    const reportDir = path.join(dir, 'report');
+    const reportDir = path.join(dir, `report-${profile}`);
     const child = spawn(
       path.join('node_modules', '.bin', 'tsx'),
       [
         'bot/cli.ts',
-        ...['--url', service.url, '--rooms', '1', '--per-room', '3', '--duration', '12', '--ramp', '10'],
-        ...['--netns-profile', 'loss5', '--report-dir', reportDir],
+        ...['--url', service.url, '--rooms', '1', '--per-room', String(perRoom), '--ramp', '10'],
+        ...['--duration', String(durationSeconds), '--netns-profile', profile, '--report-dir', reportDir],
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -69,27 +84,29 @@ describe('npm run bot -- --netns-profile', () => {
     try {
       const code = await Promise.race([
         exited,
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000)),
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs)),
       ]);
       expect(code, `stderr: ${stderr}\nstdout: ${stdout}`).toBe(0);
-      seenInside = /\[netns\] network namespace (\S+): profile loss5/.exec(stdout)?.[1];
+      seenInside = new RegExp(`\\[netns\\] network namespace (\\S+): profile ${profile}`).exec(stdout)?.[1];
     } finally {
-      child.kill('SIGKILL');
+      if (child.exitCode === null) {
+        // Ctrl-C first: the parent forwards it to the bots inside and removes the namespace.
+        child.kill('SIGINT');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+        child.kill('SIGKILL');
+      }
     }
     expect(seenInside, stdout).toMatch(new RegExp(`^${NETNS_PREFIX}`));
     // The namespace is gone with the run (and nothing else of ours was left behind).
     expect(ourNamespaces().filter((n) => !before.includes(n))).toEqual([]);
-
     const report = JSON.parse(readFileSync(path.join(reportDir, 'report.json'), 'utf8')) as {
-      summary: {
-        joined: number;
-        failed: number;
-        resumes: number;
-        lossPct: number;
-        coverage: { pairs: number; audio: number; video: number };
-      };
+      summary: Summary;
     };
-    const s = report.summary;
+    return { stdout, summary: report.summary };
+  }
+
+  it('three replay bots complete a call under 5 % loss each way and report the loss and resumes', async () => {
+    const { stdout, summary: s } = await runBots('loss5', 3, 12, 60_000);
     console.log(`[bot netns] loss5: ${JSON.stringify({ lossPct: s.lossPct, resumes: s.resumes })}`);
     expect(s.joined).toBe(3);
     expect(s.failed).toBe(0);
@@ -101,4 +118,17 @@ describe('npm run bot -- --netns-profile', () => {
     expect(s.lossPct).toBeLessThan(20);
     expect(stdout).toMatch(/bots: 3\/3 joined, 0 failed, \d+ reconnects, \d+ resumes/);
   }, 90_000);
+
+  it('under blackout (everything dropped 10 s in every 40 s) the bots resume: same sessions, no re-entry', async () => {
+    // The first blackout starts 30 s into the run and ends at 40 s; the run holds 45 s after the joins.
+    const { stdout, summary: s } = await runBots('blackout', 2, 45, 90_000);
+    console.log(`[bot netns] blackout: ${JSON.stringify({ resumes: s.resumes, reconnects: s.reconnects })}`);
+    expect(stdout).toContain('[netns] blackout: all traffic dropped for 10 s');
+    expect(stdout).toContain('[netns] blackout over');
+    expect(s.joined).toBe(2);
+    expect(s.failed).toBe(0);
+    // Both sides notice a 10 s blackout (5 s pings each way), well inside the 15 s grace.
+    expect(s.resumes).toBeGreaterThanOrEqual(2);
+    expect(s.reconnects).toBe(0);
+  }, 120_000);
 });

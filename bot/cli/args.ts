@@ -39,7 +39,7 @@ export const USAGE = `Usage: npm run bot -- [options]
   --room-prefix P      room names are P-1 … P-N (default: random, so runs never share rooms)
   --netns-profile P    run the bots in a network namespace of their own with loss5 / loss15 (random
                        drop each way), thin300 (300 kbit/s each way) or blackout (everything dropped
-                       5 s in every 25 s); needs root and a --url on a non-loopback address
+                       10 s in every 40 s); needs root and a --url on a non-loopback address
   -h, --help           this text
 
 Ctrl-C stops early: bots leave, and the report is still written.`;

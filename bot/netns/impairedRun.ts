@@ -21,10 +21,14 @@ export type NetnsProfile = (typeof NETNS_PROFILES)[number];
 /** Set in the child's environment: it runs inside already, so it must not start another one. */
 export const IN_NETNS_ENV = 'CALLING_BOT_NETNS';
 
-/** `blackout`: everything dropped for this long… */
-const BLACKOUT_MS = 5_000;
-/** …once in every this long (an outage well inside the resume grace: bots should resume). */
-const BLACKOUT_EVERY_MS = 25_000;
+/**
+ * `blackout`: everything dropped for this long… Long enough that both sides notice for sure (the
+ * server pings every 5 s and drops a socket that missed a pong; the SDK pings a socket quiet for
+ * 5 s) and short enough to stay inside the 15 s resume grace: every bot should resume.
+ */
+const BLACKOUT_MS = 10_000;
+/** …once in every this long. */
+const BLACKOUT_EVERY_MS = 40_000;
 
 /** The steady impairment of each profile (`blackout` alternates `clear` with `blackhole`). */
 function impairment(profile: NetnsProfile): Impairment {
