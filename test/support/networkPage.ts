@@ -16,6 +16,7 @@ export interface PageEvent {
 
 export interface VideoIn {
   framesDecoded: number;
+  keyFramesDecoded: number;
   freezeCount: number;
   totalFreezesDuration: number;
   frameWidth: number;
@@ -48,6 +49,8 @@ export interface PageReport {
     remoteAddress: string;
   } | null;
   quality: Record<string, ConnectionQuality>;
+  /** Keyframe requests (PLI + FIR) the SFU sent to this page's video producer, over its layers. */
+  sentVideoKeyFrameRequests: number;
   /** The negotiated Opus format lines (FEC is `useinbandfec=1`) of what we receive and send. */
   opusFmtp: { recv: string | null; send: string | null };
   /** Presented remote frames: the first, how many, and the longest gap since `resetGaps()`. */
@@ -162,6 +165,7 @@ async function report(): Promise<PageReport> {
       if (st.type === 'inbound-rtp' && st.kind === 'video') {
         video = {
           framesDecoded: num(st.framesDecoded),
+          keyFramesDecoded: num(st.keyFramesDecoded),
           freezeCount: num(st.freezeCount),
           totalFreezesDuration: num(st.totalFreezesDuration),
           frameWidth: num(st.frameWidth),
@@ -205,8 +209,15 @@ async function report(): Promise<PageReport> {
     return line;
   };
   const sendReports = await Promise.all([...s.producers.values()].map((p) => p.getStats()));
+  let sentVideoKeyFrameRequests = 0;
+  for (const r of sendReports)
+    r.forEach((st: Stat) => {
+      if (st.type === 'outbound-rtp' && st.kind === 'video')
+        sentVideoKeyFrameRequests += num(st.pliCount) + num(st.firCount);
+    });
   return {
     peerId: s.peerId,
+    sentVideoKeyFrameRequests,
     opusFmtp: { recv: opus([...(await s.getReceiveStats()).values()]), send: opus(sendReports) },
     video,
     audio,
