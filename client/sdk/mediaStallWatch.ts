@@ -29,7 +29,7 @@ interface SourceReader {
 
 export class MediaStallWatch {
   readonly #receivers: () => SourceReader[];
-  readonly #onStall: () => void;
+  readonly #onStall: (stalledForMs: number) => void;
   readonly #stallMs: number;
   readonly #repeatMs: number;
   readonly #maxRepeats: number;
@@ -41,7 +41,12 @@ export class MediaStallWatch {
   /** When any receiver last showed a new packet (undefined: media never flowed yet). */
   #lastProgressAt: number | undefined;
 
-  constructor(receivers: () => SourceReader[], onStall: () => void, opts: MediaStallOptions = {}) {
+  /** `onStall` gets how long incoming media has been stalled. */
+  constructor(
+    receivers: () => SourceReader[],
+    onStall: (stalledForMs: number) => void,
+    opts: MediaStallOptions = {},
+  ) {
     this.#receivers = receivers;
     this.#onStall = onStall;
     this.#stallMs = opts.stallMs ?? 600;
@@ -83,12 +88,12 @@ export class MediaStallWatch {
     const stall = this.#stall;
     if (!stall) {
       this.#stall = { firedAt: now, fired: 0 };
-      return this.#onStall();
+      return this.#onStall(now - this.#lastProgressAt);
     }
     if (stall.fired < this.#maxRepeats && now - stall.firedAt >= this.#repeatMs) {
       stall.firedAt = now;
       stall.fired++;
-      this.#onStall();
+      this.#onStall(now - this.#lastProgressAt);
     }
   }
 }

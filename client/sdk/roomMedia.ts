@@ -46,6 +46,9 @@ export interface RoomMediaSink {
   producerPaused?(producerId: string): boolean;
 }
 
+/** A stall over a live socket this long restarts ICE (see RoomMedia's #onStall). */
+const STALL_BEFORE_RESTART_MS = 2_000;
+
 /** Three simulcast layers sized for a 640×480 camera; the SFU picks one per receiver. */
 const VIDEO_ENCODINGS: types.RtpEncodingParameters[] = [
   { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: 'L1T3' },
@@ -85,7 +88,7 @@ export class RoomMedia {
         [...this.#consumers.values()]
           .filter((c) => !c.closed && !c.paused && !this.#sink.producerPaused?.(c.producerId))
           .map((c) => c.rtpReceiver ?? {}),
-      () => void this.#onStall(),
+      (stalledForMs) => void this.#onStall(stalledForMs),
     );
   }
 
@@ -205,10 +208,15 @@ export class RoomMedia {
    * resume restarts ICE). If it answers while media stays stalled, the path to the SFU changed under
    * a socket that survived it, or an earlier restart came before the browser knew the new network:
    * restart ICE (again). Repeats come from the watch, once a second at most, ten times per stall.
+   * Only once the stall has lasted 2 s: a shorter one over a live socket is more often a hiccup
+   * (a slow keyframe at the start of a call) than a broken path, and a restart then can make ICE
+   * settle on a worse pair (a TURN relay where ICE-TCP worked); after a network change Chromium
+   * knows the new network only ~2.6 s in, so no earlier restart could use it anyway.
    */
-  async #onStall(): Promise<void> {
+  async #onStall(stalledForMs: number): Promise<void> {
     if (this.#closed || this.#restarting) return;
     if (!(await this.#signaling.checkAlive()) || this.#closed) return;
+    if (stalledForMs < STALL_BEFORE_RESTART_MS) return;
     this.#restarting = true;
     try {
       await this.restartAllIce();
