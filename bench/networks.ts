@@ -25,9 +25,15 @@ const flags = parseFlags(
   {
     runs: { default: 5, min: 1, max: 50, help: 'repetitions of every profile' },
     'loss-window': { default: 15, min: 5, max: 120, help: 'seconds measured under each loss profile' },
+    'resume-only': {
+      default: 0,
+      min: 0,
+      max: 1,
+      help: '1: only the profiles that need resume (network change, 8 s outage), e.g. for more runs',
+    },
     'time-limit': { default: 3600, min: 60, max: 4 * 3600, help: 'hard limit for the whole run, seconds' },
   },
-  'npm run bench:networks -- [--runs N] [--loss-window S]',
+  'npm run bench:networks -- [--runs N] [--loss-window S] [--resume-only 1]',
 );
 
 type Samples = Record<string, number[]>;
@@ -91,6 +97,13 @@ runBench(flags['time-limit'], async (signal) => {
       add(s, { ttffMs: ms });
     });
   try {
+    if (!flags['resume-only']) await connectivityAndLoss();
+    await resumeProfiles();
+  } finally {
+    await rig.close();
+  }
+
+  async function connectivityAndLoss(): Promise<void> {
     const window = flags['loss-window'] * 1000;
     results.clean = await profile('clean ttff', signal, (s) => ttff(s));
     results.udpBlocked = await profile('UDP blocked', signal, (s) => {
@@ -137,6 +150,9 @@ runBench(flags['time-limit'], async (signal) => {
         { publish: 'audio' },
       ),
     );
+  }
+
+  async function resumeProfiles(): Promise<void> {
     results.networkChange = await profile('network change', signal, (s) =>
       withCall(async (call) => {
         try {
@@ -144,7 +160,7 @@ runBench(flags['time-limit'], async (signal) => {
           const m = await measureRecovery(call.impaired, () => rig.ns.linkDown(0), { timeoutMs: 20_000 });
           if ((await pageReport(call.impaired)).peerId !== call.impairedPeerId)
             throw new Error('rejoined: new peer id');
-          add(s, { maxFrameGapMs: m.maxFrameGapMs });
+          add(s, { maxFrameGapMs: m.maxFrameGapMs, mediaBackMs: m.mediaBackMs });
         } finally {
           rig.ns.linkUp(0);
         }
@@ -160,11 +176,9 @@ runBench(flags['time-limit'], async (signal) => {
         });
         if ((await pageReport(call.impaired)).peerId !== call.impairedPeerId)
           throw new Error('rejoined: new peer id');
-        add(s, { mediaBackMs: m.mediaBackMs });
+        add(s, { mediaBackMs: m.mediaBackMs, maxFrameGapMs: m.maxFrameGapMs });
       }),
     );
-  } finally {
-    await rig.close();
   }
   const rows: (string | number)[][] = [];
   for (const [name, r] of Object.entries(results)) {

@@ -12,6 +12,7 @@ import { buildReport } from './report/buildReport.js';
 import { summaryTable } from './report/summaryTable.js';
 import { writeReport } from './report/writeReport.js';
 import { runLoadTest } from './runner/loadTest.js';
+import { IN_NETNS_ENV, runInNamespace } from './netns/impairedRun.js';
 
 async function main(): Promise<number> {
   let opts: CliOptions;
@@ -25,6 +26,9 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // An impaired run: this process only holds the namespace; the bots run in a child inside it.
+  if (opts.netnsProfile && !process.env[IN_NETNS_ENV])
+    return runInNamespace(opts.netnsProfile, process.argv.slice(2), (line) => console.log(`[netns] ${line}`));
 
   const progress = new ProgressPrinter(process.stdout, process.stdout.isTTY === true);
   const stop = new AbortController();

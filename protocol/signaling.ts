@@ -144,6 +144,12 @@ export const requestSchemas = {
     token: idSchema,
     lastSeq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   }),
+  /**
+   * Liveness: answered at once, in or out of a room. Browsers cannot see WebSocket ping frames, so
+   * the SDK asks this when the socket has been quiet or the network may have changed
+   * (client/sdk/connectionLiveness.ts); a socket that does not answer is replaced and resumed.
+   */
+  ping: z.object({}).strict(),
 
   // Calls: ringing 1:1 and group calls between registered users (see calls/callStateMachine.ts).
   /** Rings every connected device of each callee. One callee is a 1:1 call; several, a group call. */
@@ -239,6 +245,7 @@ export interface ResponseData {
   refreshToken: { expiresAt: number };
   /** The same peer; `replayed` notifications follow this answer, then live ones. */
   resume: { peerId: string; resumeToken: string; replayed: number };
+  ping: Record<string, never>;
   /** `expiresAt` in Unix seconds. */
   roomInvite: { invite: string; expiresAt: number };
   roomAddMembers: Record<string, never>;

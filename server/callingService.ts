@@ -311,6 +311,7 @@ export async function startCallingService(
       },
       limits: config.limits,
       resumeGraceMs: config.resumeGraceMs,
+      pingIntervalMs: config.signalingPingIntervalMs,
       clientAddress: clientAddressResolver(config.trustProxy),
       onLimited: (limit) => metrics.limitsHit.inc({ limit }),
       // The name others see is the account's current one (renames apply from the next join); a dev

@@ -105,6 +105,11 @@ const envSchema = z.object({
   CALL_RECONNECT_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
   /** How long a session whose socket dropped keeps its peer for `resume`; 0 turns resume off. */
   RESUME_GRACE_MS: z.coerce.number().int().min(0).max(300_000).default(15_000),
+  /**
+   * How often the server pings each signaling socket; one missed pong and the socket is dropped (and
+   * its session parked for a resume), so a client that vanished is noticed within two intervals.
+   */
+  SIGNALING_PING_INTERVAL_MS: z.coerce.number().int().min(500).max(120_000).default(5_000),
   WEBHOOK_URL: z.string().url().optional(),
   WEBHOOK_SECRET: z.string().min(16).optional(),
   // When set, GET /metrics and detailed /healthz require "Authorization: Bearer <METRICS_TOKEN>".
@@ -219,6 +224,8 @@ export interface Config {
   calls: { ringTimeoutMs: number; mediaTimeoutMs: number; reconnectGraceMs: number };
   /** Resume of a dropped signaling session (0: off). */
   resumeGraceMs: number;
+  /** WebSocket ping interval; a socket that missed one pong is dropped. */
+  signalingPingIntervalMs: number;
   webhook: { url: string; secret: string } | undefined;
   /** Keys of embedding messengers' backends (server-to-server sign-in); secrets stay inside. */
   apiKeys: ApiKeyRing;
@@ -560,6 +567,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reconnectGraceMs: e.CALL_RECONNECT_GRACE_SECONDS * 1000,
     },
     resumeGraceMs: e.RESUME_GRACE_MS,
+    signalingPingIntervalMs: e.SIGNALING_PING_INTERVAL_MS,
     webhook: e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : undefined,
     apiKeys,
   };

@@ -117,8 +117,21 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     this.#transports.set(transport.id, { transport, direction, connected: false });
     transport.observer.once('close', () => this.#transports.delete(transport.id));
     if (direction === 'send') await transport.setMaxIncomingBitrate(2_500_000).catch(() => undefined);
+    // The client's path moved (a network change, an ICE restart after a resume): whatever video was
+    // in flight on the old path is lost, and waiting for the receiver's own PLI costs seconds (measured
+    // ~2.5 s in test/network.resume.test.ts). Ask the senders for keyframes at once instead.
+    if (direction === 'recv')
+      transport.on('iceselectedtuplechange', () => this.#requestKeyFrames(transport.id));
     this.#closeIfLeft(transport);
     return transport;
+  }
+
+  #requestKeyFrames(transportId: string): void {
+    for (const consumer of this.#consumers.values()) {
+      if (consumer.closed || consumer.kind !== 'video') continue;
+      if ((consumer.appData as { transportId?: string }).transportId !== transportId) continue;
+      consumer.requestKeyFrame().catch(() => undefined);
+    }
   }
 
   #transport(id: string, direction?: TransportDirection): types.WebRtcTransport {
@@ -232,7 +245,7 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
         producerId,
         rtpCapabilities,
         paused: true,
-        appData: { producerId },
+        appData: { producerId, transportId },
       });
     } catch (err) {
       this.#consuming.delete(producerId);

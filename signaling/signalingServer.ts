@@ -27,7 +27,12 @@ import { SignalingSession, type SessionObserver } from './signalingSession.js';
 export const SIGNALING_PATH = '/ws';
 /** Hard cap above the protocol's limit so an oversized request still gets a typed answer. */
 const HARD_MAX_PAYLOAD = 1024 * 1024;
-const PING_INTERVAL_MS = 25_000;
+/**
+ * The default of SIGNALING_PING_INTERVAL_MS. A socket that vanished without a FIN (a network change,
+ * an outage) is found within two intervals; only then is its session parked and the resume grace
+ * starts, so this bounds how long the others see a frozen participant before the grace runs.
+ */
+const DEFAULT_PING_INTERVAL_MS = 5_000;
 /** The default of RESUME_GRACE_MS (server/config.ts). */
 const DEFAULT_RESUME_GRACE_MS = 15_000;
 
@@ -54,6 +59,8 @@ export interface SignalingServerOptions {
   displayNameOf?: (identity: Identity) => Promise<string>;
   /** How long a dropped session waits for `resume` (default 15 s; 0 turns resume off). */
   resumeGraceMs?: number;
+  /** WebSocket ping interval (default 5 s); a socket that missed one pong is terminated. */
+  pingIntervalMs?: number;
   /** TURN relays with fresh credentials for this identity (join answers carry them). */
   iceServersOf?: (identity: Identity) => IceServerInfo[];
 }
@@ -100,7 +107,7 @@ export class SignalingServer {
           ws.ping();
         }
       }
-    }, PING_INTERVAL_MS);
+    }, opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
     this.#pinger.unref();
   }
 

@@ -308,6 +308,7 @@ export class SignalingSession implements ResumeHolder {
       consume: this.#media('consume'),
       resumeConsumer: this.#media('resumeConsumer'),
       setConsumerPreferredLayers: this.#media('setConsumerPreferredLayers'),
+      ping: async () => ({}),
       leave: async () => {
         this.#peer();
         this.#membership.leave();

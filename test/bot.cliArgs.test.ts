@@ -4,6 +4,28 @@ import { parseCliArgs, parseVideoSpec } from '../bot/cli/args.js';
 import { progressLine } from '../bot/cli/progress.js';
 import { reconnectPolicyFor } from '../bot/runner/backoff.js';
 import { defaultBindAddress, parseTargetUrl, signalingUrl } from '../bot/targetUrl.js';
+import { withoutProfileFlag } from '../bot/netns/impairedRun.js';
+
+describe('--netns-profile', () => {
+  it('takes a named profile with a non-loopback target, and is stripped for the child inside', () => {
+    const o = parseCliArgs(['--url', 'http://192.0.2.10:3000', '--netns-profile', 'loss5']);
+    expect(o.netnsProfile).toBe('loss5');
+    expect(parseCliArgs([]).netnsProfile).toBeUndefined();
+    expect(
+      withoutProfileFlag(['--rooms', '2', '--netns-profile', 'thin300', '--netns-profile=blackout', '-h']),
+    ).toEqual(['--rooms', '2', '-h']);
+  });
+
+  it('refuses an unknown profile, and a loopback target the namespace cannot reach', () => {
+    expect(() => parseCliArgs(['--url', 'http://192.0.2.10:3000', '--netns-profile', 'loss50'])).toThrow(
+      /--netns-profile must be one of loss5, loss15, thin300, blackout/,
+    );
+    expect(() => parseCliArgs(['--netns-profile', 'loss5'])).toThrow(/other than loopback/);
+    expect(() => parseCliArgs(['--url', 'http://localhost:3000', '--netns-profile', 'blackout'])).toThrow(
+      /other than loopback/,
+    );
+  });
+});
 
 describe('parseCliArgs', () => {
   it('has defaults for everything', () => {

@@ -96,6 +96,7 @@ function result(): LoadTestResult {
         joinMs: 20,
         joinedAtMs: 200,
         reconnects: 1,
+        resumes: 2,
         errorCount: 1,
         errors: [{ atMs: 5000, code: 'DISCONNECTED', message: 'signaling closed (1006)' }],
         streams: [
@@ -143,6 +144,7 @@ describe('buildReport', () => {
       joined: 3,
       failed: 0,
       reconnects: 1,
+      resumes: 2,
       errors: 1,
       errorCodes: { DISCONNECTED: 1 },
     });
@@ -217,7 +219,7 @@ describe('charts and table', () => {
 
   it('prints the summary table', () => {
     const text = summaryTable(buildReport(result()));
-    expect(text).toContain('bots: 3/3 joined, 0 failed, 1 reconnects, 1 errors (DISCONNECTED×1)');
+    expect(text).toContain('bots: 3/3 joined, 0 failed, 1 reconnects, 2 resumes, 1 errors (DISCONNECTED×1)');
     expect(text).toContain('coverage: 6/6 pairs with audio, 5/6 with video');
     expect(text).toMatch(/join \(connect → joined\) ms\s+20\s+30\s+30\s+30\s+3/);
   });

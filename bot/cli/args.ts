@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { EngineKind } from '../engine/botEngine.js';
 import { BotError } from '../errors.js';
 import { parseTargetUrl } from '../targetUrl.js';
+import { checkImpairedRun, parseNetnsProfile, type NetnsProfile } from '../netns/impairedRun.js';
 
 export interface CliOptions {
   url: string;
@@ -18,6 +19,8 @@ export interface CliOptions {
   videoKbps: number;
   simulcast: boolean;
   roomPrefix: string | undefined;
+  /** Run the bots inside a network namespace with this impairment (bot/netns/impairedRun.ts). */
+  netnsProfile: NetnsProfile | undefined;
   help: boolean;
 }
 
@@ -34,6 +37,9 @@ export const USAGE = `Usage: npm run bot -- [options]
   --video-kbps K       replay engine: encoder bitrate of the clip (default 800)
   --no-simulcast       real engine: publish one video layer instead of three
   --room-prefix P      room names are P-1 … P-N (default: random, so runs never share rooms)
+  --netns-profile P    run the bots in a network namespace of their own with loss5 / loss15 (random
+                       drop each way), thin300 (300 kbit/s each way) or blackout (everything dropped
+                       10 s in every 40 s); needs root and a --url on a non-loopback address
   -h, --help           this text
 
 Ctrl-C stops early: bots leave, and the report is still written.`;
@@ -105,6 +111,7 @@ export function parseCliArgs(argv: string[], now: Date = new Date()): CliOptions
         'video-kbps': { type: 'string' },
         'no-simulcast': { type: 'boolean' },
         'room-prefix': { type: 'string' },
+        'netns-profile': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -112,7 +119,9 @@ export function parseCliArgs(argv: string[], now: Date = new Date()): CliOptions
     throw new BotError('BAD_ARGUMENTS', (err as Error).message);
   }
   const url = values.url ?? 'http://127.0.0.1:3000';
-  parseTargetUrl(url);
+  const target = parseTargetUrl(url);
+  const netnsProfile = parseNetnsProfile(values['netns-profile']);
+  if (netnsProfile) checkImpairedRun(target);
   const engine = values.engine ?? 'replay';
   if (engine !== 'replay' && engine !== 'real') {
     throw new BotError('BAD_ARGUMENTS', `--engine must be replay or real, got "${engine}"`);
@@ -139,6 +148,7 @@ export function parseCliArgs(argv: string[], now: Date = new Date()): CliOptions
     videoKbps: int('video-kbps', values['video-kbps'], 800, [50, 10_000]),
     simulcast: !values['no-simulcast'],
     roomPrefix: prefix,
+    netnsProfile,
     help: values.help ?? false,
   };
 }

@@ -24,6 +24,8 @@ export interface ReportSummary {
   joined: number;
   failed: number;
   reconnects: number;
+  /** Signaling drops the server gave the same session back for (same peer), over all bots. */
+  resumes: number;
   errors: number;
   errorCodes: Record<string, number>;
   joinMs: Distribution | undefined;
@@ -87,6 +89,7 @@ export function buildReport(result: LoadTestResult, now: Date = new Date()): Bot
       joined: bots.filter((b) => b.joinedAtMs !== undefined).length,
       failed: bots.filter((b) => b.state === 'failed').length,
       reconnects: bots.reduce((n, b) => n + b.reconnects, 0),
+      resumes: bots.reduce((n, b) => n + b.resumes, 0),
       errors: bots.reduce((n, b) => n + b.errorCount, 0),
       errorCodes,
       joinMs: distribution(defined(bots.map((b) => b.joinMs))),

@@ -41,7 +41,7 @@ export function summaryTable(report: BotReport): string {
   const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
   return [
     `bot run: ${r.engine} engine, ${r.rooms} room(s) × ${r.perRoom}, ramp ${r.rampPerSecond}/s, hold ${r.durationSeconds}s → ${r.url}${r.aborted ? '  (stopped early)' : ''}`,
-    `bots: ${s.joined}/${s.bots} joined, ${s.failed} failed, ${s.reconnects} reconnects, ${s.errors} errors` +
+    `bots: ${s.joined}/${s.bots} joined, ${s.failed} failed, ${s.reconnects} reconnects, ${s.resumes} resumes, ${s.errors} errors` +
       (Object.keys(s.errorCodes).length
         ? ` (${Object.entries(s.errorCodes)
             .map(([c, n]) => `${c}×${n}`)

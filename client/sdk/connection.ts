@@ -35,6 +35,7 @@ import {
 } from './reconnectPolicy.js';
 import { SignalingClient, SignalingError, type WebSocketFactory } from './signalingClient.js';
 import { refreshDelayMs } from './tokenRefresh.js';
+import { ConnectionLiveness, type LivenessOptions } from './connectionLiveness.js';
 import { TypedEmitter } from './typedEmitter.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'resuming' | 'closed';
@@ -98,6 +99,14 @@ export interface ConnectionOptions {
    * the server closes the socket with 4001 at expiry and the connection reconnects (and resumes).
    */
   refreshInBand?: boolean;
+  /**
+   * Finding a dead socket fast (connectionLiveness.ts): a `ping` when the socket has been quiet, and
+   * a probe on suspicion (`checkAlive`); a socket that does not answer is replaced and resumed.
+   * `false` turns it off (default on, 5 s quiet interval).
+   */
+  liveness?: LivenessOptions | false;
+  /** How long opening a socket may take before the attempt fails (default 5 s). */
+  connectTimeoutMs?: number;
 }
 
 /** Context of a reconnect attempt as the hooks see it. */
@@ -126,12 +135,15 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
   /** The highest notification seq seen from the current session. */
   #lastSeq = 0;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #liveness: ConnectionLiveness | undefined;
 
   private constructor(opts: ConnectionOptions) {
     super();
     this.url = opts.url;
     this.#opts = opts;
     this.#policy = opts.policy ?? new DefaultReconnectPolicy();
+    this.#liveness =
+      opts.liveness === false ? undefined : new ConnectionLiveness(() => this.socket, opts.liveness);
   }
 
   /** Opens the first socket; rejects (without retrying) if the token source or the server refuses. */
@@ -196,6 +208,16 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
     throw new SignalingError('DISCONNECTED', 'not connected');
   }
 
+  /**
+   * Whether the open socket still answers, asked now (e.g. media went `disconnected`: the network may
+   * have changed). False: there is no open socket, or it did not answer in time and was given up,
+   * so the connection is already reconnecting (and resuming).
+   */
+  checkAlive(): Promise<boolean> {
+    if (this.#liveness) return this.#liveness.probe();
+    return Promise.resolve(this.socket !== undefined);
+  }
+
   /** Sends a request on the open socket; while reconnecting, once it is back. */
   async request<M extends Method>(method: M, data: RequestData<M>): Promise<ResponseData[M]> {
     return (await this.ready()).request(method, data);
@@ -217,6 +239,7 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
     const socket = await SignalingClient.connect(this.url, token, {
       factory: this.#opts.webSocketFactory,
       ...(this.#opts.requestTimeoutMs ? { timeoutMs: this.#opts.requestTimeoutMs } : {}),
+      ...(this.#opts.connectTimeoutMs ? { connectTimeoutMs: this.#opts.connectTimeoutMs } : {}),
     });
     if (this.#state === 'closed') {
       socket.close();
@@ -356,6 +379,7 @@ export class SignalingConnection extends TypedEmitter<ConnectionEvents> {
   #finish(code: number, reason: string, err?: unknown): void {
     if (this.#state === 'closed') return;
     clearTimeout(this.#refreshTimer);
+    this.#liveness?.stop();
     this.#stop.abort();
     if (err !== undefined && !(err instanceof RetryAbortedError))
       this.#closeError = err instanceof Error ? err : new Error(String(err));

@@ -7,7 +7,8 @@ import type { ResponseData } from '../../protocol/signaling.js';
 import { CloseCode } from '../../protocol/errors.js';
 import { SignalingConnection } from './connection.js';
 import { preloadDevice } from './mediaDevice.js';
-import type { ReconnectPolicy } from './reconnectPolicy.js';
+import { DefaultReconnectPolicy, type ReconnectPolicy } from './reconnectPolicy.js';
+import type { IceRecoveryOptions } from './iceRecovery.js';
 import type { WebSocketFactory } from './signalingClient.js';
 
 /** Re-entering after the connection was lost: attempts (default 4), first back-off (default 500 ms, doubling). */
@@ -45,7 +46,18 @@ export interface JoinOptions {
   reconnect?: ReconnectOptions;
   /** 'relay': media only through the TURN relays the server hands out (default 'all'). */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /** ICE restarts while signaling is up, and when a transport that stays down forces a re-entry. */
+  iceRecovery?: IceRecoveryOptions;
 }
+
+/**
+ * How the room's own connection retries a lost socket: for a minute, at most 4 s apart. Resuming
+ * must be tried for longer than the server's grace (RESUME_GRACE_MS, 15 s) plus its dead-socket
+ * detection (two ping intervals), and a few attempts after an outage of tens of seconds still pay
+ * off as a clean re-entry; a fixed count of fast attempts would all fall inside one outage.
+ */
+const ROOM_CONNECTION_POLICY = (): ReconnectPolicy =>
+  new DefaultReconnectPolicy({ maxAttempts: 40, maxDelayMs: 4_000, maxElapsedMs: 60_000 });
 
 /** A room entered on a signaling connection: what `RoomSession.attach` gets from its `enter`. */
 export interface RoomEntry {
@@ -91,7 +103,7 @@ export function enterRoomByName(opts: JoinOptions): (ctx: { rejectedToken?: stri
               code !== 1000 &&
               code !== CloseCode.TokenInvalid &&
               (code !== CloseCode.TokenExpired || !!getToken),
-            ...(opts.reconnect?.policy ? { policy: opts.reconnect.policy } : {}),
+            policy: opts.reconnect?.policy ?? ROOM_CONNECTION_POLICY(),
           });
     reusable = signaling;
     try {

@@ -8,6 +8,8 @@
 import { Device, type types } from 'mediasoup-client';
 import type { NotificationData, ProducerInfo, RequestData, ResponseData } from '../../protocol/signaling.js';
 import type { SignalingConnection } from './connection.js';
+import { IceRecovery, type IceRecoveryOptions } from './iceRecovery.js';
+import { MediaStallWatch } from './mediaStallWatch.js';
 
 export interface RemoteTrack {
   peerId: string;
@@ -26,6 +28,8 @@ export interface TransportNetwork {
   iceServers?: RTCIceServer[];
   /** 'relay' forces every path through TURN (a firewall test, or hiding the client's address). */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /** ICE restarts while the socket is up, and when to give up on them (iceRecovery.ts). */
+  iceRecovery?: IceRecoveryOptions;
 }
 
 /** The transports a join with `mediaSetup` answered with. */
@@ -41,7 +45,14 @@ export interface RoomMediaSink {
   trackEnded(t: RemoteTrack): void;
   transportState(direction: 'send' | 'recv', state: string): void;
   error(err: Error): void;
+  /** A transport's ICE stayed down although signaling was up and ICE was restarted: enter again. */
+  iceStuck?(direction: 'send' | 'recv'): void;
+  /** Whether the server said this remote producer is paused (its silence is no stall). */
+  producerPaused?(producerId: string): boolean;
 }
+
+/** A stall over a live socket this long restarts ICE (see RoomMedia's #onStall). */
+const STALL_BEFORE_RESTART_MS = 2_000;
 
 /** Three simulcast layers sized for a 640×480 camera; the SFU picks one per receiver. */
 const VIDEO_ENCODINGS: types.RtpEncodingParameters[] = [
@@ -58,6 +69,9 @@ export class RoomMedia {
   readonly #consumers = new Map<string, types.Consumer>();
   /** Producers beyond camera and microphone (screen share), closed with the media. */
   readonly #extraProducers = new Set<types.Producer>();
+  readonly #iceRecoveries = new Set<IceRecovery>();
+  /** Incoming media stopping is the first sign of a dead path: it makes the socket prove itself. */
+  readonly #stallWatch: MediaStallWatch;
   #sendTransport: types.Transport | undefined;
   #recvTransport: types.Transport | undefined;
   /**
@@ -68,6 +82,8 @@ export class RoomMedia {
   /** Producers being negotiated locally for one `produceMany` (see publish). */
   #batch: BatchEntry[] | undefined;
   #closed = false;
+  /** A stall-driven ICE restart is running (see #onStall). */
+  #restarting = false;
 
   private constructor(
     device: Device,
@@ -79,6 +95,13 @@ export class RoomMedia {
     this.#signaling = signaling;
     this.#sink = sink;
     this.#network = network;
+    this.#stallWatch = new MediaStallWatch(
+      () =>
+        [...this.#consumers.values()]
+          .filter((c) => !c.closed && !c.paused && !this.#sink.producerPaused?.(c.producerId))
+          .map((c) => c.rtpReceiver ?? {}),
+      (stalledForMs) => void this.#onStall(stalledForMs),
+    );
   }
 
   /** A Device loaded with the room's codecs (before the session listens: see RoomSession). */
@@ -261,6 +284,28 @@ export class RoomMedia {
     }
   }
 
+  /**
+   * Incoming media stopped: first make the socket prove itself (a dead one is replaced, and the
+   * resume restarts ICE). If it answers while media stays stalled, the path to the SFU changed under
+   * a socket that survived it, or an earlier restart came before the browser knew the new network:
+   * restart ICE (again). Repeats come from the watch, once a second at most, ten times per stall.
+   * Only once the stall has lasted 2 s: a shorter one over a live socket is more often a hiccup
+   * (a slow keyframe at the start of a call) than a broken path, and a restart then can make ICE
+   * settle on a worse pair (a TURN relay where ICE-TCP worked); after a network change Chromium
+   * knows the new network only ~2.6 s in, so no earlier restart could use it anyway.
+   */
+  async #onStall(stalledForMs: number): Promise<void> {
+    if (this.#closed || this.#restarting) return;
+    if (!(await this.#signaling.checkAlive()) || this.#closed) return;
+    if (stalledForMs < STALL_BEFORE_RESTART_MS) return;
+    this.#restarting = true;
+    try {
+      await this.restartAllIce();
+    } finally {
+      this.#restarting = false;
+    }
+  }
+
   /** Restarts ICE on both transports (after a resume: the network path has probably changed). */
   async restartAllIce(): Promise<void> {
     const transports = [this.#sendTransport, this.#recvTransport].filter((t) => t !== undefined);
@@ -342,11 +387,13 @@ export class RoomMedia {
   /** Closes consumers, producers (not their tracks) and transports. Idempotent. */
   close(): void {
     this.#closed = true;
+    this.#stallWatch.stop();
     for (const id of [...this.#consumers.keys()]) this.dropConsumer(id);
     for (const p of this.#sink.producers.values()) p.close();
     this.#sink.producers.clear();
     for (const p of this.#extraProducers) p.close();
     this.#extraProducers.clear();
+    for (const r of this.#iceRecoveries) r.stop();
     this.#sendTransport?.close();
     this.#recvTransport?.close();
     this.#sendTransport = undefined;
@@ -401,10 +448,22 @@ export class RoomMedia {
           .then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }
+    // A network change breaks ICE; new credentials let the client re-establish it in place, unless
+    // the socket died with the path (then the resume restarts ICE).
+    const recovery = new IceRecovery(
+      {
+        checkAlive: () => this.#signaling.checkAlive(),
+        restartIce: () => this.restartIce(transport),
+        giveUp: () => {
+          if (!this.#closed) this.#sink.iceStuck?.(direction);
+        },
+      },
+      this.#network.iceRecovery,
+    );
+    this.#iceRecoveries.add(recovery);
     transport.on('connectionstatechange', (state) => {
       this.#sink.transportState(direction, state);
-      // A network change breaks ICE; new credentials let the client re-establish it in place.
-      if (state === 'failed' || state === 'disconnected') void this.restartIce(transport);
+      recovery.onState(state);
     });
     return transport;
   }

@@ -20,6 +20,7 @@ import { RoomMedia, type MediaKind, type RemoteTrack, type RoomMediaSink } from 
 import { recordRoomNotifications, ROOM_NOTIFICATIONS, type EarlyNotifications } from './roomNotifications.js';
 import { TypedEmitter } from './typedEmitter.js';
 import { attachQuality, type ConnectionQuality, type QualityHook } from './connectionQuality.js';
+import type { IceRecoveryOptions } from './iceRecovery.js';
 
 export type { RemoteTrack } from './roomMedia.js';
 export type { ConnectionQuality } from './connectionQuality.js';
@@ -76,6 +77,8 @@ export interface AttachOptions {
   reconnect?: ReconnectOptions;
   /** 'relay': media only through the TURN relays of the join answer (default 'all'). */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /** ICE restarts while signaling is up, and when a transport that stays down forces a re-entry. */
+  iceRecovery?: IceRecoveryOptions;
 }
 
 interface Entered {
@@ -131,6 +134,8 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       trackEnded: (t) => this.emit('trackEnded', t),
       transportState: (direction, state) => this.emit('transportState', direction, state),
       error: (err) => this.emit('error', err),
+      iceStuck: () => void this.#rejoinAfterIceFailure(),
+      producerPaused: (producerId) => this.#paused.has(producerId),
     };
     this.#quality = attachQuality(this, (peerId, q) => this.emit('connectionQuality', peerId, q));
   }
@@ -180,6 +185,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       deviceOptions: opts.deviceOptions,
       reconnect: opts.reconnect,
       iceTransportPolicy: opts.iceTransportPolicy,
+      iceRecovery: opts.iceRecovery,
     });
   }
 
@@ -329,7 +335,11 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       this.#device,
       s,
       this.#sink,
-      { iceServers: entry.joined.iceServers, iceTransportPolicy: this.#opts.iceTransportPolicy },
+      {
+        iceServers: entry.joined.iceServers,
+        iceTransportPolicy: this.#opts.iceTransportPolicy,
+        iceRecovery: this.#opts.iceRecovery,
+      },
       entry.joined.transports,
     );
     if (!current()) {
@@ -388,6 +398,18 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     // Same transports on the server; the path to them has probably changed.
     await this.#media?.restartAllIce();
     if (!this.#closed) this.emit('resumed', { elapsedMs: Date.now() - lostAt, replayed: outcome.replayed });
+  }
+
+  /**
+   * ICE restarts did not bring a transport back although signaling answers (iceRecovery.ts): leave
+   * and enter again on the same connection (new peer, new transports), the others see leave/join.
+   */
+  async #rejoinAfterIceFailure(): Promise<void> {
+    if (this.#closed || this.#reconnecting || this.#resuming) return;
+    const s = this.signaling;
+    s.resumeWith(undefined);
+    await s.socket?.request('leave', {}).catch(() => undefined);
+    if (!this.#closed && !this.#reconnecting && !this.#resuming) await this.#reenter(1000, true);
   }
 
   /**

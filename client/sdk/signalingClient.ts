@@ -48,6 +48,9 @@ export interface WebSocketLike {
 /** Opens a socket offering `protocols` (the token travels in them, never in `url`). */
 export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
+/** How long opening a socket may take (TCP, TLS, upgrade) before the attempt counts as failed. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
 type SignalingEvents = {
   [N in NotificationName]: [NotificationData[N]];
 } & { close: [{ code: number; reason: string }] };
@@ -67,29 +70,37 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
   readonly #anyNotification = new Set<(name: NotificationName, data: unknown, seq?: number) => void>();
   #nextId = 1;
   #closed = false;
+  /** When the last frame arrived (ms since epoch): a socket that talks is alive. */
+  #lastReceivedAt = Date.now();
 
   private constructor(url: string, ws: WebSocketLike, timeoutMs: number) {
     super();
     this.url = url;
     this.#ws = ws;
     this.#timeoutMs = timeoutMs;
-    ws.onmessage = (ev) => this.#onMessage(ev.data);
-    ws.onclose = (ev) => {
-      this.#closed = true;
-      for (const [, p] of this.#pending) {
-        clearTimeout(p.timer);
-        p.reject(new SignalingError('DISCONNECTED', `connection closed (${ev.code})`));
-      }
-      this.#pending.clear();
-      this.emit('close', { code: ev.code, reason: ev.reason });
+    ws.onmessage = (ev) => {
+      this.#lastReceivedAt = Date.now();
+      this.#onMessage(ev.data);
     };
+    ws.onclose = (ev) => this.#onClosed(ev.code, ev.reason);
+  }
+
+  #onClosed(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(new SignalingError('DISCONNECTED', `connection closed (${code})`));
+    }
+    this.#pending.clear();
+    this.emit('close', { code, reason });
   }
 
   /** Opens the socket; rejects if the server refuses the token or cannot be reached. */
   static connect(
     url: string,
     token: string,
-    opts: { factory?: WebSocketFactory; timeoutMs?: number } = {},
+    opts: { factory?: WebSocketFactory; timeoutMs?: number; connectTimeoutMs?: number } = {},
   ): Promise<SignalingClient> {
     // The token rides in a subprotocol: URLs end up in access logs, history and Referer headers.
     const protocols = signalingProtocols(token);
@@ -97,10 +108,49 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
       ? opts.factory(url, protocols)
       : (new WebSocket(url, protocols) as unknown as WebSocketLike);
     return new Promise((resolve, reject) => {
-      ws.onopen = () => resolve(new SignalingClient(url, ws, opts.timeoutMs ?? 15_000));
-      ws.onerror = () => reject(new SignalingError('DISCONNECTED', 'cannot open signaling connection'));
-      ws.onclose = (ev) => reject(new SignalingError('DISCONNECTED', `signaling refused (${ev.code})`));
+      // A handshake into a network that drops everything hangs on TCP's own SYN back-off (minutes):
+      // give up on it, so that the reconnect loop's next attempt starts afresh once the path is back.
+      const timer = setTimeout(() => {
+        // No-op handlers, not null: Node's `ws` throws an 'error' that has no listener.
+        ws.onopen = ws.onerror = ws.onclose = () => undefined;
+        ws.close();
+        reject(new SignalingError('DISCONNECTED', 'signaling connection timed out'));
+      }, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      ws.onopen = () => {
+        clearTimeout(timer);
+        resolve(new SignalingClient(url, ws, opts.timeoutMs ?? 15_000));
+      };
+      ws.onerror = () => {
+        clearTimeout(timer);
+        reject(new SignalingError('DISCONNECTED', 'cannot open signaling connection'));
+      };
+      ws.onclose = (ev) => {
+        clearTimeout(timer);
+        reject(new SignalingError('DISCONNECTED', `signaling refused (${ev.code})`));
+      };
     });
+  }
+
+  /** Milliseconds since the last frame from the server. */
+  get quietForMs(): number {
+    return Date.now() - this.#lastReceivedAt;
+  }
+
+  /**
+   * Gives up on a socket that stopped answering (see connectionLiveness.ts): closed here at once,
+   * with `code` 1006 and `reason`, without waiting for a closing handshake a dead path never
+   * completes. Requests in flight reject with DISCONNECTED.
+   */
+  abandon(reason: string): void {
+    if (this.#closed) return;
+    // No-op handlers, not null: Node's `ws` throws an 'error' that has no listener.
+    this.#ws.onmessage = this.#ws.onclose = this.#ws.onerror = () => undefined;
+    try {
+      this.#ws.close(1000, 'bye');
+    } catch {
+      // Closing a socket in any state is fine; nothing else to do with this one.
+    }
+    this.#onClosed(1006, reason);
   }
 
   get closed(): boolean {

@@ -16,6 +16,7 @@ export interface PageEvent {
 
 export interface VideoIn {
   framesDecoded: number;
+  keyFramesDecoded: number;
   freezeCount: number;
   totalFreezesDuration: number;
   frameWidth: number;
@@ -48,6 +49,8 @@ export interface PageReport {
     remoteAddress: string;
   } | null;
   quality: Record<string, ConnectionQuality>;
+  /** Keyframe requests (PLI + FIR) the SFU sent to this page's video producer, over its layers. */
+  sentVideoKeyFrameRequests: number;
   /** The negotiated Opus format lines (FEC is `useinbandfec=1`) of what we receive and send. */
   opusFmtp: { recv: string | null; send: string | null };
   /** Presented remote frames: the first, how many, and the longest gap since `resetGaps()`. */
@@ -68,6 +71,8 @@ export interface JoinRequest {
   invite?: string;
   publish: 'av' | 'audio' | 'none';
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /** ICE restarts while signaling is up (iceRecovery.ts), e.g. a short give-up for a test. */
+  iceRecovery?: { retryEveryMs?: number; giveUpAfterMs?: number };
 }
 
 export interface NetworkPageApi {
@@ -79,6 +84,10 @@ export interface NetworkPageApi {
   resetGaps(): void;
   /** Epoch ms of the first remote frame presented after `t` (null: none yet). */
   firstFrameAfter(t: number): number | null;
+  /** The receiving transport's ICE view: local candidates and candidate pairs (for debugging runs). */
+  iceView(): Promise<string[]>;
+  /** Epoch ms of every remote frame presented after `t` (the last few minutes' worth). */
+  framesSince(t: number): number[];
   leave(): Promise<void>;
 }
 
@@ -156,6 +165,7 @@ async function report(): Promise<PageReport> {
       if (st.type === 'inbound-rtp' && st.kind === 'video') {
         video = {
           framesDecoded: num(st.framesDecoded),
+          keyFramesDecoded: num(st.keyFramesDecoded),
           freezeCount: num(st.freezeCount),
           totalFreezesDuration: num(st.totalFreezesDuration),
           frameWidth: num(st.frameWidth),
@@ -199,8 +209,15 @@ async function report(): Promise<PageReport> {
     return line;
   };
   const sendReports = await Promise.all([...s.producers.values()].map((p) => p.getStats()));
+  let sentVideoKeyFrameRequests = 0;
+  for (const r of sendReports)
+    r.forEach((st: Stat) => {
+      if (st.type === 'outbound-rtp' && st.kind === 'video')
+        sentVideoKeyFrameRequests += num(st.pliCount) + num(st.firCount);
+    });
   return {
     peerId: s.peerId,
+    sentVideoKeyFrameRequests,
     opusFmtp: { recv: opus([...(await s.getReceiveStats()).values()]), send: opus(sendReports) },
     video,
     audio,
@@ -228,6 +245,7 @@ window.net = {
       room: req.room,
       ...(req.invite ? { invite: req.invite } : {}),
       ...(req.iceTransportPolicy ? { iceTransportPolicy: req.iceTransportPolicy } : {}),
+      ...(req.iceRecovery ? { iceRecovery: req.iceRecovery } : {}),
     });
     session = s;
     s.on('track', (t) => (t.kind === 'video' ? showVideo(t.track) : playAudio(t.track)));
@@ -241,6 +259,16 @@ window.net = {
       log('connectionQuality', `${peerId === s.peerId ? 'self' : peerId}:${q}`),
     );
     s.on('closed', (reason) => log('closed', reason));
+    s.on('resuming', () => log('resuming'));
+    s.on('resumed', (r) => log('resumed', JSON.stringify(r)));
+    s.on('rejoined', (r) => log('rejoined', JSON.stringify(r)));
+    s.signaling.on('stateChanged', (st) => log('signaling', st));
+    s.signaling.on('disconnected', (d) => log('disconnected', `${d.code} ${d.reason}`));
+    // What the browser itself says about the network (the SDK probes its socket on these).
+    window.addEventListener('online', () => log('online'));
+    window.addEventListener('offline', () => log('offline'));
+    const connection = (navigator as { connection?: EventTarget }).connection;
+    connection?.addEventListener('change', () => log('connectionChange'));
     s.signaling.on('consumerLayers', (d) => log('consumerLayers', `${d.spatialLayer}/${d.spatialLayers}`));
     s.signaling.on('consumerScore', (d) => log('consumerScore', `${d.score}/${d.producerScore}`));
     if (media) {
@@ -258,5 +286,28 @@ window.net = {
     frames.gapsOver500 = 0;
   },
   firstFrameAfter: (t) => frameTimes.find((f) => f > t) ?? null,
+  framesSince: (t) => frameTimes.filter((f) => f > t),
+  async iceView() {
+    const out = new Set<string>();
+    for (const r of (await current().getReceiveStats()).values()) {
+      const all = new Map<string, Stat>();
+      r.forEach((st: Stat) => all.set(st.id, st));
+      for (const st of all.values()) {
+        if (st.type === 'local-candidate')
+          out.add(
+            `local ${String(st.address)}:${String(st.port)}/${String(st.protocol)} ${String(st.candidateType)}`,
+          );
+        if (st.type === 'candidate-pair') {
+          const l = all.get(String(st.localCandidateId));
+          out.add(
+            `pair ${String(l?.address)}/${String(l?.protocol)} ${String(st.state)}${st.nominated ? ' nominated' : ''} rx=${num(st.bytesReceived)}`,
+          );
+        }
+        if (st.type === 'transport')
+          out.add(`transport ${String(st.iceState)} sel=${String(st.selectedCandidatePairId)}`);
+      }
+    }
+    return [...out];
+  },
   leave: async () => current().leave(),
 };

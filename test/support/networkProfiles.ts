@@ -126,34 +126,58 @@ export async function measureThinLink(
 export interface RecoveryMeasurement {
   /**
    * From the disruption's end (the network change itself, or the moment an outage was lifted)
-   * until the next remote frame is presented, ms.
+   * until remote frames flowed again: the end of the last stall over 500 ms, ms (0: no stall).
    */
   mediaBackMs: number;
   /** Longest gap between presented frames from the disruption's start until media was back, ms. */
   maxFrameGapMs: number;
 }
 
+/** Frames count as flowing when none is more than this apart. */
+const STALL_MS = 500;
+
 /**
- * Disrupts (`disrupt`), lifts it after `liftAfterMs` with `lift` if given, then polls every 100 ms
- * (at most `timeoutMs`) until a remote frame is presented after that moment.
+ * Disrupts (`disrupt`), lifts it after `liftAfterMs` with `lift` if given, then polls every 200 ms
+ * (at most `timeoutMs`) until remote frames have flowed without a stall for `settleMs` after that
+ * moment. Waiting for steady frames, not for the first one: right after a network change a few
+ * frames already in flight are still presented before the stall, and must not end the measurement.
  */
 export async function measureRecovery(
   page: Page,
   disrupt: () => void,
-  opts: { lift?: () => void; liftAfterMs?: number; timeoutMs: number },
+  opts: { lift?: () => void; liftAfterMs?: number; timeoutMs: number; settleMs?: number },
 ): Promise<RecoveryMeasurement> {
+  const settleMs = opts.settleMs ?? 2000;
   await page.evaluate(() => window.net.resetGaps());
+  const startedAt = Date.now();
   disrupt();
   if (opts.lift) {
     await sleep(opts.liftAfterMs ?? 0);
     opts.lift();
   }
   const liftedAt = Date.now();
-  const back = await untilValue(
-    () => page.evaluate((t) => window.net.firstFrameAfter(t), liftedAt),
-    (t) => t !== null,
-    { what: 'a remote frame after the disruption', timeoutMs: opts.timeoutMs, intervalMs: 100 },
+  // One frame from before the disruption, so the first gap is measured from the last frame seen.
+  const since = startedAt - 2000;
+  const analyse = (times: number[]): { backAt: number; maxGap: number; steadyFor: number } => {
+    let backAt = times.find((t) => t > liftedAt) ?? Number.POSITIVE_INFINITY;
+    let maxGap = 0;
+    let stallEnd: number | undefined;
+    for (let i = 1; i < times.length; i++) {
+      const gap = times[i]! - times[i - 1]!;
+      if (times[i]! <= startedAt) continue;
+      maxGap = Math.max(maxGap, gap);
+      if (gap > STALL_MS) stallEnd = times[i]!;
+    }
+    if (stallEnd !== undefined && stallEnd > liftedAt) backAt = stallEnd;
+    const last = times.at(-1) ?? 0;
+    const flowing = Date.now() - last < STALL_MS;
+    return { backAt, maxGap, steadyFor: flowing ? last - Math.max(backAt, liftedAt) : 0 };
+  };
+  const times = await untilValue(
+    () => page.evaluate((t) => window.net.framesSince(t), since),
+    (ts) => analyse(ts).steadyFor >= settleMs,
+    { what: 'remote frames flowing again after the disruption', timeoutMs: opts.timeoutMs, intervalMs: 200 },
   );
-  const r = await pageReport(page);
-  return { mediaBackMs: Math.round(back! - liftedAt), maxFrameGapMs: Math.round(r.frames.maxGapMs) };
+  const { backAt, maxGap } = analyse(times);
+  return { mediaBackMs: Math.round(Math.max(0, backAt - liftedAt)), maxFrameGapMs: Math.round(maxGap) };
 }

@@ -38,6 +38,7 @@ export interface CallOptions {
   /** What the impaired side publishes (default audio and video). */
   publish?: JoinRequest['publish'];
   iceTransportPolicy?: RTCIceTransportPolicy;
+  iceRecovery?: JoinRequest['iceRecovery'];
 }
 
 export class NetworkRig {
@@ -108,12 +109,13 @@ export class NetworkRig {
       fetchDevToken(this.url, 'Clean'),
       fetchDevToken(this.url, 'Impaired'),
     ]);
-    const clean = await this.#page(this.#hostBrowser!);
-    const impaired = await this.#page(this.#nsBrowser!);
+    // The token sources are exposed to the pages as window.csGetToken (networkPage.ts asks it).
+    const clean = await this.#page(this.#hostBrowser!, opts.cleanTokens);
+    const impaired = await this.#page(this.#nsBrowser!, opts.impairedTokens);
     const url = this.wsUrl;
     const cleanJoin = await clean.evaluate((req) => window.net.join(req), {
       url,
-      token: cleanToken.token,
+      ...(opts.cleanTokens ? {} : { token: cleanToken.token }),
       room,
       publish: 'av',
     } satisfies JoinRequest);
@@ -125,6 +127,7 @@ export class NetworkRig {
       invite,
       publish: opts.publish ?? 'av',
       ...(opts.iceTransportPolicy ? { iceTransportPolicy: opts.iceTransportPolicy } : {}),
+      ...(opts.iceRecovery ? { iceRecovery: opts.iceRecovery } : {}),
     };
     const joined = await impaired.evaluate((r) => window.net.join(r), req);
     return {

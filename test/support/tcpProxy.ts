@@ -1,7 +1,9 @@
 /**
  * A TCP relay on loopback between a client and the service, for tests that need a real network
  * failure: `cut()` resets every connection through it (both ends see the socket die, as when a phone
- * changes networks), and new connections go through again afterwards.
+ * changes networks), and new connections go through again afterwards. `stall()` is the quieter
+ * failure: the relayed connections stay open but carry nothing any more (no FIN, no RST, as when a
+ * path vanishes), which only a ping notices.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -48,6 +50,22 @@ export class TcpProxy {
   /** Connections currently relayed. */
   get connections(): number {
     return this.#pairs.size;
+  }
+
+  /**
+   * Relayed connections stop carrying bytes (both ways, dropped) but stay open; new connections go
+   * through normally. Destroyed with `cut()` or `close()`.
+   */
+  stall(): void {
+    for (const [client, upstream] of this.#pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      // Keep reading so nothing backs up into the peers' buffers, and drop what is read.
+      for (const s of [client, upstream]) {
+        s.on('data', () => undefined);
+        s.resume();
+      }
+    }
   }
 
   /** Resets every relayed connection now. */
