@@ -280,7 +280,13 @@ async function callSetups(url: string, accounts: TestAccount[], signal: AbortSig
 runBench(flags['time-limit'], async (signal) => {
   const { busyAtStart, service } = await startBenchRun({
     serviceCore: 'sfu',
-    env: { MEDIASOUP_NUM_WORKERS: '1', WS_MAX_CONNECTIONS: String(flags.connections + 1000) },
+    env: {
+      MEDIASOUP_NUM_WORKERS: '1',
+      WS_MAX_CONNECTIONS: String(flags.connections + 1000),
+      // The loop calls the same callees over and over: the anti-spam limit would refuse it.
+      CALL_INVITES_PER_CALLEE: '1000',
+      CALL_INVITES_PER_CALLEE_WINDOW_SECONDS: '1',
+    },
     // SIGUSR2 forces a full GC, so heap per connection counts live objects only.
     nodeArgs: ['--expose-gc', `--import=data:text/javascript,${encodeURIComponent(GC_ON_SIGUSR2)}`],
   });
