@@ -177,7 +177,10 @@ describe('calls over impaired networks', () => {
       const ttff = await timeToFirstFrame(call.impaired, call.impairedStartedAt);
       const report = await pageReport(call.impaired);
       console.log(`[network] relay policy: ttffMs=${ttff} pair=${JSON.stringify(report.pair)}`);
-      expect(report.pair).toMatchObject({ localType: 'relay', relayProtocol: 'udp' });
+      // Only through the relay. Which of the answer's two TURN listeners ICE nominates is Chromium's
+      // choice: since the transports come with the join answer (issue 12) it has often been TCP.
+      expect(report.pair).toMatchObject({ localType: 'relay' });
+      expect(['udp', 'tcp']).toContain(report.pair?.relayProtocol);
     } finally {
       await rig.hangUp(call);
     }
