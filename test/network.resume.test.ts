@@ -31,6 +31,18 @@ async function timeline(page: Page, since: number): Promise<string> {
 describe('calls across network changes and outages', () => {
   let rig: NetworkRig;
 
+  /** Drops all of the impaired side's traffic for `ms`, then measures how the media came back. */
+  async function outage(page: Page, ms: number, timeoutMs: number) {
+    const at = Date.now();
+    const m = await measureRecovery(page, () => rig.ns.apply({ kind: 'blackhole' }), {
+      lift: () => rig.ns.apply({ kind: 'clear' }),
+      liftAfterMs: ms,
+      timeoutMs,
+    });
+    console.log(`[network] outage ${ms / 1000} s: ${JSON.stringify(m)}; ${await timeline(page, at)}`);
+    return { at, m };
+  }
+
   beforeAll(async () => {
     rig = await NetworkRig.start({ links: 2 });
   }, 90_000);
@@ -70,13 +82,7 @@ describe('calls across network changes and outages', () => {
     const call = await rig.call();
     try {
       await waitForFlowingVideo(call.impaired);
-      const at = Date.now();
-      const m = await measureRecovery(call.impaired, () => rig.ns.apply({ kind: 'blackhole' }), {
-        lift: () => rig.ns.apply({ kind: 'clear' }),
-        liftAfterMs: 8000,
-        timeoutMs: 20_000,
-      });
-      console.log(`[network] outage 8 s: ${JSON.stringify(m)}; ${await timeline(call.impaired, at)}`);
+      const { at, m } = await outage(call.impaired, 8_000, 20_000);
       expect((await pageReport(call.impaired)).peerId).toBe(call.impairedPeerId);
       expect(await events(call.clean, 'peerLeft', at)).toEqual([]);
       expect(await events(call.clean, 'peerJoined', at)).toEqual([]);
@@ -93,13 +99,7 @@ describe('calls across network changes and outages', () => {
     const call = await rig.call();
     try {
       await waitForFlowingVideo(call.impaired);
-      const at = Date.now();
-      const m = await measureRecovery(call.impaired, () => rig.ns.apply({ kind: 'blackhole' }), {
-        lift: () => rig.ns.apply({ kind: 'clear' }),
-        liftAfterMs: 30_000,
-        timeoutMs: 30_000,
-      });
-      console.log(`[network] outage 30 s: ${JSON.stringify(m)}; ${await timeline(call.impaired, at)}`);
+      const { at } = await outage(call.impaired, 30_000, 30_000);
       const after = await pageReport(call.impaired);
       expect(after.peerId).not.toBe(call.impairedPeerId);
       expect((await events(call.clean, 'peerLeft', at)).map((e) => e.detail)).toEqual([call.impairedPeerId]);
