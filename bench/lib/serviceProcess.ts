@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,12 +43,15 @@ export class ServiceProcess {
   readonly metricsToken: string;
   readonly child: ChildProcess;
   readonly #exited: Promise<number | null>;
+  /** The run's own data directory (embedded database), removed once the service has stopped. */
+  readonly #dataDir: string | null;
   #output = '';
 
-  private constructor(url: string, child: ChildProcess, metricsToken: string) {
+  private constructor(url: string, child: ChildProcess, metricsToken: string, dataDir: string | null) {
     this.url = url;
     this.metricsToken = metricsToken;
     this.child = child;
+    this.#dataDir = dataDir;
     this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
@@ -62,6 +67,12 @@ export class ServiceProcess {
   static async start(opts: ServiceProcessOptions): Promise<ServiceProcess> {
     const port = opts.port || (await freePort(opts.host));
     const metricsToken = randomBytes(24).toString('base64url');
+    // Each run starts from an empty embedded database of its own: a run must neither write into the
+    // user's own service data nor get slower as earlier runs' calls pile up.
+    const dataDir =
+      opts.env?.['DATA_DIR'] || opts.env?.['DATABASE_URL']
+        ? null
+        : mkdtempSync(path.join(os.tmpdir(), 'calling-bench-data-'));
     const env = {
       ...process.env,
       NODE_ENV: 'development',
@@ -81,16 +92,24 @@ export class ServiceProcess {
       WS_REQUESTS_PER_SECOND: '100000',
       WS_REQUEST_BURST: '100000',
       ROOMS_CREATED_PER_USER_PER_MINUTE: '1000000',
+      ...(dataDir ? { DATA_DIR: dataDir } : {}),
       ...opts.env,
     };
+    // BENCH_SERVICE_CPU_PROFILE=<dir>: the service writes a V8 CPU profile there when it stops (open it
+    // in Chrome DevTools or speedscope), to see where a benchmark's service time goes.
+    const profileDir = process.env['BENCH_SERVICE_CPU_PROFILE'];
+    const nodeArgs = [
+      ...(opts.nodeArgs ?? []),
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ];
     // taskset and `ip netns exec` both exec their command, so the child's pid is node's.
     const argv = opts.entry
-      ? [process.execPath, ...(opts.nodeArgs ?? []), opts.entry]
-      : [process.execPath, '--import', 'tsx', ...(opts.nodeArgs ?? []), 'server/main.ts'];
+      ? [process.execPath, ...nodeArgs, opts.entry]
+      : [process.execPath, '--import', 'tsx', ...nodeArgs, 'server/main.ts'];
     if (opts.cores) argv.unshift('taskset', '-c', opts.cores.join(','));
     if (opts.netns) argv.unshift('ip', 'netns', 'exec', opts.netns);
     const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const service = new ServiceProcess(`http://${opts.host}:${port}`, child, metricsToken);
+    const service = new ServiceProcess(`http://${opts.host}:${port}`, child, metricsToken, dataDir);
     const onData = (chunk: Buffer): void => {
       const text = chunk.toString();
       service.#output = (service.#output + text).slice(-KEPT_OUTPUT_CHARS);
@@ -119,11 +138,13 @@ export class ServiceProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await this.#exited;
-    clearTimeout(timer);
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    if (this.#dataDir) rmSync(this.#dataDir, { recursive: true, force: true });
   }
 
   async #waitHealthy(): Promise<void> {
