@@ -66,6 +66,12 @@ export class Peer extends EventEmitter<PeerEvents> {
   #hidden: boolean;
   /** The receive transport the server created (mediaSetup): consumers are pushed onto it. */
   #pushTo: string | undefined;
+  /**
+   * Consumers made ahead while hidden (preConsume), by consumer id: nothing is forwarded until this
+   * peer and the producer's owner are both in the room (openGates), whatever the client asks.
+   * `ready`: the client has asked to resume it (its receiver exists).
+   */
+  readonly #gated = new Map<string, { ownerPeerId: string; ready: boolean }>();
 
   constructor(opts: PeerOptions) {
     super();
@@ -181,14 +187,44 @@ export class Peer extends EventEmitter<PeerEvents> {
    * meanwhile) is skipped: there is nothing the client could do with it.
    */
   async pushConsumer(ownerPeerId: string, producer: ProducerInfo): Promise<void> {
+    if (this.#hidden) return;
+    await this.#push(ownerPeerId, producer, false);
+  }
+
+  /**
+   * While a call rings, both sides are hidden peers: each consumes the other's producers ahead,
+   * paused and gated (see `#gated`), so the client's receive side (its SDP, ICE and DTLS) is set up
+   * before the answer and the answer only has to resume. Not one packet flows before both are
+   * revealed — the consumer stays paused in mediasoup, whatever the client asks.
+   */
+  async preConsume(ownerPeerId: string, producer: ProducerInfo): Promise<void> {
+    if (!this.#hidden) return;
+    await this.#push(ownerPeerId, producer, true);
+  }
+
+  /** Opens the gates of consumers whose producer's owner is in the room now (this peer must be too). */
+  openGates(inRoom: (peerId: string) => boolean): void {
+    if (this.#hidden || this.#closed) return;
+    for (const [consumerId, gate] of [...this.#gated]) {
+      if (!inRoom(gate.ownerPeerId)) continue;
+      this.#gated.delete(consumerId);
+      if (gate.ready) this.#endpoint.resumeConsumer(consumerId).catch(() => undefined);
+    }
+  }
+
+  async #push(ownerPeerId: string, producer: ProducerInfo, gated: boolean): Promise<void> {
     const transportId = this.#pushTo;
-    if (transportId === undefined || this.#hidden || this.#closed) return;
+    if (transportId === undefined || this.#closed) return;
     let consumer: types.Consumer;
     try {
-      consumer = await this.#endpoint.consume(transportId, producer.producerId);
+      consumer = await this.#endpoint.consume(transportId, producer.producerId, { hiddenToo: gated });
     } catch (err) {
       if (err instanceof ServiceError) return;
       throw err;
+    }
+    if (gated) {
+      this.#gated.set(consumer.id, { ownerPeerId, ready: false });
+      consumer.observer.once('close', () => this.#gated.delete(consumer.id));
     }
     reportConsumerScores(consumer, (name, data) => this.notify(name, data));
     this.notify('newConsumer', {
@@ -319,6 +355,13 @@ export class Peer extends EventEmitter<PeerEvents> {
   async resumeConsumer({
     consumerId,
   }: RequestData<'resumeConsumer'>): Promise<ResponseData['resumeConsumer']> {
+    const gate = this.#gated.get(consumerId);
+    if (gate) {
+      // Made ahead while hidden: remembered, and resumed once both peers are in the room.
+      this.#endpoint.consumer(consumerId);
+      gate.ready = true;
+      return {};
+    }
     await this.#endpoint.resumeConsumer(consumerId);
     return {};
   }

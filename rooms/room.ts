@@ -144,6 +144,12 @@ export class Room extends EventEmitter<RoomEvents> {
       hidden: true,
     });
     this.#warm.set(peerId, peer);
+    // While both are hidden, the other warm peers consume this one's producers ahead (gated).
+    peer.on('producer', (producer) => {
+      if (!peer.hidden) return; // revealed: the room's own listener (#attach) offers it
+      for (const w of this.#warm.values())
+        if (aheadPair(w, peer)) void w.preConsume(peer.peerId, producer).catch(() => undefined);
+    });
     peer.once('close', () => {
       if (this.#warm.get(peerId) !== peer) return;
       this.#warm.delete(peerId);
@@ -173,11 +179,27 @@ export class Room extends EventEmitter<RoomEvents> {
     // each before the consumers of that peer's producers.
     for (const o of others)
       peer.notify('peerJoined', { peerId: o.peerId, userId: o.userId, displayName: o.displayName });
+    // Consumers made ahead while both rang (Peer.preConsume) start forwarding now, after the
+    // announcements above, for pairs that are both in the room; the offers below skip them.
+    const inRoom = (id: string): boolean => this.#peers.has(id);
+    peer.openGates(inRoom);
+    for (const o of others) o.openGates(inRoom);
     const own = peer.info().producers;
     for (const producer of own) this.emit('producerAdded', peerId, producer);
     for (const o of others) for (const producer of own) this.#offer(o, peerId, producer);
     for (const o of others) for (const producer of o.info().producers) this.#offer(peer, o.peerId, producer);
     return true;
+  }
+
+  /**
+   * To a hidden peer that just set up its media: consumers, made ahead and gated, of what the other
+   * warm peers (other users' devices ringing or calling in the same call) publish.
+   */
+  offerAhead(peer: Peer): void {
+    for (const w of this.#warm.values())
+      if (aheadPair(peer, w))
+        for (const producer of w.info().producers)
+          void peer.preConsume(w.peerId, producer).catch(() => undefined);
   }
 
   /** Pushes consumers of everything there to a peer that just joined with `mediaSetup`. */
@@ -263,4 +285,12 @@ export class Room extends EventEmitter<RoomEvents> {
   #broadcast<N extends NotificationName>(name: N, data: NotificationData[N], exceptPeerId?: string): void {
     for (const p of this.#peers.values()) if (p.peerId !== exceptPeerId) p.notify(name, data);
   }
+}
+
+/**
+ * Two warm peers that consume each other ahead: different users (a person's own other devices
+ * never need each other's media).
+ */
+function aheadPair(a: Peer, b: Peer): boolean {
+  return a !== b && a.userId !== b.userId;
 }

@@ -99,7 +99,8 @@ export class LocalRoomGateway implements RoomGateway {
         peer.close();
         throw err;
       }
-      if (!peer.hidden) room.offerExisting(peer);
+      if (peer.hidden) room.offerAhead(peer);
+      else room.offerExisting(peer);
     }
     return {
       membership: new LocalMembership(roomName, room, peer, this.#rooms),

@@ -19,8 +19,8 @@ export interface MediaEndpointOptions {
   id: string;
   router: types.Router;
   webRtcServer: types.WebRtcServer;
-  /** Any producer of the room, by id (what this endpoint may consume). */
-  getProducerById: (producerId: string) => types.Producer | undefined;
+  /** Any producer of the room, by id (what this endpoint may consume); hidden endpoints' only with `hiddenToo`. */
+  getProducerById: (producerId: string, hiddenToo?: boolean) => types.Producer | undefined;
   /** Whether any producer of the room (hidden endpoints' included) has this id. */
   producerIdTaken: (producerId: string) => boolean;
   /** Called once a producer of this endpoint exists and the endpoint is still open. */
@@ -219,14 +219,22 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     return producer;
   }
 
-  /** Consumers start paused: the client resumes once its track exists, so no keyframe is lost. */
-  async consume(transportId: string, producerId: string): Promise<types.Consumer> {
+  /**
+   * Consumers start paused: the client resumes once its track exists, so no keyframe is lost.
+   * `hiddenToo`: the producer may belong to a hidden endpoint (the caller keeps such a consumer
+   * paused until both are revealed).
+   */
+  async consume(
+    transportId: string,
+    producerId: string,
+    opts: { hiddenToo?: boolean } = {},
+  ): Promise<types.Consumer> {
     const transport = this.#transport(transportId, 'recv');
     const rtpCapabilities = this.#rtpCapabilities;
     if (!rtpCapabilities) {
       throw new ServiceError(ErrorCode.RtpCapabilitiesRequired, 'call setRtpCapabilities before consume');
     }
-    if (!this.#opts.getProducerById(producerId))
+    if (!this.#opts.getProducerById(producerId, opts.hiddenToo))
       throw new ServiceError(ErrorCode.ProducerNotFound, `no producer ${producerId} in this room`);
     if (this.#producers.has(producerId)) {
       throw new ServiceError(ErrorCode.CannotConsume, 'cannot consume your own producer');
@@ -264,8 +272,9 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
     consumer.on('producerclose', serverSideClose);
     consumer.on('transportclose', serverSideClose);
     // Ask the sender for a keyframe now rather than at resume: it is on its way while the client
-    // creates its receiver, so the first frame does not wait a full round trip to the sender.
-    if (consumer.kind === 'video') consumer.requestKeyFrame().catch(() => undefined);
+    // creates its receiver, so the first frame does not wait a full round trip to the sender. (Not
+    // for a consumer made ahead: its resume, maybe seconds later, asks when it matters.)
+    if (consumer.kind === 'video' && !opts.hiddenToo) consumer.requestKeyFrame().catch(() => undefined);
     return consumer;
   }
 

@@ -100,7 +100,7 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
       id,
       router: this.#router,
       webRtcServer: this.#mediaWorker.webRtcServer,
-      getProducerById: (producerId) => this.#consumable(producerId),
+      getProducerById: (producerId, hiddenToo) => this.#consumable(producerId, hiddenToo),
       producerIdTaken: (producerId) => this.#producers.has(producerId),
       onNewProducer: (producer) => this.#addProducer(producer),
       limits: this.#limits,
@@ -120,9 +120,10 @@ export class MediaRoom extends EventEmitter<MediaRoomEvents> {
       if (producer.appData.endpointId === id) this.#observeSpeaker(producer);
   }
 
-  #consumable(producerId: string): types.Producer | undefined {
+  /** `hiddenToo`: a hidden endpoint's producer too (consumed ahead, gated: see Peer.preConsume). */
+  #consumable(producerId: string, hiddenToo = false): types.Producer | undefined {
     const producer = this.#producers.get(producerId);
-    return producer && !this.#hidden.has(producer.appData.endpointId) ? producer : undefined;
+    return producer && (hiddenToo || !this.#hidden.has(producer.appData.endpointId)) ? producer : undefined;
   }
 
   #observeSpeaker(producer: types.Producer): void {

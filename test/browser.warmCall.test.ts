@@ -129,11 +129,33 @@ describe('calls warm up while they ring', () => {
       ),
     ).toEqual([false, false]);
 
-    // …and yet Alice has received nothing: no consumer of Bob's producers exists anywhere, and her
-    // page has no receiver and zero packets. Nobody is visible in the room yet.
+    // …and yet Alice has received nothing. Her page has its receivers of Bob's audio and video
+    // already (consumed ahead, so the answer only has to resume them) and its receive transport is
+    // up, but every consumer in the room is paused in mediasoup and she counts zero packets. Nobody
+    // is visible in the room yet.
+    const aliceWarm = [...room.warmPeers].find((p) => p.userId === alice.userId)!;
+    await poll(
+      async () => ({
+        pageConsumers: (await received(alice.page)).consumers,
+        dtlsConnected: (await aliceWarm.transportStats()).filter(
+          (s) => (s as { dtlsState?: string }).dtlsState === 'connected',
+        ).length,
+      }),
+      // Both of her transports: the receive one too, with nothing on it yet.
+      (r) => r.pageConsumers === 2 && r.dtlsConnected === 2,
+      "Alice's receive side was never set up ahead",
+      20_000,
+    );
     expect(room.snapshot().peers).toEqual([]);
-    for (const p of room.warmPeers) expect(p.consumerCount, `consumers of ${p.userId}`).toBe(0);
-    expect(await received(alice.page)).toEqual({ consumers: 0, packets: 0 });
+    for (const p of room.warmPeers) {
+      const consumers = p.snapshot().consumers;
+      expect(consumers, `consumers of ${p.userId}`).toHaveLength(2);
+      expect(
+        consumers.every((c) => c.paused),
+        `consumers of ${p.userId} paused`,
+      ).toBe(true);
+    }
+    expect(await received(alice.page)).toEqual({ consumers: 2, packets: 0 });
     expect(alice.sent).toContain('callWarmMedia');
     expect(bob.sent).toContain('callWarmMedia');
 

@@ -4,7 +4,8 @@
  * ids the client picked, and the server pushes paused consumers (`newConsumer`) instead of
  * announcing producers. And warm-up while a call rings: `callWarmMedia` makes hidden peers that
  * nobody hears of and nothing is forwarded from, bounded per call; `callJoinMedia` after the answer
- * reveals the same peer and the consumers are pushed both ways.
+ * reveals the same peer; the consumers each got ahead while it rang (paused: nothing flows) start
+ * forwarding once both have answered.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import {
   receiverRtpCapabilities,
 } from './support/fixtures.js';
 import { PhoneNumbers } from './support/phoneNumbers.js';
+import { untilValue } from './support/poll.js';
 import { errorCode, type RawSignaling } from './support/rawSignaling.js';
 import { startTestService } from './support/testService.js';
 
@@ -139,12 +141,25 @@ describe('media setup in fewer round trips, and warm-up while a call rings', () 
       ErrorCode.InvalidParams,
     );
 
-    // Two hidden peers with four producers, and nobody visible: nobody was told of anybody, no
-    // consumer exists, and a hidden peer cannot consume (nor is anything of the other consumable).
+    // Two hidden peers with four producers, and nobody visible: nobody was told of anybody. Each
+    // got the other's consumers ahead (so its receive side is set up before the answer), and they
+    // stay paused in mediasoup even once the client resumes them: nothing flows before both answer.
     expect(service.rooms.snapshot(room)).toMatchObject({ peers: [], warm: 2 });
     for (const ws of [alice.ws, bob.ws])
-      for (const name of ['peerJoined', 'newProducer', 'newConsumer', 'activeSpeaker'])
+      for (const name of ['peerJoined', 'newProducer', 'activeSpeaker'])
         expect(notifications(ws, name), name).toEqual([]);
+    for (const [ws, other] of [
+      [alice.ws, bWarm.peerId],
+      [bob.ws, aWarm.peerId],
+    ] as const) {
+      await nth(ws, 'newConsumer', 2);
+      const ahead = notifications(ws, 'newConsumer').map((n) => n.data as NotificationData['newConsumer']);
+      expect(ahead.map((c) => c.peerId)).toEqual([other, other]);
+      for (const c of ahead) await ok(ws, 'resumeConsumer', { consumerId: c.consumerId });
+    }
+    const warmConsumers = (): { paused: boolean }[] =>
+      [...service.rooms.room(room)!.warmPeers].flatMap((p) => p.snapshot().consumers);
+    expect(warmConsumers().map((c) => c.paused)).toEqual([true, true, true, true]);
     expect(
       errorCode(
         await alice.ws.request('consume', {
@@ -154,30 +169,34 @@ describe('media setup in fewer round trips, and warm-up while a call rings', () 
       ),
     ).toBe(ErrorCode.InvalidState);
 
-    // Bob answers: his join reveals the same peer; both get told of each other, then consumers.
+    // Bob answers: his join reveals the same peer. Alice is still hidden, so still nothing flows.
     await ok(bob.ws, 'callAccept', { callId: call.callId });
     const bJoined = await ok<Joined>(bob.ws, 'callJoinMedia', { callId: call.callId });
     expect(bJoined.peerId).toBe(bWarm.peerId);
+    const allConsumers = (): { paused: boolean }[] => [
+      ...service.rooms.snapshot(room)!.peers.flatMap((p) => p.consumers),
+      ...warmConsumers(),
+    ];
+    expect(allConsumers().map((c) => c.paused)).toEqual([true, true, true, true]);
+    // Alice joins too: both told of each other; the consumers made ahead are the ones that flow now
+    // (no new ones pushed).
     const aJoined = await ok<Joined>(alice.ws, 'callJoinMedia', { callId: call.callId });
     expect(aJoined.peerId).toBe(aWarm.peerId);
     for (const [ws, other] of [
       [alice.ws, bWarm.peerId],
       [bob.ws, aWarm.peerId],
     ] as const) {
-      await nth(ws, 'newConsumer', 2);
+      await nth(ws, 'peerJoined', 1);
       expect(notifications(ws, 'peerJoined').map((n) => (n.data as { peerId: string }).peerId)).toEqual([
         other,
       ]);
-      const consumers = notifications(ws, 'newConsumer').map(
-        (n) => n.data as NotificationData['newConsumer'],
-      );
-      expect(consumers.map((c) => c.peerId)).toEqual([other, other]);
-      // Told who it is before any of its consumers.
-      const order = ws.frames
-        .filter((f) => 'notification' in f)
-        .map((f) => (f as NotificationEnvelope).notification);
-      expect(order.indexOf('peerJoined')).toBeLessThan(order.indexOf('newConsumer'));
     }
+    await untilValue(
+      async () => allConsumers().map((c) => c.paused),
+      (paused) => paused.length === 4 && paused.every((p) => !p),
+      { what: 'the consumers made ahead to be resumed after both answered', timeoutMs: 5_000 },
+    );
+    for (const ws of [alice.ws, bob.ws]) expect(notifications(ws, 'newConsumer')).toHaveLength(2);
     expect(service.rooms.snapshot(room)).toMatchObject({ warm: 0 });
     expect(
       service.rooms

@@ -111,6 +111,11 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
   readonly #paused = new Set<string>();
   /** The loudest peer as last reported (the server tells changes only; late listeners read this). */
   #activeSpeaker: string | null = null;
+  /**
+   * Tracks of peers not announced yet, by consumer id: consumed ahead while a call rang (the server
+   * pushes them paused before either side answers). Emitted right after their peer's `peerJoined`.
+   */
+  readonly #heldTracks = new Map<string, RemoteTrack>();
   /** This client's screen share while it lasts. */
   #screen: { stream: MediaStream; producers: types.Producer[] } | undefined;
   readonly #quality: QualityHook;
@@ -130,8 +135,13 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
     this.#sink = {
       remoteTracks: this.remoteTracks,
       producers: this.producers,
-      track: (t) => this.emit('track', t),
-      trackEnded: (t) => this.emit('trackEnded', t),
+      track: (t) => {
+        if (this.peers.has(t.peerId)) this.emit('track', t);
+        else this.#heldTracks.set(t.consumerId, t);
+      },
+      trackEnded: (t) => {
+        if (!this.#heldTracks.delete(t.consumerId)) this.emit('trackEnded', t);
+      },
       transportState: (direction, state) => this.emit('transportState', direction, state),
       error: (err) => this.emit('error', err),
       iceStuck: () => void this.#rejoinAfterIceFailure(),
@@ -279,6 +289,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
         const peer = { peerId: p.peerId, userId: p.userId, displayName: p.displayName };
         this.peers.set(p.peerId, peer);
         this.emit('peerJoined', peer);
+        this.#releaseHeld(p.peerId);
       },
       peerLeft: ({ peerId }) => {
         changed.add(peerId);
@@ -362,6 +373,7 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       const known = this.peers.has(peer.peerId);
       this.peers.set(peer.peerId, remote);
       if (!known) this.emit('peerJoined', remote);
+      this.#releaseHeld(peer.peerId);
     }
     ready = true;
     const media = this.#media;
@@ -369,6 +381,15 @@ export class RoomSession extends TypedEmitter<RoomSessionEvents> {
       ? []
       : listed.flatMap((p) => p.producers.map((pr) => () => media.consume(p.peerId, pr)));
     await Promise.all([...initial, ...queued.splice(0)].map((fn) => fn()));
+  }
+
+  /** The tracks held for a peer that has just been announced. */
+  #releaseHeld(peerId: string): void {
+    for (const [consumerId, t] of [...this.#heldTracks]) {
+      if (t.peerId !== peerId) continue;
+      this.#heldTracks.delete(consumerId);
+      this.emit('track', t);
+    }
   }
 
   #onDisconnected({ code, willReconnect, willResume }: Disconnect): void {
