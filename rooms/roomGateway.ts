@@ -41,10 +41,13 @@ export interface RoomMembership {
   readonly ended: boolean;
   /** Warming up (joined with `hidden`) and not revealed yet. */
   readonly hidden: boolean;
+  /** Entered as a warm-up (hidden), revealed since or not: `reveal()` works (again) on it. */
+  readonly warmedUp: boolean;
   /**
    * The call was answered on this device: the hidden peer becomes a participant with the same
-   * transports and producers; answers like a join (who is there). Throws NOT_IN_ROOM if the warm-up
-   * ended meanwhile.
+   * transports and producers; answers like a join (who is there). Idempotent on a warmed-up
+   * membership (the server reveals it at the answer, the client asks again). Throws NOT_IN_ROOM if
+   * the warm-up ended meanwhile.
    */
   reveal(): Promise<JoinAnswer>;
   /** Leaves the room, closing the peer's media. Idempotent. */
@@ -117,16 +120,20 @@ export class LocalRoomGateway implements RoomGateway {
 
 class LocalMembership implements RoomMembership {
   readonly roomName: string;
+  readonly warmedUp: boolean;
   readonly #room: Room;
   readonly #peer: Peer;
   readonly #rooms: RoomService;
   #left = false;
+  /** The one reveal of a warm-up (a second `reveal()` waits for it rather than racing it). */
+  #revealed: Promise<void> | undefined;
 
   constructor(roomName: string, room: Room, peer: Peer, rooms: RoomService) {
     this.roomName = roomName;
     this.#room = room;
     this.#peer = peer;
     this.#rooms = rooms;
+    this.warmedUp = peer.hidden;
   }
 
   get hidden(): boolean {
@@ -134,9 +141,13 @@ class LocalMembership implements RoomMembership {
   }
 
   async reveal(): Promise<JoinAnswer> {
-    if (!this.#peer.hidden) throw new ServiceError(ErrorCode.InvalidState, 'already in the room');
-    if (this.#left || !(await this.#rooms.reveal(this.#room, this.#peer)))
-      throw new ServiceError(ErrorCode.NotInRoom, 'the warm-up ended meanwhile; join again');
+    if (!this.warmedUp) throw new ServiceError(ErrorCode.InvalidState, 'already in the room');
+    this.#revealed ??= (async () => {
+      if (this.#left || !(await this.#rooms.reveal(this.#room, this.#peer)))
+        throw new ServiceError(ErrorCode.NotInRoom, 'the warm-up ended meanwhile; join again');
+    })();
+    await this.#revealed;
+    if (this.ended) throw new ServiceError(ErrorCode.NotInRoom, 'left the room; join again');
     return {
       peerId: this.#peer.peerId,
       routerRtpCapabilities: this.#room.rtpCapabilities as JoinAnswer['routerRtpCapabilities'],

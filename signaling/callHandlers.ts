@@ -27,6 +27,8 @@ export interface CallSessionContext {
   joinMedia: (callId: string, setup: MediaSetup | undefined) => Promise<ResponseData['callJoinMedia']>;
   /** Enters the call's media room as a hidden peer, warming up while it rings. */
   warmMedia: (callId: string, setup: MediaSetup) => Promise<ResponseData['callWarmMedia']>;
+  /** Reveals this device's warm-up of the call, if it has one (not awaited: see the session). */
+  revealWarm: (callId: string) => void;
   /** Leaves the call's media room if the session is in it. */
   leaveMedia: (callId: string) => void;
 }
@@ -36,7 +38,13 @@ export function callHandlers(ctx: CallSessionContext): CallHandlers {
   return {
     callInvite: async ({ userIds, media }) => ({ call: await calls.invite(identity, userIds, media) }),
     callRinging: ({ callId }) => done(calls.ringing(identity, callId)),
-    callAccept: async ({ callId }) => ({ call: await calls.accept(identity, callId) }),
+    callAccept: async ({ callId }) => {
+      const call = await calls.accept(identity, callId);
+      // Answered on this device: its warm-up joins the room now, a round trip before the client's
+      // own callJoinMedia would reveal it (which then just confirms).
+      ctx.revealWarm(callId);
+      return { call };
+    },
     // Declining or cancelling also drops this device's warm-up of the call, if it has one.
     callDecline: async ({ callId }) => {
       await calls.decline(identity, callId);
@@ -91,6 +99,8 @@ export function deliverCalls(opts: {
    * room (or this device's warm-up in it) goes, on whichever node this session holds it.
    */
   callEnded: (callId: string) => void;
+  /** A call this user placed is active (someone answered): the caller's device may reveal its warm-up. */
+  callActive: (callId: string) => void;
 }): Promise<() => void> {
   return opts.calls.attach({
     userId: opts.identity.userId,
@@ -104,6 +114,8 @@ export function deliverCalls(opts: {
       const mine = call?.participants.find((p) => p.userId === opts.identity.userId)?.state;
       if (call && (call.state === 'ended' || mine === 'declined' || mine === 'missed'))
         opts.callEnded(call.callId);
+      else if (call?.state === 'active' && call.callerId === opts.identity.userId)
+        opts.callActive(call.callId);
     },
   });
 }

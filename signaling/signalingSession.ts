@@ -156,6 +156,9 @@ export class SignalingSession implements ResumeHolder {
       callEnded: (callId) => {
         if (this.#membership.roomName === callRoomName(callId)) this.#membership.leave();
       },
+      // The callee answered: the caller's device that warmed up goes into the room now, without
+      // waiting for its own `callJoinMedia` (a round trip later), so media flows from the answer on.
+      callActive: (callId) => this.#revealWarm(callId),
     });
     if (this.#closed) this.#detachCalls();
   }
@@ -201,7 +204,7 @@ export class SignalingSession implements ResumeHolder {
     opts: JoinOptions = {},
   ): Promise<ResponseData['join']> {
     const current = this.#membership.peer;
-    if (current?.hidden && !opts.hidden && access.kind === 'call' && this.#membership.roomName === roomName)
+    if (current?.warmedUp && !opts.hidden && access.kind === 'call' && this.#membership.roomName === roomName)
       return this.#answer(await current.reveal());
     if (current || this.#joining)
       throw new ServiceError(ErrorCode.AlreadyInRoom, 'already in a room; leave first');
@@ -257,6 +260,19 @@ export class SignalingSession implements ResumeHolder {
         new ServiceError(ErrorCode.Forbidden, 'warm-up is turned off on this server', 403),
       );
     return this.#joinRoom(roomName, { kind: 'call' }, { setup, hidden: { max } });
+  }
+
+  /**
+   * Reveals this device's warm-up of the call, if it has one (the answer on this device, or the call
+   * becoming active for its caller). The client's own `callJoinMedia` then finds it revealed.
+   */
+  #revealWarm(callId: string): void {
+    const peer = this.#membership.peer;
+    if (!peer?.hidden || this.#membership.roomName !== callRoomName(callId)) return;
+    peer.reveal().catch((error: unknown) => {
+      // The client's callJoinMedia reports it (and falls back to a cold join).
+      this.#o.log.debug('warm-up not revealed', { error, callId });
+    });
   }
 
   /** The name of the (non-call) room this session is in; invites and additions are for it. */
@@ -332,6 +348,7 @@ export class SignalingSession implements ResumeHolder {
         log: this.#o.log,
         joinMedia: (callId, setup) => this.#joinRoom(callRoomName(callId), { kind: 'call' }, { setup }),
         warmMedia: (callId, setup) => this.#warmRoom(callRoomName(callId), setup),
+        revealWarm: (callId) => this.#revealWarm(callId),
         leaveMedia: (callId) => {
           if (this.#membership.roomName === callRoomName(callId)) this.#membership.leave();
         },

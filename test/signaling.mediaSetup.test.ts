@@ -4,8 +4,8 @@
  * ids the client picked, and the server pushes paused consumers (`newConsumer`) instead of
  * announcing producers. And warm-up while a call rings: `callWarmMedia` makes hidden peers that
  * nobody hears of and nothing is forwarded from, bounded per call; `callJoinMedia` after the answer
- * reveals the same peer; the consumers each got ahead while it rang (paused: nothing flows) start
- * forwarding once both have answered.
+ * finds the same peer; the server reveals both warm peers at the answer, and the consumers each got
+ * ahead while it rang (paused: nothing flows) start forwarding then.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,19 +169,10 @@ describe('media setup in fewer round trips, and warm-up while a call rings', () 
       ),
     ).toBe(ErrorCode.InvalidState);
 
-    // Bob answers: his join reveals the same peer. Alice is still hidden, so still nothing flows.
+    // Bob answers: the server reveals both warm peers at once (his, answering on this device, and
+    // the caller's), so both are told of each other and the consumers made ahead start forwarding
+    // without waiting for either client's callJoinMedia; no new consumers are pushed.
     await ok(bob.ws, 'callAccept', { callId: call.callId });
-    const bJoined = await ok<Joined>(bob.ws, 'callJoinMedia', { callId: call.callId });
-    expect(bJoined.peerId).toBe(bWarm.peerId);
-    const allConsumers = (): { paused: boolean }[] => [
-      ...service.rooms.snapshot(room)!.peers.flatMap((p) => p.consumers),
-      ...warmConsumers(),
-    ];
-    expect(allConsumers().map((c) => c.paused)).toEqual([true, true, true, true]);
-    // Alice joins too: both told of each other; the consumers made ahead are the ones that flow now
-    // (no new ones pushed).
-    const aJoined = await ok<Joined>(alice.ws, 'callJoinMedia', { callId: call.callId });
-    expect(aJoined.peerId).toBe(aWarm.peerId);
     for (const [ws, other] of [
       [alice.ws, bWarm.peerId],
       [bob.ws, aWarm.peerId],
@@ -191,11 +182,19 @@ describe('media setup in fewer round trips, and warm-up while a call rings', () 
         other,
       ]);
     }
+    const allConsumers = (): { paused: boolean }[] =>
+      service.rooms.snapshot(room)!.peers.flatMap((p) => p.consumers);
     await untilValue(
       async () => allConsumers().map((c) => c.paused),
       (paused) => paused.length === 4 && paused.every((p) => !p),
-      { what: 'the consumers made ahead to be resumed after both answered', timeoutMs: 5_000 },
+      { what: 'the consumers made ahead to be resumed once Bob answered', timeoutMs: 5_000 },
     );
+    // The clients' own callJoinMedia (sent as they learn of the answer) find the same peers revealed.
+    const bJoined = await ok<Joined>(bob.ws, 'callJoinMedia', { callId: call.callId });
+    expect(bJoined.peerId).toBe(bWarm.peerId);
+    const aJoined = await ok<Joined>(alice.ws, 'callJoinMedia', { callId: call.callId });
+    expect(aJoined.peerId).toBe(aWarm.peerId);
+    expect(aJoined.peers.map((p) => p.peerId)).toEqual([bWarm.peerId]);
     for (const ws of [alice.ws, bob.ws]) expect(notifications(ws, 'newConsumer')).toHaveLength(2);
     expect(service.rooms.snapshot(room)).toMatchObject({ warm: 0 });
     expect(

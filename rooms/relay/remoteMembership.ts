@@ -49,6 +49,7 @@ export class RemoteMembership implements RoomMembership {
   get hidden(): boolean {
     return false;
   }
+  readonly warmedUp = false;
 
   reveal(): Promise<JoinAnswer> {
     return Promise.reject(new ServiceError(ErrorCode.InvalidState, 'already in the room'));
