@@ -89,6 +89,17 @@ describe('the embedding example', () => {
     for (const user of ['alice', 'bob']) {
       const page = await (await browser.newContext()).newPage();
       page.on('pageerror', (e) => errors.push(`${user}: ${e.message}`));
+      // Counts camera/microphone requests: Bob answers the instant it rings, while his warm-up is
+      // opening them too — one request must serve both (two streams once left his camera black).
+      await page.addInitScript(() => {
+        const media = navigator.mediaDevices;
+        const open = media.getUserMedia.bind(media);
+        (window as unknown as { gumCalls: number }).gumCalls = 0;
+        media.getUserMedia = (c) => {
+          (window as unknown as { gumCalls: number }).gumCalls++;
+          return open(c);
+        };
+      });
       await page.goto(`${backend.url}/?user=${user}`);
       await page.waitForFunction(
         (u) => document.getElementById('status')?.textContent === `Signed in as ${u}`,
@@ -117,6 +128,7 @@ describe('the embedding example', () => {
       );
       expect(brightness).toBeGreaterThan(5);
       expect(await page.locator('#media audio').count()).toBe(1);
+      expect(await page.evaluate(() => (window as unknown as { gumCalls: number }).gumCalls)).toBe(1);
     }
     await alice.click('#hangup');
     await bob.waitForFunction(

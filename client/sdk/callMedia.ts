@@ -77,6 +77,10 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
   #enteredHidden = false;
   /** Camera and microphone stay disabled (nothing of them is encoded) until answered. */
   #held = false;
+  /** The user answered on this device (`answering`): nothing may hold the tracks any more. */
+  #live = false;
+  /** Camera and microphone being opened (see `openLocal`). */
+  #opening: Promise<MediaStream> | undefined;
   #closed = false;
 
   constructor(callId: string, media: CallMedia, host: CallMediaHost) {
@@ -122,7 +126,9 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
    */
   warm(hold: boolean): void {
     if (this.#warming || this.#session || this.#closed || this.#answered) return;
-    this.#held = hold;
+    // A warm-up that starts after the user answered (it waits for a permission check) must not hold
+    // the camera and microphone that the answer made live.
+    this.#held = hold && !this.#live;
     this.#applyEnabled();
     this.#warming = this.#warmUp().catch(() => {
       const session = this.#session;
@@ -132,7 +138,7 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
   }
 
   async #warmUp(): Promise<void> {
-    if (!this.#localStream) this.setLocalStream(await this.#host.getUserMedia(this.#media));
+    if (!this.#localStream) await this.openLocal();
     if (this.#closed) return this.#stopLocal();
     const session = await this.#attach();
     if (this.#closed) {
@@ -141,6 +147,9 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     }
     this.#session = session;
     this.#wire(session);
+    // The server may have revealed this peer already (the answer reveals it there): tracks that came
+    // while the session was being set up were emitted before anyone listened.
+    for (const t of session.remoteTracks.values()) this.#addTrack(session, t);
     await this.#publish(session);
   }
 
@@ -150,9 +159,26 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     else if (this.#localStream !== stream) for (const t of stream.getTracks()) t.stop();
   }
 
-  /** Camera and microphone: the ones we have, or new ones from the host. */
-  async openLocal(): Promise<MediaStream> {
-    return this.#localStream ?? (await this.#host.getUserMedia(this.#media));
+  /**
+   * Camera and microphone: the ones we have, or new ones from the host — one request at a time. The
+   * warm-up and an instant answer both ask; two streams would leave the published tracks held (black
+   * and silent) while the answer enables the other stream's.
+   */
+  openLocal(): Promise<MediaStream> {
+    if (this.#localStream) return Promise.resolve(this.#localStream);
+    this.#opening ??= this.#host.getUserMedia(this.#media).then(
+      (stream) => {
+        this.#opening = undefined;
+        if (!this.#localStream) this.setLocalStream(stream);
+        else if (this.#localStream !== stream) for (const t of stream.getTracks()) t.stop();
+        return this.#localStream!;
+      },
+      (err: unknown) => {
+        this.#opening = undefined;
+        throw err;
+      },
+    );
+    return this.#opening;
   }
 
   /** Mutes the microphone or turns the camera off (the server stops forwarding; others are told). */
@@ -176,6 +202,7 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
    * forwarded until `join` reveals the warm peer.
    */
   answering(): void {
+    this.#live = true;
     this.#held = false;
     this.#applyEnabled();
   }
@@ -319,6 +346,8 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
 
   #addTrack(s: RoomSession, t: RemoteTrack): void {
     if (this.#session !== s && this.#session !== undefined) return;
+    if (this.#tracks.has(t.consumerId)) return;
+    // A peer not announced yet: the session emits its track again with its `peerJoined`.
     const userId = s.peers.get(t.peerId)?.userId;
     if (!userId) return;
     const ct: CallTrack = { userId, kind: t.kind, track: t.track, remote: t };
