@@ -221,8 +221,8 @@ export class MediaEndpoint extends EventEmitter<MediaEndpointEvents> {
 
   /**
    * Consumers start paused: the client resumes once its track exists, so no keyframe is lost.
-   * `hiddenToo`: the producer may belong to a hidden endpoint (the caller keeps such a consumer
-   * paused until both are revealed).
+   * `hiddenToo`: the producer may belong to a hidden endpoint (rooms/peer.ts `preConsume` keeps such
+   * a consumer paused until both peers are revealed).
    */
   async consume(
     transportId: string,
