@@ -71,7 +71,7 @@ export class Peer extends EventEmitter<PeerEvents> {
    * peer and the producer's owner are both in the room (openGates), whatever the client asks.
    * `ready`: the client has asked to resume it (its receiver exists).
    */
-  readonly #gated = new Map<string, { ownerPeerId: string; ready: boolean }>();
+  readonly #gated = new Map<string, { consumer: types.Consumer; ownerPeerId: string; ready: boolean }>();
 
   constructor(opts: PeerOptions) {
     super();
@@ -208,6 +208,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     for (const [consumerId, gate] of [...this.#gated]) {
       if (!inRoom(gate.ownerPeerId)) continue;
       this.#gated.delete(consumerId);
+      reportConsumerScores(gate.consumer, (name, data) => this.notify(name, data));
       if (gate.ready) this.#endpoint.resumeConsumer(consumerId).catch(() => undefined);
     }
   }
@@ -223,10 +224,11 @@ export class Peer extends EventEmitter<PeerEvents> {
       throw err;
     }
     if (gated) {
-      this.#gated.set(consumer.id, { ownerPeerId, ready: false });
+      // No scores either until the gate opens: the producer's score says how the other side's
+      // media is doing, which is theirs to share only once both answered.
+      this.#gated.set(consumer.id, { consumer, ownerPeerId, ready: false });
       consumer.observer.once('close', () => this.#gated.delete(consumer.id));
-    }
-    reportConsumerScores(consumer, (name, data) => this.notify(name, data));
+    } else reportConsumerScores(consumer, (name, data) => this.notify(name, data));
     this.notify('newConsumer', {
       consumerId: consumer.id,
       producerId: producer.producerId,
