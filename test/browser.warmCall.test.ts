@@ -156,6 +156,9 @@ describe('calls warm up while they ring', () => {
       ).toBe(true);
     }
     expect(await received(alice.page)).toEqual({ consumers: 2, packets: 0 });
+    // Not even how Bob's media is doing: no score or layer report of a consumer made ahead.
+    for (const name of ['consumerScore', 'consumerLayers', 'peerJoined'])
+      expect(alice.received, `Alice got ${name} before Bob answered`).not.toContain(name);
     expect(alice.sent).toContain('callWarmMedia');
     expect(bob.sent).toContain('callWarmMedia');
 
@@ -166,6 +169,13 @@ describe('calls warm up while they ring', () => {
     const toAlice = await expectMediaFrom(alice.page, bob);
     expect(toBob.videoPackets).toBeGreaterThan(0);
     expect(toAlice.videoPackets).toBeGreaterThan(0);
+    // Once both are in, the scores do come (the check above could see them).
+    await poll(
+      async () => alice.received.includes('consumerScore'),
+      (got) => got,
+      'Alice never got a consumer score after the answer',
+      10_000,
+    );
     // The answer only revealed the warm peers: no transports or consumers were asked for after it.
     const afterAccept = bob.sent.slice(sentBeforeAccept);
     expect(afterAccept).toContain('callJoinMedia');

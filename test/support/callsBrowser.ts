@@ -16,6 +16,8 @@ export interface Person {
   errors: string[];
   /** Signaling methods the page sent, in order (all its WebSockets). */
   sent: string[];
+  /** Notifications the page received, by name, in order (all its WebSockets). */
+  received: string[];
 }
 
 /**
@@ -38,17 +40,27 @@ export async function signedInPerson(
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const sent: string[] = [];
-  page.on('websocket', (ws) =>
+  const received: string[] = [];
+  /** One field of a JSON frame, if it is a string (other frames are not ours to read). */
+  const field = (payload: string | Buffer, name: string): string | undefined => {
+    if (typeof payload !== 'string') return undefined;
+    try {
+      const value = (JSON.parse(payload) as Record<string, unknown>)[name];
+      return typeof value === 'string' ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  page.on('websocket', (ws) => {
     ws.on('framesent', ({ payload }) => {
-      if (typeof payload !== 'string') return;
-      try {
-        const method = (JSON.parse(payload) as { method?: unknown }).method;
-        if (typeof method === 'string') sent.push(method);
-      } catch {
-        // not a request
-      }
-    }),
-  );
+      const method = field(payload, 'method');
+      if (method) sent.push(method);
+    });
+    ws.on('framereceived', ({ payload }) => {
+      const notification = field(payload, 'notification');
+      if (notification) received.push(notification);
+    });
+  });
   await opts.prepare?.(page);
   await page.goto(baseUrl);
   await page.waitForSelector('#phoneForm:not([hidden])');
@@ -57,7 +69,7 @@ export async function signedInPerson(
     timeout: 15_000,
   });
   const userId = await page.evaluate(() => window.callApp.account.user!.userId);
-  return { name, phone, userId, page, context, errors, sent };
+  return { name, phone, userId, page, context, errors, sent, received };
 }
 
 /** Adds contacts by phone number through the contacts screen and waits until they are listed. */
