@@ -108,8 +108,9 @@ describe('npm run bot -- --netns-profile', () => {
   it('three replay bots complete a call under 5 % loss each way and report the loss and resumes', async () => {
     const { stdout, summary: s } = await runBots('loss5', 3, 12, 60_000);
     console.log(`[bot netns] loss5: ${JSON.stringify({ lossPct: s.lossPct, resumes: s.resumes })}`);
-    expect(s.joined).toBe(3);
-    expect(s.failed).toBe(0);
+    // The bots' own report says why one failed (it failed once under full-suite load, 2026-12-02).
+    expect(s.joined, stdout).toBe(3);
+    expect(s.failed, stdout).toBe(0);
     expect(s.coverage).toEqual(expect.objectContaining({ pairs: 6, audio: 6, video: 6 }));
     // 5 % dropped on the sender's uplink and again on the receiver's downlink (both bots are in the
     // namespace): ~10 % of packets expected lost as the receivers count them (replay bots send no
