@@ -360,7 +360,6 @@ export class Peer extends EventEmitter<PeerEvents> {
     const gate = this.#gated.get(consumerId);
     if (gate) {
       // Made ahead while hidden: remembered, and resumed once both peers are in the room.
-      this.#endpoint.consumer(consumerId);
       gate.ready = true;
       return {};
     }

@@ -147,9 +147,6 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     }
     this.#session = session;
     this.#wire(session);
-    // The server may have revealed this peer already (the answer reveals it there): tracks that came
-    // while the session was being set up were emitted before anyone listened.
-    for (const t of session.remoteTracks.values()) this.#addTrack(session, t);
     await this.#publish(session);
   }
 
@@ -239,7 +236,6 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     }
     this.#session = session;
     this.#wire(session);
-    for (const t of session.remoteTracks.values()) this.#addTrack(session, t);
     await this.#publish(session);
     if (this.#session === session) this.#setState('connected');
   }
@@ -298,7 +294,13 @@ export class CallMediaSession extends TypedEmitter<CallMediaEvents> {
     this.#setState('closed');
   }
 
+  /**
+   * Follows the session's tracks and peers, starting with the tracks it has already: they came while
+   * it was being set up (a join's, or a warm-up's the server revealed at the answer), before anyone
+   * listened.
+   */
   #wire(s: RoomSession): void {
+    for (const t of s.remoteTracks.values()) this.#addTrack(s, t);
     s.on('track', (t) => this.#addTrack(s, t));
     s.on('trackEnded', (t) => {
       const ct = this.#tracks.get(t.consumerId);
